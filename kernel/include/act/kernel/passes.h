@@ -1,0 +1,26 @@
+// Graph passes. Each returns true if it changed the graph; a pass that finds nothing to do
+// returns false and leaves the graph untouched (never an error). Callers validate around
+// passes, not passes inside themselves.
+#pragma once
+
+#include <cstdint>
+
+#include "act/kernel/graph.h"
+#include "act/kernel/op_registry.h"
+
+namespace act {
+
+// Evaluates nodes whose inputs are all constants and turns their outputs into initializers.
+bool fold_constants(Graph& graph, std::int64_t opset,
+                    const OpRegistry& registry = OpRegistry::global());
+// Folds an inference BatchNormalization that directly follows a Conv or Gemm (whose output
+// nothing else reads) into that layer's weights and bias.
+bool fold_batch_norm(Graph& graph);
+// Removes nodes none of whose outputs reach a graph output, and unused initializers.
+bool eliminate_dead_nodes(Graph& graph);
+// Infers dtypes and shapes of every value through the op schemas; records them as value
+// infos. Returns true if any new information was added.
+bool infer_shapes(Graph& graph, std::int64_t opset,
+                  const OpRegistry& registry = OpRegistry::global());
+
+}  // namespace act

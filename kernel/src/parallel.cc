@@ -1,0 +1,147 @@
+#include "act/kernel/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cpu/blas.h"
+
+namespace act {
+namespace {
+
+// Workers sleep on a condition variable between jobs; the calling thread runs chunk 0 itself
+// so a 2-thread pool needs only one worker wake-up per loop.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) { resize(threads); }
+  ~ThreadPool() { stop(); }
+
+  int size() const { return threads_; }
+
+  void resize(int threads) {
+    stop();
+    threads_ = std::max(1, threads);
+    stopping_ = false;
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { work(i); });
+  }
+
+  void run(std::int64_t chunks, const std::function<void(std::int64_t)>& fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = &fn;
+      chunks_ = chunks;
+      next_.store(0);
+      pending_ = threads_ - 1;
+      ++generation_;
+    }
+    cv_.notify_all();
+    drain(fn);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void drain(const std::function<void(std::int64_t)>& fn) {
+    for (std::int64_t c = next_.fetch_add(1); c < chunks_; c = next_.fetch_add(1)) fn(c);
+  }
+
+  void work(int /*index*/) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(std::int64_t)>* job = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        job = job_;
+      }
+      t_inside_pool = true;
+      drain(*job);
+      t_inside_pool = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        --pending_;
+      }
+      done_cv_.notify_one();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+ public:
+  static thread_local bool t_inside_pool;
+
+ private:
+  int threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable done_cv_;
+  const std::function<void(std::int64_t)>* job_ = nullptr;
+  std::int64_t chunks_ = 0;
+  std::atomic<std::int64_t> next_{0};
+  int pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+thread_local bool ThreadPool::t_inside_pool = false;
+
+int default_threads() {
+  if (const char* env = std::getenv("ACT_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+ThreadPool& pool() {
+  static ThreadPool* p = [] {
+    const int n = default_threads();
+    cpu::blas_set_num_threads(n);
+    return new ThreadPool(n);  // leaked on purpose: no join races at static destruction
+  }();
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+  pool().resize(n);
+  cpu::blas_set_num_threads(std::max(1, n));
+}
+
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  if (n <= 0) return;
+  ThreadPool& p = pool();
+  grain = std::max<std::int64_t>(grain, 1);
+  const std::int64_t chunks = std::min<std::int64_t>(p.size(), (n + grain - 1) / grain);
+  if (chunks <= 1 || ThreadPool::t_inside_pool) {
+    fn(0, n);
+    return;
+  }
+  const std::int64_t step = (n + chunks - 1) / chunks;
+  p.run(chunks, [&](std::int64_t c) {
+    const std::int64_t b = c * step;
+    fn(b, std::min(n, b + step));
+  });
+}
+
+}  // namespace act

@@ -1,0 +1,51 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "act/kernel/tensor.h"
+
+namespace act {
+namespace {
+
+TEST(Tensor, CopySharesStorageCloneDoesNot) {
+  Tensor a = Tensor::from_vector<float>({2, 2}, {1, 2, 3, 4});
+  Tensor b = a;
+  Tensor c = a.clone();
+  a.data<float>()[0] = 42;
+  EXPECT_EQ(b.data<float>()[0], 42);
+  EXPECT_EQ(c.data<float>()[0], 1);
+}
+
+TEST(Tensor, WrongTypedAccessThrows) {
+  Tensor a = Tensor::from_vector<std::int64_t>({1}, {7});
+  EXPECT_THROW((void)a.data<float>(), Error);
+  EXPECT_EQ(a.get_as_int(0), 7);
+}
+
+TEST(Tensor, ReshapeKeepsElementCount) {
+  Tensor a = Tensor::zeros(DType::kF32, {2, 3});
+  EXPECT_EQ(a.reshaped({3, 2}).dim(0), 3);
+  EXPECT_THROW((void)a.reshaped({4, 2}), Error);
+}
+
+TEST(Tensor, CastTruncatesAndSaturates) {
+  Tensor a = Tensor::from_vector<float>({4}, {1.7F, -1.7F, 300.0F, -300.0F});
+  Tensor b = a.cast(DType::kI8);
+  EXPECT_EQ(b.data<std::int8_t>()[0], 1);
+  EXPECT_EQ(b.data<std::int8_t>()[1], -1);
+  EXPECT_EQ(b.data<std::int8_t>()[2], 127);
+  EXPECT_EQ(b.data<std::int8_t>()[3], -128);
+}
+
+TEST(Half, RoundTripsRepresentableValuesAndRoundsToNearestEven) {
+  for (float v : {0.0F, 1.0F, -2.5F, 65504.0F, 6.1035156e-05F, 5.9604645e-08F}) {
+    EXPECT_EQ(half_to_float(float_to_half(v)), v) << v;
+  }
+  EXPECT_EQ(float_to_half(1.0F + 1.0F / 2048.0F), float_to_half(1.0F));  // tie -> even
+  EXPECT_TRUE(std::isinf(half_to_float(float_to_half(70000.0F))));
+  EXPECT_TRUE(std::isnan(half_to_float(float_to_half(std::numeric_limits<float>::quiet_NaN()))));
+}
+
+}  // namespace
+}  // namespace act
