@@ -237,4 +237,12 @@ bool infer_shapes(Graph& graph, std::int64_t opset, const OpRegistry& registry) 
   return changed;
 }
 
+bool optimize_for_inference(Graph& graph, std::int64_t opset, const OpRegistry& registry) {
+  bool changed = fold_constants(graph, opset, registry);
+  changed = fold_batch_norm(graph) || changed;
+  changed = eliminate_dead_nodes(graph) || changed;
+  graph.topological_sort();
+  return changed;
+}
+
 }  // namespace act

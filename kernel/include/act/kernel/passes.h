@@ -23,4 +23,9 @@ bool eliminate_dead_nodes(Graph& graph);
 bool infer_shapes(Graph& graph, std::int64_t opset,
                   const OpRegistry& registry = OpRegistry::global());
 
+// The inference pipeline: constant folding, BatchNorm folding, dead-node elimination, in that
+// order, then a topological sort. Returns true if anything changed.
+bool optimize_for_inference(Graph& graph, std::int64_t opset,
+                            const OpRegistry& registry = OpRegistry::global());
+
 }  // namespace act

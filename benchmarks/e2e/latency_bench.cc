@@ -1,0 +1,68 @@
+// Times ACT's CPU executor on one ONNX file: batch 1, fixed threads, median of N runs after
+// warm-up. benchmarks/e2e/compare_ort.py runs this next to ONNX Runtime on the same file and
+// prints the ratio; this program alone makes no claim.
+//
+// usage: latency_bench MODEL.onnx [--threads N] [--runs N] [--warmup N]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "act/host/onnx_io.h"
+#include "act/kernel/executor.h"
+#include "act/kernel/parallel.h"
+#include "act/kernel/passes.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s MODEL.onnx [--threads N] [--runs N] [--warmup N]\n", argv[0]);
+    return 2;
+  }
+  int threads = 2, runs = 50, warmup = 10;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    const int v = std::atoi(argv[i + 1]);
+    if (flag == "--threads") threads = v;
+    else if (flag == "--runs") runs = v;
+    else if (flag == "--warmup") warmup = v;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  try {
+    act::set_num_threads(threads);
+    act::Model model = act::host::load_onnx(argv[1]);
+    const std::int64_t opset = model.default_opset();
+    act::optimize_for_inference(model.graph, opset);
+    act::Executor exec(model.graph, opset);
+    std::vector<act::Tensor> feeds;
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> dist(0.0F, 1.0F);
+    for (const auto& in : model.graph.inputs()) {
+      if (model.graph.is_initializer(in.name)) continue;
+      act::Shape shape;
+      for (const auto& d : in.shape) shape.push_back(d.known() ? d.value : 1);
+      act::Tensor t(act::DType::kF32, shape);
+      for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+      feeds.push_back(t);
+    }
+    for (int i = 0; i < warmup; ++i) exec.run(feeds);
+    std::vector<double> ms;
+    for (int i = 0; i < runs; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      exec.run(feeds);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("model=%s nodes=%zu threads=%d runs=%d median_ms=%.4f min_ms=%.4f\n", argv[1],
+                exec.num_nodes(), threads, runs, ms[ms.size() / 2], ms.front());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "latency_bench: %s\n", e.what());
+    return 1;
+  }
+}
