@@ -7,8 +7,8 @@
 
 namespace act::ops {
 
-void register_elementwise_schemas(OpRegistry& r);  // unary/binary math, compare, Where, Cast
-void register_shape_schemas(OpRegistry& r);        // Reshape, Transpose, Concat, Slice, ...
+void register_elementwise_schemas(OpRegistry& r);  // unary/binary math, compare, Where
+void register_shape_schemas(OpRegistry& r);        // Reshape, Transpose, Concat, Slice, Cast, ...
 void register_reduce_schemas(OpRegistry& r);       // Reduce*, ArgMax, Softmax, LogSoftmax
 void register_nn_schemas(OpRegistry& r);           // Conv, Gemm, MatMul, norms, pools
 void register_quant_schemas(OpRegistry& r);        // QuantizeLinear, DequantizeLinear

@@ -1,0 +1,269 @@
+// MaxPool (f32, u8, i8), AveragePool and the global pools (f32). Windows run as 3-D; each
+// (n, c) plane is independent and planes run in parallel. The inner loops walk output columns
+// over precomputed valid ranges so they stay branch-free and vectorize.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "act/kernel/parallel.h"
+#include "cpu/nn_geometry.h"
+#include "cpu/nn_internal.h"
+
+namespace act::cpu {
+namespace {
+
+using G = WindowGeometry;
+
+struct PoolSetup {
+  G geom;  // as given (for the output shape)
+  G g;     // as 3-D
+  std::int64_t planes = 0, in_plane = 0, out_plane = 0;
+  Shape out_shape;
+};
+
+PoolSetup setup(const char* op, const Attributes& attrs, const Tensor& x) {
+  ACT_CHECK(x.rank() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got ", x.describe());
+  const auto& kernel = attrs.get_ints("kernel_shape");
+  std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
+  PoolSetup s;
+  s.geom = resolve_window(op, attrs, in, kernel, true);
+  s.g = as_3d(op, s.geom);
+  s.planes = x.dim(0) * x.dim(1);
+  s.in_plane = s.g.in[0] * s.g.in[1] * s.g.in[2];
+  s.out_plane = s.g.out[0] * s.g.out[1] * s.g.out[2];
+  s.out_shape = {x.dim(0), x.dim(1)};
+  s.out_shape.insert(s.out_shape.end(), s.geom.out.begin(), s.geom.out.end());
+  return s;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> column_ranges(const G& g) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> r(static_cast<std::size_t>(g.kernel[2]));
+  for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+    r[static_cast<std::size_t>(kw)] =
+        valid_range(kw * g.dilation[2] - g.pad_begin[2], g.stride[2], g.in[2], g.out[2]);
+  }
+  return r;
+}
+
+// Calls body(output_row, input_row, kw ranges) for every valid (kd, kh) tap of every output
+// row of one plane; `init(row)` runs first on each output row, `finish(row, od, oh)` after.
+template <typename T, typename Init, typename Body, typename Finish>
+void for_each_row(const G& g, const T* xp, T* yp, Init init, Body body, Finish finish) {
+  for (std::int64_t od = 0; od < g.out[0]; ++od) {
+    for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+      T* yr = yp + (od * g.out[1] + oh) * g.out[2];
+      init(yr);
+      for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+        const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+        if (id < 0 || id >= g.in[0]) continue;
+        for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+          const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+          if (ih < 0 || ih >= g.in[1]) continue;
+          body(yr, xp + (id * g.in[1] + ih) * g.in[2]);
+        }
+      }
+      finish(yr, od, oh);
+    }
+  }
+}
+
+template <typename T>
+class MaxPoolKernel final : public OpKernel {
+ public:
+  explicit MaxPoolKernel(const KernelInit& init)
+      : attrs_(init.node.attrs), storage_order_(attrs_.get_int("storage_order", 0)) {}
+
+  void compute(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const PoolSetup s = setup("MaxPool", attrs_, x);
+    const G& g = s.g;
+    Tensor& y = ctx.allocate(0, x.dtype(), s.out_shape);
+    const T* xd = x.data<T>();
+    T* yd = y.data<T>();
+    if (ctx.num_outputs() > 1) {
+      with_indices(s, xd, yd, ctx.allocate(1, DType::kI64, s.out_shape).data<std::int64_t>());
+      return;
+    }
+    const auto ranges = column_ranges(g);
+    const std::int64_t sw = g.stride[2];
+    const std::int64_t ow_n = g.out[2];
+    parallel_for(s.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p) {
+        for_each_row<T>(
+            g, xd + p * s.in_plane, yd + p * s.out_plane,
+            [&](T* yr) { std::fill(yr, yr + ow_n, std::numeric_limits<T>::lowest()); },
+            [&](T* __restrict yr, const T* xr) {
+              for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+                const T* __restrict src = xr + kw * g.dilation[2] - g.pad_begin[2];
+                const auto [lo, hi] = ranges[static_cast<std::size_t>(kw)];
+                if (sw == 1) {
+                  for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] = std::max(yr[ow], src[ow]);
+                } else {
+                  for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] = std::max(yr[ow], src[ow * sw]);
+                }
+              }
+            },
+            [](T*, std::int64_t, std::int64_t) {});
+      }
+    });
+  }
+
+ private:
+  // Indices are flat over the whole input (N, C, spatial); storage_order 1 numbers the spatial
+  // axes column-major, as ONNX specifies.
+  void with_indices(const PoolSetup& s, const T* xd, T* yd, std::int64_t* idx) const {
+    const G& g = s.g;
+    parallel_for(s.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p) {
+        const T* xp = xd + p * s.in_plane;
+        std::int64_t o = p * s.out_plane;
+        for (std::int64_t od = 0; od < g.out[0]; ++od) {
+          for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+            for (std::int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
+              T best = std::numeric_limits<T>::lowest();
+              std::int64_t where = -1;
+              for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+                const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+                if (id < 0 || id >= g.in[0]) continue;
+                for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+                  const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+                  if (ih < 0 || ih >= g.in[1]) continue;
+                  for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+                    const std::int64_t iw = ow * g.stride[2] + kw * g.dilation[2] - g.pad_begin[2];
+                    if (iw < 0 || iw >= g.in[2]) continue;
+                    const T v = xp[(id * g.in[1] + ih) * g.in[2] + iw];
+                    if (where < 0 || v > best) {
+                      best = v;
+                      where = storage_order_ == 0 ? (id * g.in[1] + ih) * g.in[2] + iw
+                                                  : id + ih * g.in[0] + iw * g.in[0] * g.in[1];
+                    }
+                  }
+                }
+              }
+              yd[o] = best;
+              idx[o] = where < 0 ? -1 : p * s.in_plane + where;
+            }
+          }
+        }
+      }
+    });
+  }
+
+  Attributes attrs_;
+  std::int64_t storage_order_;
+};
+
+// Taps per output position along one axis that count toward the average.
+std::vector<float> tap_counts(const G& g, int axis, bool include_pad) {
+  const auto a = static_cast<std::size_t>(axis);
+  std::vector<float> counts(static_cast<std::size_t>(g.out[a]));
+  const std::int64_t lo = include_pad ? -g.pad_begin[a] : 0;
+  const std::int64_t hi = include_pad ? g.in[a] + g.pad_end[a] : g.in[a];
+  for (std::int64_t o = 0; o < g.out[a]; ++o) {
+    std::int64_t n = 0;
+    for (std::int64_t k = 0; k < g.kernel[a]; ++k) {
+      const std::int64_t pos = o * g.stride[a] + k * g.dilation[a] - g.pad_begin[a];
+      n += pos >= lo && pos < hi;
+    }
+    counts[static_cast<std::size_t>(o)] = static_cast<float>(n);
+  }
+  return counts;
+}
+
+class AveragePoolKernel final : public OpKernel {
+ public:
+  explicit AveragePoolKernel(const KernelInit& init)
+      : attrs_(init.node.attrs), include_pad_(attrs_.get_int("count_include_pad", 0) != 0) {}
+
+  void compute(KernelContext& ctx) override {
+    const Tensor& x = ctx.input(0);
+    const PoolSetup s = setup("AveragePool", attrs_, x);
+    const G& g = s.g;
+    Tensor& y = ctx.allocate(0, DType::kF32, s.out_shape);
+    const float* xd = x.data<float>();
+    float* yd = y.data<float>();
+    const auto ranges = column_ranges(g);
+    // The window is a box, so its tap count is the product of per-axis counts.
+    const auto cd = tap_counts(g, 0, include_pad_), ch = tap_counts(g, 1, include_pad_),
+               cw = tap_counts(g, 2, include_pad_);
+    const std::int64_t sw = g.stride[2];
+    const std::int64_t ow_n = g.out[2];
+    parallel_for(s.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p) {
+        for_each_row<float>(
+            g, xd + p * s.in_plane, yd + p * s.out_plane,
+            [&](float* yr) { std::fill(yr, yr + ow_n, 0.0F); },
+            [&](float* __restrict yr, const float* xr) {
+              for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+                const float* __restrict src = xr + kw * g.dilation[2] - g.pad_begin[2];
+                const auto [lo, hi] = ranges[static_cast<std::size_t>(kw)];
+                if (sw == 1) {
+                  for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] += src[ow];
+                } else {
+                  for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] += src[ow * sw];
+                }
+              }
+            },
+            [&](float* __restrict yr, std::int64_t od, std::int64_t oh) {
+              const float dh = cd[static_cast<std::size_t>(od)] * ch[static_cast<std::size_t>(oh)];
+              for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+                const float n = dh * cw[static_cast<std::size_t>(ow)];
+                yr[ow] = n > 0.0F ? yr[ow] / n : 0.0F;
+              }
+            });
+      }
+    });
+  }
+
+ private:
+  Attributes attrs_;
+  bool include_pad_;
+};
+
+template <bool kMax>
+void global_pool(KernelContext& ctx) {
+  const Tensor& x = ctx.input(0);
+  ACT_CHECK(x.rank() >= 3, kMax ? "GlobalMaxPool" : "GlobalAveragePool",
+            ": input must have rank >= 3 (N, C, spatial...), got ", x.describe());
+  Shape out = x.shape();
+  for (std::size_t i = 2; i < out.size(); ++i) out[i] = 1;
+  Tensor& y = ctx.allocate(0, DType::kF32, out);
+  const std::int64_t planes = x.dim(0) * x.dim(1);
+  const std::int64_t plane = planes > 0 ? x.numel() / planes : 0;
+  const float* xd = x.data<float>();
+  float* yd = y.data<float>();
+  parallel_for(planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(plane, 1)),
+               [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* xp = xd + p * plane;
+      if constexpr (kMax) {
+        float m = -std::numeric_limits<float>::infinity();
+        for (std::int64_t i = 0; i < plane; ++i) m = std::max(m, xp[i]);
+        yd[p] = m;
+      } else {
+        float sum = 0.0F;
+        for (std::int64_t i = 0; i < plane; ++i) sum += xp[i];
+        yd[p] = plane > 0 ? sum / static_cast<float>(plane) : 0.0F;
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void register_pool_cpu(OpRegistry& r) {
+  r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kF32},
+               [](const KernelInit& i) { return std::make_unique<MaxPoolKernel<float>>(i); });
+  r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kU8},
+               [](const KernelInit& i) { return std::make_unique<MaxPoolKernel<std::uint8_t>>(i); });
+  r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kI8},
+               [](const KernelInit& i) { return std::make_unique<MaxPoolKernel<std::int8_t>>(i); });
+  r.add_kernel("AveragePool", "", DeviceKind::kCpu, {DType::kF32},
+               [](const KernelInit& i) { return std::make_unique<AveragePoolKernel>(i); });
+  r.add_kernel("GlobalAveragePool", "", DeviceKind::kCpu, {DType::kF32},
+               [](const KernelInit&) { return make_kernel(global_pool<false>); });
+  r.add_kernel("GlobalMaxPool", "", DeviceKind::kCpu, {DType::kF32},
+               [](const KernelInit&) { return make_kernel(global_pool<true>); });
+}
+
+}  // namespace act::cpu

@@ -1,0 +1,696 @@
+// nn family: Conv, ConvTranspose, Gemm, MatMul, norms, pools. Every kernel is compared with a
+// naive reference written here (direct loops), over randomized shapes and attributes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "act/kernel/executor.h"
+#include "act/kernel/graph.h"
+#include "act/kernel/passes.h"
+
+namespace act {
+namespace {
+
+std::mt19937& rng() {
+  static std::mt19937 gen(1234);
+  return gen;
+}
+
+std::int64_t rand_int(std::int64_t lo, std::int64_t hi) {
+  return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng());
+}
+
+Tensor random_tensor(const Shape& shape) {
+  Tensor t(DType::kF32, shape);
+  std::uniform_real_distribution<float> dist(-1.0F, 1.0F);
+  float* d = t.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) d[i] = dist(rng());
+  return t;
+}
+
+// Runs one node whose inputs are all fed (an empty name marks an omitted input).
+std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs,
+                           const Attributes& attrs, int outputs = 1) {
+  Graph g;
+  Node n;
+  n.name = "n0";
+  n.op_type = op;
+  n.attrs = attrs;
+  std::vector<Tensor> feeds;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) {
+      n.inputs.emplace_back();
+      continue;
+    }
+    const std::string name = "in" + std::to_string(i);
+    n.inputs.push_back(name);
+    g.add_input(ValueInfo::from_tensor(name, inputs[i]));
+    feeds.push_back(inputs[i]);
+  }
+  for (int o = 0; o < outputs; ++o) {
+    n.outputs.push_back("out" + std::to_string(o));
+    g.add_output(ValueInfo{"out" + std::to_string(o)});
+  }
+  g.add_node(n);
+  Executor ex(g, 17);
+  return ex.run(feeds).outputs;
+}
+
+void expect_near(const Tensor& got, const Shape& shape, const std::vector<float>& want,
+                 float tol = 1e-4F) {
+  ASSERT_EQ(got.shape(), shape);
+  ASSERT_EQ(static_cast<std::size_t>(got.numel()), want.size());
+  const float* g = got.data<float>();
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    ASSERT_NEAR(g[i], want[i], tol * (1.0F + std::fabs(want[i]))) << "element " << i;
+  }
+}
+
+// ---- Conv reference: direct loops over up to 3 spatial axes (missing axes are size 1).
+struct Win {
+  std::vector<std::int64_t> k, s, d, pb, pe;
+};
+
+std::vector<std::int64_t> pad3(std::vector<std::int64_t> v, std::int64_t fill) {
+  v.insert(v.begin(), 3 - v.size(), fill);
+  return v;
+}
+
+std::int64_t conv_out(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d,
+                      std::int64_t pb, std::int64_t pe) {
+  return (in + pb + pe - ((k - 1) * d + 1)) / s + 1;
+}
+
+std::pair<Shape, std::vector<float>> ref_conv(const Tensor& x, const Tensor& w, const Tensor* b,
+                                              std::int64_t group, const Win& win) {
+  const std::size_t r = static_cast<std::size_t>(x.rank() - 2);
+  const auto in = pad3(Shape(x.shape().begin() + 2, x.shape().end()), 1);
+  const auto k = pad3(win.k, 1), s = pad3(win.s, 1), d = pad3(win.d, 1), pb = pad3(win.pb, 0),
+             pe = pad3(win.pe, 0);
+  std::vector<std::int64_t> out(3);
+  for (int i = 0; i < 3; ++i) out[i] = conv_out(in[i], k[i], s[i], d[i], pb[i], pe[i]);
+  const std::int64_t n = x.dim(0), c = x.dim(1), m = w.dim(0), cg = c / group, mg = m / group;
+  Shape shape{n, m};
+  for (std::size_t i = 3 - r; i < 3; ++i) shape.push_back(out[i]);
+  std::vector<float> y(static_cast<std::size_t>(shape_numel(shape)), 0.0F);
+  const float* xd = x.data<float>();
+  const float* wd = w.data<float>();
+  std::size_t o = 0;
+  for (std::int64_t bn = 0; bn < n; ++bn)
+    for (std::int64_t mm = 0; mm < m; ++mm)
+      for (std::int64_t od = 0; od < out[0]; ++od)
+        for (std::int64_t oh = 0; oh < out[1]; ++oh)
+          for (std::int64_t ow = 0; ow < out[2]; ++ow, ++o) {
+            double acc = b ? b->data<float>()[mm] : 0.0;
+            const std::int64_t gi = mm / mg;
+            for (std::int64_t cc = 0; cc < cg; ++cc)
+              for (std::int64_t kd = 0; kd < k[0]; ++kd)
+                for (std::int64_t kh = 0; kh < k[1]; ++kh)
+                  for (std::int64_t kw = 0; kw < k[2]; ++kw) {
+                    const std::int64_t id = od * s[0] + kd * d[0] - pb[0];
+                    const std::int64_t ih = oh * s[1] + kh * d[1] - pb[1];
+                    const std::int64_t iw = ow * s[2] + kw * d[2] - pb[2];
+                    if (id < 0 || ih < 0 || iw < 0 || id >= in[0] || ih >= in[1] || iw >= in[2]) continue;
+                    const std::int64_t ch = gi * cg + cc;
+                    acc += xd[(((bn * c + ch) * in[0] + id) * in[1] + ih) * in[2] + iw] *
+                           wd[(((mm * cg + cc) * k[0] + kd) * k[1] + kh) * k[2] + kw];
+                  }
+            y[o] = static_cast<float>(acc);
+          }
+  return {shape, y};
+}
+
+Attributes win_attrs(const Win& w) {
+  Attributes a;
+  a.set("strides", w.s);
+  a.set("dilations", w.d);
+  std::vector<std::int64_t> pads = w.pb;
+  pads.insert(pads.end(), w.pe.begin(), w.pe.end());
+  a.set("pads", pads);
+  return a;
+}
+
+TEST(OpsNn, ConvMatchesDirectLoopsOverRandomShapes) {
+  for (int trial = 0; trial < 60; ++trial) {
+    const int r = trial % 5 == 0 ? 1 : (trial % 7 == 0 ? 3 : 2);
+    const int kind = trial % 4;  // 0 plain, 1 grouped, 2 depthwise, 3 pointwise
+    std::int64_t group = 1, c = rand_int(1, 6), m = rand_int(1, 6);
+    if (kind == 1) {
+      group = rand_int(2, 3);
+      c = group * rand_int(1, 3);
+      m = group * rand_int(1, 3);
+    } else if (kind == 2) {
+      c = m = group = rand_int(2, 8);
+    }
+    Win win;
+    Shape xs{rand_int(1, 2), c};
+    for (int i = 0; i < r; ++i) {
+      const bool pw = kind == 3;
+      win.k.push_back(pw ? 1 : rand_int(1, 3));
+      win.s.push_back(pw ? 1 : rand_int(1, 3));
+      win.d.push_back(pw ? 1 : rand_int(1, 2));
+      win.pb.push_back(pw ? 0 : rand_int(0, 2));
+      win.pe.push_back(pw ? 0 : rand_int(0, 2));
+      xs.push_back(rand_int((win.k.back() - 1) * win.d.back() + 1, r == 3 ? 6 : 11));
+    }
+    Shape ws{m, c / group};
+    ws.insert(ws.end(), win.k.begin(), win.k.end());
+    const Tensor x = random_tensor(xs), w = random_tensor(ws), b = random_tensor({m});
+    const bool with_bias = trial % 3 != 0;
+    Attributes a = win_attrs(win);
+    a.set("group", group);
+    if (trial % 2 == 0) a.set("kernel_shape", win.k);
+    const auto out = run_op("Conv", {x, w, with_bias ? b : Tensor()}, a);
+    const auto [shape, want] = ref_conv(x, w, with_bias ? &b : nullptr, group, win);
+    SCOPED_TRACE("trial " + std::to_string(trial) + " x " + shape_to_string(xs) + " w " +
+                 shape_to_string(ws) + " group " + std::to_string(group));
+    expect_near(out[0], shape, want);
+  }
+}
+
+TEST(OpsNn, Depthwise3x3FastPathMatchesDirectLoops) {
+  // The 3x3 depthwise kernel has its own interior/edge split; sweep widths around the edges.
+  for (std::int64_t width : {3, 4, 5, 7, 17, 33}) {
+    for (std::int64_t stride : {1, 2}) {
+      for (std::int64_t pad : {0, 1, 2}) {
+        const std::int64_t c = 5;
+        const Tensor x = random_tensor({2, c, width - 1 + stride, width}), w = random_tensor({c, 1, 3, 3}),
+                     b = random_tensor({c});
+        Win win{{3, 3}, {stride, stride}, {1, 1}, {pad, pad}, {pad, pad}};
+        Attributes a = win_attrs(win);
+        a.set("group", c);
+        const auto [shape, want] = ref_conv(x, w, &b, c, win);
+        SCOPED_TRACE("width " + std::to_string(width) + " stride " + std::to_string(stride) + " pad " +
+                     std::to_string(pad));
+        expect_near(run_op("Conv", {x, w, b}, a)[0], shape, want);
+      }
+    }
+  }
+}
+
+TEST(OpsNn, ConvAutoPadSameUpperLowerAndValid) {
+  const Tensor x = random_tensor({1, 2, 6, 7}), w = random_tensor({3, 2, 3, 3});
+  for (const std::string mode : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
+    Attributes a;
+    a.set("auto_pad", mode);
+    a.set("strides", std::vector<std::int64_t>{2, 2});
+    const auto out = run_op("Conv", {x, w}, a);
+    // H: in 6, stride 2 -> out 3, total pad 1; W: in 7 -> out 4, total pad 2.
+    Win win{{3, 3}, {2, 2}, {1, 1}, {0, 1}, {1, 1}};
+    if (mode == "SAME_LOWER") win.pb = {1, 1}, win.pe = {0, 1};
+    if (mode == "VALID") win.pb = {0, 0}, win.pe = {0, 0};
+    const auto [shape, want] = ref_conv(x, w, nullptr, 1, win);
+    SCOPED_TRACE(mode);
+    expect_near(out[0], shape, want);
+  }
+}
+
+TEST(OpsNn, ConvReportsChannelMismatchAndBadRank) {
+  const Tensor x = random_tensor({1, 3, 5, 5}), w = random_tensor({2, 4, 3, 3});
+  try {
+    run_op("Conv", {x, w}, Attributes{});
+    FAIL() << "expected a channel mismatch";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input has 3 channels, weight expects 4"), std::string::npos)
+        << e.what();
+  }
+  Attributes grouped;
+  grouped.set("group", std::int64_t{2});
+  EXPECT_THROW(run_op("Conv", {random_tensor({1, 4, 5, 5}), random_tensor({3, 2, 3, 3})}, grouped),
+               Error);  // 3 output channels do not split into 2 groups
+  EXPECT_THROW(run_op("Conv", {random_tensor({1, 1, 2, 2, 2, 2}), random_tensor({1, 1, 1, 1, 1, 1})},
+                      Attributes{}),
+               Error);  // 4 spatial axes
+  EXPECT_THROW(run_op("Conv", {random_tensor({1, 1, 2, 2}), random_tensor({1, 1, 3, 3})}, Attributes{}),
+               Error);  // kernel larger than the input
+}
+
+std::pair<Shape, std::vector<float>> ref_conv_transpose(const Tensor& x, const Tensor& w,
+                                                        std::int64_t group, const Win& win,
+                                                        const std::vector<std::int64_t>& outpad) {
+  const std::size_t r = static_cast<std::size_t>(x.rank() - 2);
+  const auto in = pad3(Shape(x.shape().begin() + 2, x.shape().end()), 1);
+  const auto k = pad3(win.k, 1), s = pad3(win.s, 1), d = pad3(win.d, 1), pb = pad3(win.pb, 0),
+             pe = pad3(win.pe, 0), op = pad3(outpad, 0);
+  std::vector<std::int64_t> out(3);
+  for (int i = 0; i < 3; ++i) out[i] = s[i] * (in[i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 - pb[i] - pe[i];
+  const std::int64_t n = x.dim(0), c = x.dim(1), mg = w.dim(1), m = mg * group, cg = c / group;
+  Shape shape{n, m};
+  for (std::size_t i = 3 - r; i < 3; ++i) shape.push_back(out[i]);
+  std::vector<float> y(static_cast<std::size_t>(shape_numel(shape)), 0.0F);
+  const float* xd = x.data<float>();
+  const float* wd = w.data<float>();
+  for (std::int64_t bn = 0; bn < n; ++bn)
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      for (std::int64_t id = 0; id < in[0]; ++id)
+        for (std::int64_t ih = 0; ih < in[1]; ++ih)
+          for (std::int64_t iw = 0; iw < in[2]; ++iw) {
+            const float xv = xd[(((bn * c + ch) * in[0] + id) * in[1] + ih) * in[2] + iw];
+            for (std::int64_t mm = 0; mm < mg; ++mm)
+              for (std::int64_t kd = 0; kd < k[0]; ++kd)
+                for (std::int64_t kh = 0; kh < k[1]; ++kh)
+                  for (std::int64_t kw = 0; kw < k[2]; ++kw) {
+                    const std::int64_t od = id * s[0] + kd * d[0] - pb[0];
+                    const std::int64_t oh = ih * s[1] + kh * d[1] - pb[1];
+                    const std::int64_t ow = iw * s[2] + kw * d[2] - pb[2];
+                    if (od < 0 || oh < 0 || ow < 0 || od >= out[0] || oh >= out[1] || ow >= out[2]) continue;
+                    const std::int64_t oc = (ch / cg) * mg + mm;
+                    y[static_cast<std::size_t>((((bn * m + oc) * out[0] + od) * out[1] + oh) * out[2] + ow)] +=
+                        xv * wd[(((ch * mg + mm) * k[0] + kd) * k[1] + kh) * k[2] + kw];
+                  }
+          }
+  return {shape, y};
+}
+
+TEST(OpsNn, ConvTransposeMatchesScatterLoopsOverRandomShapes) {
+  for (int trial = 0; trial < 40; ++trial) {
+    const int r = trial % 5 == 0 ? 1 : (trial % 7 == 0 ? 3 : 2);
+    const std::int64_t group = trial % 3 == 0 ? 2 : 1;
+    const std::int64_t c = group * rand_int(1, 3), mg = rand_int(1, 3);
+    Win win;
+    std::vector<std::int64_t> outpad;
+    Shape xs{rand_int(1, 2), c};
+    for (int i = 0; i < r; ++i) {
+      win.k.push_back(rand_int(1, 3));
+      win.s.push_back(rand_int(1, 3));
+      win.d.push_back(rand_int(1, 2));
+      win.pb.push_back(rand_int(0, 1));
+      win.pe.push_back(rand_int(0, 1));
+      outpad.push_back(rand_int(0, std::max(win.s.back(), win.d.back()) - 1));
+      xs.push_back(rand_int(1, r == 3 ? 4 : 6));
+    }
+    Shape ws{c, mg};
+    ws.insert(ws.end(), win.k.begin(), win.k.end());
+    const Tensor x = random_tensor(xs), w = random_tensor(ws);
+    Attributes a = win_attrs(win);
+    a.set("group", group);
+    a.set("output_padding", outpad);
+    const auto [shape, want] = ref_conv_transpose(x, w, group, win, outpad);
+    if (shape_numel(shape) == 0 || *std::min_element(shape.begin(), shape.end()) <= 0) continue;
+    SCOPED_TRACE("trial " + std::to_string(trial) + " x " + shape_to_string(xs) + " w " +
+                 shape_to_string(ws));
+    const auto out = run_op("ConvTranspose", {x, w}, a);
+    expect_near(out[0], shape, want);
+  }
+}
+
+TEST(OpsNn, ConvTransposeOutputShapeAndAutoPadAndBias) {
+  const Tensor x = random_tensor({1, 2, 3, 3}), w = random_tensor({2, 3, 3, 3}), b = random_tensor({3});
+  // output_shape 7x7 with stride 2: full size is 2*2+3 = 7 with no pads.
+  Attributes a;
+  a.set("strides", std::vector<std::int64_t>{2, 2});
+  a.set("output_shape", std::vector<std::int64_t>{7, 7});
+  auto [shape, want] = ref_conv_transpose(x, w, 1, {{3, 3}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}, {0, 0});
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] += b.data<float>()[(i / 49) % 3];
+  expect_near(run_op("ConvTranspose", {x, w, b}, a)[0], shape, want);
+  // SAME_UPPER: output = in * stride = 6; total padding 1 goes to the end.
+  Attributes same;
+  same.set("strides", std::vector<std::int64_t>{2, 2});
+  same.set("auto_pad", std::string("SAME_UPPER"));
+  auto [s2, w2] = ref_conv_transpose(x, w, 1, {{3, 3}, {2, 2}, {1, 1}, {0, 0}, {1, 1}}, {0, 0});
+  expect_near(run_op("ConvTranspose", {x, w}, same)[0], s2, w2);
+  EXPECT_THROW(run_op("ConvTranspose", {random_tensor({1, 3, 3, 3}), w}, Attributes{}), Error);
+}
+
+// ---- Gemm / MatMul
+
+std::vector<float> ref_matmul(const float* a, const float* b, std::int64_t m, std::int64_t k,
+                              std::int64_t n, bool ta, bool tb) {
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (std::int64_t p = 0; p < k; ++p) acc += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+      y[static_cast<std::size_t>(i * n + j)] = static_cast<float>(acc);
+    }
+  return y;
+}
+
+TEST(OpsNn, GemmTransposesAlphaBetaAndBroadcastC) {
+  for (int trial = 0; trial < 24; ++trial) {
+    const std::int64_t m = rand_int(1, 9), k = rand_int(1, 9), n = rand_int(1, 9);
+    const bool ta = trial & 1, tb = trial & 2;
+    const int c_kind = trial % 6;  // none, scalar, [N], [M,1], [M,N], [1]
+    const Tensor a = random_tensor(ta ? Shape{k, m} : Shape{m, k});
+    const Tensor b = random_tensor(tb ? Shape{n, k} : Shape{k, n});
+    const Shape cs[] = {{}, {}, {n}, {m, 1}, {m, n}, {1}};
+    const Tensor c = c_kind == 0 ? Tensor() : random_tensor(cs[c_kind]);
+    Attributes attrs;
+    attrs.set("transA", std::int64_t{ta});
+    attrs.set("transB", std::int64_t{tb});
+    attrs.set("alpha", 0.5F);
+    attrs.set("beta", 2.0F);
+    auto want = ref_matmul(a.data<float>(), b.data<float>(), m, k, n, ta, tb);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        float cv = 0.0F;
+        if (c_kind == 1 || c_kind == 5) cv = c.data<float>()[0];
+        if (c_kind == 2) cv = c.data<float>()[j];
+        if (c_kind == 3) cv = c.data<float>()[i];
+        if (c_kind == 4) cv = c.data<float>()[i * n + j];
+        auto& y = want[static_cast<std::size_t>(i * n + j)];
+        y = 0.5F * y + 2.0F * cv;
+      }
+    expect_near(run_op("Gemm", {a, b, c}, attrs)[0], {m, n}, want);
+  }
+  EXPECT_THROW(run_op("Gemm", {random_tensor({2, 3}), random_tensor({4, 2})}, Attributes{}), Error);
+  EXPECT_THROW(run_op("Gemm", {random_tensor({2, 3}), random_tensor({3, 2}), random_tensor({3})},
+                      Attributes{}),
+               Error);
+}
+
+TEST(OpsNn, MatMulBroadcastsBatchesAndVectors) {
+  struct Case {
+    Shape a, b, y;
+  };
+  const std::vector<Case> cases = {
+      {{3, 4}, {4, 5}, {3, 5}},          {{2, 3, 4}, {4, 5}, {2, 3, 5}},
+      {{4}, {4, 5}, {5}},                {{3, 4}, {4}, {3}},
+      {{4}, {4}, {}},                    {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}},
+      {{1, 3, 4}, {2, 4, 6}, {2, 3, 6}}, {{2, 2, 3, 4}, {2, 2, 4, 1}, {2, 2, 3, 1}},
+      {{5}, {3, 5, 2}, {3, 2}},
+  };
+  for (const auto& cs : cases) {
+    const Tensor a = random_tensor(cs.a), b = random_tensor(cs.b);
+    Shape sa = cs.a, sb = cs.b;
+    if (sa.size() == 1) sa.insert(sa.begin(), 1);
+    if (sb.size() == 1) sb.push_back(1);
+    const std::int64_t m = sa[sa.size() - 2], k = sa.back(), n = sb.back();
+    const std::size_t nb = std::max(sa.size(), sb.size()) - 2;
+    sa.insert(sa.begin(), nb + 2 - sa.size(), 1);
+    sb.insert(sb.begin(), nb + 2 - sb.size(), 1);
+    std::vector<float> want;
+    Shape bshape(nb);
+    for (std::size_t i = 0; i < nb; ++i) bshape[i] = std::max(sa[i], sb[i]);
+    for (std::int64_t t = 0; t < shape_numel(bshape); ++t) {
+      std::int64_t rem = t, oa = 0, ob = 0, sta = m * k, stb = k * n;
+      for (std::size_t i = nb; i-- > 0;) {
+        const std::int64_t ix = rem % bshape[i];
+        rem /= bshape[i];
+        oa += (sa[i] == 1 ? 0 : ix) * sta;
+        ob += (sb[i] == 1 ? 0 : ix) * stb;
+        sta *= sa[i];
+        stb *= sb[i];
+      }
+      auto part = ref_matmul(a.data<float>() + oa, b.data<float>() + ob, m, k, n, false, false);
+      want.insert(want.end(), part.begin(), part.end());
+    }
+    SCOPED_TRACE(shape_to_string(cs.a) + " x " + shape_to_string(cs.b));
+    expect_near(run_op("MatMul", {a, b}, Attributes{})[0], cs.y, want);
+  }
+  EXPECT_THROW(run_op("MatMul", {random_tensor({2, 3}), random_tensor({4, 2})}, Attributes{}), Error);
+  EXPECT_THROW(run_op("MatMul", {random_tensor({2, 2, 3}), random_tensor({3, 3, 2})}, Attributes{}),
+               Error);
+}
+
+// ---- norms
+
+TEST(OpsNn, BatchNormInferenceAndTrainingStatistics) {
+  const std::int64_t n = 2, c = 3, hw = 5;
+  const Tensor x = random_tensor({n, c, hw}), scale = random_tensor({c}), bias = random_tensor({c}),
+               mean = random_tensor({c});
+  Tensor var = random_tensor({c});
+  for (int i = 0; i < c; ++i) var.data<float>()[i] = std::fabs(var.data<float>()[i]) + 0.1F;
+  Attributes a;
+  a.set("epsilon", 1e-3F);
+  std::vector<float> want;
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      for (std::int64_t i = 0; i < hw; ++i) {
+        const float xv = x.data<float>()[(b * c + ch) * hw + i];
+        want.push_back((xv - mean.data<float>()[ch]) / std::sqrt(var.data<float>()[ch] + 1e-3F) *
+                           scale.data<float>()[ch] + bias.data<float>()[ch]);
+      }
+  expect_near(run_op("BatchNormalization", {x, scale, bias, mean, var}, a)[0], {n, c, hw}, want);
+
+  a.set("training_mode", std::int64_t{1});
+  a.set("momentum", 0.8F);
+  const auto out = run_op("BatchNormalization", {x, scale, bias, mean, var}, a, 3);
+  std::vector<float> run_mean, run_var, y(want.size());
+  for (std::int64_t ch = 0; ch < c; ++ch) {
+    double s = 0, sq = 0;
+    for (std::int64_t b = 0; b < n; ++b)
+      for (std::int64_t i = 0; i < hw; ++i) s += x.data<float>()[(b * c + ch) * hw + i];
+    const double mu = s / (n * hw);
+    for (std::int64_t b = 0; b < n; ++b)
+      for (std::int64_t i = 0; i < hw; ++i) sq += std::pow(x.data<float>()[(b * c + ch) * hw + i] - mu, 2);
+    const double v = sq / (n * hw);
+    run_mean.push_back(static_cast<float>(mean.data<float>()[ch] * 0.8 + mu * 0.2));
+    run_var.push_back(static_cast<float>(var.data<float>()[ch] * 0.8 + v * 0.2));
+    for (std::int64_t b = 0; b < n; ++b)
+      for (std::int64_t i = 0; i < hw; ++i) {
+        const auto j = static_cast<std::size_t>((b * c + ch) * hw + i);
+        y[j] = static_cast<float>((x.data<float>()[j] - mu) / std::sqrt(v + 1e-3) * scale.data<float>()[ch] +
+                                  bias.data<float>()[ch]);
+      }
+  }
+  expect_near(out[0], {n, c, hw}, y);
+  expect_near(out[1], {c}, run_mean);
+  expect_near(out[2], {c}, run_var);
+  EXPECT_THROW(run_op("BatchNormalization", {x, scale, bias, mean, random_tensor({4})}, Attributes{}),
+               Error);
+}
+
+TEST(OpsNn, LayerNormOverEveryAxisWithStatistics) {
+  const Shape xs{2, 3, 4};
+  const Tensor x = random_tensor(xs);
+  for (std::int64_t axis = -3; axis < 3; ++axis) {
+    const std::int64_t ax = axis < 0 ? axis + 3 : axis;
+    const Shape inner(xs.begin() + ax, xs.end());
+    const std::int64_t in_n = shape_numel(inner), outer = x.numel() / in_n;
+    const Tensor scale = random_tensor(inner), bias = random_tensor(inner);
+    Attributes a;
+    a.set("axis", axis);
+    a.set("epsilon", 1e-4F);
+    const auto out = run_op("LayerNormalization", {x, scale, bias}, a, 3);
+    std::vector<float> y, mean_v, inv_v;
+    for (std::int64_t r = 0; r < outer; ++r) {
+      const float* xr = x.data<float>() + r * in_n;
+      double s = 0, sq = 0;
+      for (std::int64_t i = 0; i < in_n; ++i) s += xr[i];
+      const double mu = s / in_n;
+      for (std::int64_t i = 0; i < in_n; ++i) sq += (xr[i] - mu) * (xr[i] - mu);
+      const double inv = 1.0 / std::sqrt(sq / in_n + 1e-4);
+      for (std::int64_t i = 0; i < in_n; ++i) {
+        y.push_back(static_cast<float>((xr[i] - mu) * inv * scale.data<float>()[i] + bias.data<float>()[i]));
+      }
+      mean_v.push_back(static_cast<float>(mu));
+      inv_v.push_back(static_cast<float>(inv));
+    }
+    Shape stat(xs.begin(), xs.begin() + ax);
+    stat.resize(3, 1);
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    expect_near(out[0], xs, y, 1e-3F);
+    expect_near(out[1], stat, mean_v);
+    expect_near(out[2], stat, inv_v, 1e-3F);
+  }
+  // Scale broadcast from a smaller shape; no bias.
+  Attributes a;
+  const Tensor scale = random_tensor({1});
+  const auto out = run_op("LayerNormalization", {x, scale}, a);
+  ASSERT_EQ(out[0].shape(), xs);
+  Attributes bad;
+  bad.set("axis", std::int64_t{3});
+  EXPECT_THROW(run_op("LayerNormalization", {x, random_tensor({4})}, bad), Error);
+  EXPECT_THROW(run_op("LayerNormalization", {x, random_tensor({5})}, Attributes{}), Error);
+}
+
+TEST(OpsNn, InstanceNormNormalizesEachPlane) {
+  const Tensor x = random_tensor({2, 3, 4, 5}), scale = random_tensor({3}), bias = random_tensor({3});
+  std::vector<float> want;
+  for (std::int64_t p = 0; p < 6; ++p) {
+    const float* xp = x.data<float>() + p * 20;
+    double s = 0, sq = 0;
+    for (int i = 0; i < 20; ++i) s += xp[i];
+    const double mu = s / 20;
+    for (int i = 0; i < 20; ++i) sq += (xp[i] - mu) * (xp[i] - mu);
+    for (int i = 0; i < 20; ++i) {
+      want.push_back(static_cast<float>((xp[i] - mu) / std::sqrt(sq / 20 + 1e-5) * scale.data<float>()[p % 3] +
+                                        bias.data<float>()[p % 3]));
+    }
+  }
+  expect_near(run_op("InstanceNormalization", {x, scale, bias}, Attributes{})[0], x.shape(), want, 1e-3F);
+  EXPECT_THROW(run_op("InstanceNormalization", {x, random_tensor({2}), bias}, Attributes{}), Error);
+}
+
+// ---- pools
+
+struct PoolRef {
+  Shape shape;
+  std::vector<float> y;
+  std::vector<std::int64_t> idx;
+};
+
+PoolRef ref_pool(const Tensor& x, const Win& win, bool is_max, bool include_pad, bool ceil_mode) {
+  const std::size_t r = static_cast<std::size_t>(x.rank() - 2);
+  const auto in = pad3(Shape(x.shape().begin() + 2, x.shape().end()), 1);
+  const auto k = pad3(win.k, 1), s = pad3(win.s, 1), d = pad3(win.d, 1), pb = pad3(win.pb, 0),
+             pe = pad3(win.pe, 0);
+  std::vector<std::int64_t> out(3);
+  for (int i = 0; i < 3; ++i) {
+    const std::int64_t span = (k[i] - 1) * d[i] + 1, padded = in[i] + pb[i] + pe[i] - span;
+    out[i] = ceil_mode ? (padded + s[i] - 1) / s[i] + 1 : padded / s[i] + 1;
+    if (ceil_mode && (out[i] - 1) * s[i] >= in[i] + pb[i]) --out[i];
+  }
+  PoolRef ref;
+  ref.shape = {x.dim(0), x.dim(1)};
+  for (std::size_t i = 3 - r; i < 3; ++i) ref.shape.push_back(out[i]);
+  const float* xd = x.data<float>();
+  const std::int64_t plane = in[0] * in[1] * in[2];
+  for (std::int64_t p = 0; p < x.dim(0) * x.dim(1); ++p)
+    for (std::int64_t od = 0; od < out[0]; ++od)
+      for (std::int64_t oh = 0; oh < out[1]; ++oh)
+        for (std::int64_t ow = 0; ow < out[2]; ++ow) {
+          double acc = is_max ? -1e30 : 0.0;
+          std::int64_t count = 0, best = -1;
+          for (std::int64_t kd = 0; kd < k[0]; ++kd)
+            for (std::int64_t kh = 0; kh < k[1]; ++kh)
+              for (std::int64_t kw = 0; kw < k[2]; ++kw) {
+                const std::int64_t pos[3] = {od * s[0] + kd * d[0] - pb[0], oh * s[1] + kh * d[1] - pb[1],
+                                             ow * s[2] + kw * d[2] - pb[2]};
+                bool inside = true, in_pad = true;
+                for (int i = 0; i < 3; ++i) {
+                  inside = inside && pos[i] >= 0 && pos[i] < in[i];
+                  in_pad = in_pad && pos[i] >= -pb[i] && pos[i] < in[i] + pe[i];
+                }
+                if (include_pad ? in_pad : inside) ++count;
+                if (!inside) continue;
+                const std::int64_t j = (pos[0] * in[1] + pos[1]) * in[2] + pos[2];
+                const float v = xd[p * plane + j];
+                if (is_max) {
+                  if (v > acc) acc = v, best = p * plane + j;
+                } else {
+                  acc += v;
+                }
+              }
+          ref.y.push_back(static_cast<float>(is_max ? acc : acc / static_cast<double>(count)));
+          ref.idx.push_back(best);
+        }
+  return ref;
+}
+
+TEST(OpsNn, PoolsMatchDirectLoopsOverRandomShapes) {
+  for (int trial = 0; trial < 60; ++trial) {
+    const int r = trial % 5 == 0 ? 1 : (trial % 7 == 0 ? 3 : 2);
+    const bool is_max = trial % 2 == 0;
+    const bool include_pad = !is_max && trial % 4 == 1;
+    const bool ceil_mode = trial % 3 == 0;
+    Win win;
+    Shape xs{rand_int(1, 2), rand_int(1, 4)};
+    for (int i = 0; i < r; ++i) {
+      win.k.push_back(rand_int(1, 3));
+      win.s.push_back(rand_int(1, 3));
+      win.d.push_back(is_max ? rand_int(1, 2) : 1);
+      win.pb.push_back(rand_int(0, win.k.back() - 1));
+      win.pe.push_back(rand_int(0, win.k.back() - 1));
+      xs.push_back(rand_int((win.k.back() - 1) * win.d.back() + 1, r == 3 ? 6 : 12));
+    }
+    const Tensor x = random_tensor(xs);
+    Attributes a = win_attrs(win);
+    if (!is_max) a.erase("dilations");
+    a.set("kernel_shape", win.k);
+    a.set("ceil_mode", std::int64_t{ceil_mode});
+    if (!is_max) a.set("count_include_pad", std::int64_t{include_pad});
+    const PoolRef ref = ref_pool(x, win, is_max, include_pad, ceil_mode);
+    SCOPED_TRACE("trial " + std::to_string(trial) + " x " + shape_to_string(xs));
+    const auto out = run_op(is_max ? "MaxPool" : "AveragePool", {x}, a);
+    expect_near(out[0], ref.shape, ref.y);
+    if (is_max) {
+      const auto with_idx = run_op("MaxPool", {x}, a, 2);
+      expect_near(with_idx[0], ref.shape, ref.y);
+      ASSERT_EQ(with_idx[1].dtype(), DType::kI64);
+      const auto idx = with_idx[1].values<std::int64_t>();
+      EXPECT_EQ(std::vector<std::int64_t>(idx.begin(), idx.end()), ref.idx);
+    }
+  }
+}
+
+TEST(OpsNn, PoolAutoPadAndGlobalPools) {
+  const Tensor x = random_tensor({1, 2, 5, 6});
+  Attributes a;
+  a.set("kernel_shape", std::vector<std::int64_t>{3, 3});
+  a.set("strides", std::vector<std::int64_t>{2, 2});
+  a.set("auto_pad", std::string("SAME_UPPER"));
+  // H: 5 -> 3, total pad 2 (1, 1); W: 6 -> 3, total pad 1 (0, 1).
+  const PoolRef ref = ref_pool(x, {{3, 3}, {2, 2}, {1, 1}, {1, 0}, {1, 1}}, false, false, false);
+  expect_near(run_op("AveragePool", {x}, a)[0], ref.shape, ref.y);
+  a.set("auto_pad", std::string("SAME_LOWER"));
+  const PoolRef low = ref_pool(x, {{3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 0}}, true, false, false);
+  expect_near(run_op("MaxPool", {x}, a)[0], low.shape, low.y);
+
+  std::vector<float> avg, mx;
+  for (int p = 0; p < 2; ++p) {
+    double s = 0, m = -1e30;
+    for (int i = 0; i < 30; ++i) s += x.data<float>()[p * 30 + i], m = std::max<double>(m, x.data<float>()[p * 30 + i]);
+    avg.push_back(static_cast<float>(s / 30));
+    mx.push_back(static_cast<float>(m));
+  }
+  expect_near(run_op("GlobalAveragePool", {x}, Attributes{})[0], {1, 2, 1, 1}, avg);
+  expect_near(run_op("GlobalMaxPool", {x}, Attributes{})[0], {1, 2, 1, 1}, mx);
+  EXPECT_THROW(run_op("MaxPool", {x}, Attributes{}), Error);  // kernel_shape is required
+  Attributes big;
+  big.set("kernel_shape", std::vector<std::int64_t>{7, 7});
+  EXPECT_THROW(run_op("AveragePool", {x}, big), Error);
+}
+
+TEST(OpsNn, MaxPoolOnU8KeepsDtype) {
+  Tensor x = Tensor::from_vector<std::uint8_t>({1, 1, 2, 2}, {3, 250, 7, 1});
+  Attributes a;
+  a.set("kernel_shape", std::vector<std::int64_t>{2, 2});
+  const auto out = run_op("MaxPool", {x}, a);
+  ASSERT_EQ(out[0].dtype(), DType::kU8);
+  EXPECT_EQ(out[0].values<std::uint8_t>()[0], 250);
+}
+
+// ---- shape inference
+
+TEST(OpsNn, ShapeInferenceFollowsConvPoolGemmChain) {
+  Graph g;
+  ValueInfo x;
+  x.name = "x";
+  x.dtype = DType::kF32;
+  x.has_dtype = true;
+  x.has_shape = true;
+  x.shape = {Dim{-1, "N"}, Dim{3}, Dim{32}, Dim{31}};
+  g.add_input(x);
+  g.set_initializer("w", random_tensor({8, 3, 3, 3}));
+  g.set_initializer("wt", random_tensor({8, 4, 2, 2}));
+  g.set_initializer("fc", random_tensor({10, 4}));
+  g.set_initializer("fc2", random_tensor({1, 10}));
+  auto node = [](std::string op, std::vector<std::string> in, std::string out) {
+    Node n;
+    n.name = out + "_node";
+    n.op_type = std::move(op);
+    n.inputs = std::move(in);
+    n.outputs = {std::move(out)};
+    return n;
+  };
+  Node conv = node("Conv", {"x", "w"}, "c");
+  conv.attrs.set("strides", std::vector<std::int64_t>{2, 2});
+  conv.attrs.set("auto_pad", std::string("SAME_UPPER"));
+  g.add_node(conv);  // [N, 8, 16, 16]
+  Node pool = node("MaxPool", {"c"}, "p");
+  pool.attrs.set("kernel_shape", std::vector<std::int64_t>{3, 3});
+  pool.attrs.set("strides", std::vector<std::int64_t>{2, 2});
+  pool.attrs.set("ceil_mode", std::int64_t{1});
+  g.add_node(pool);  // [N, 8, 8, 8] (ceil of 13/2 + 1 = 8)
+  Node up = node("ConvTranspose", {"p", "wt"}, "u");
+  up.attrs.set("strides", std::vector<std::int64_t>{2, 2});
+  g.add_node(up);  // [N, 4, 16, 16]
+  g.add_node(node("GlobalAveragePool", {"u"}, "gap"));  // [N, 4, 1, 1]
+  g.add_node(node("MatMul", {"gap", "fc"}, "mm"));      // inner 1 vs 10: mismatch
+  g.add_output(ValueInfo{"result"});  // inference records value infos only for non-outputs
+  EXPECT_THROW(infer_shapes(g, 17), Error);
+  g.mutable_nodes().back().inputs = {"gap", "fc2"};  // [N, 4, 1, 1] x [1, 10]
+  infer_shapes(g, 17);
+  EXPECT_EQ(g.value_info("c")->shape_string(), "[N, 8, 16, 16]");
+  EXPECT_EQ(g.value_info("p")->shape_string(), "[N, 8, 8, 8]");
+  EXPECT_EQ(g.value_info("u")->shape_string(), "[N, 4, 16, 16]");
+  EXPECT_EQ(g.value_info("gap")->shape_string(), "[N, 4, 1, 1]");
+  EXPECT_EQ(g.value_info("mm")->shape_string(), "[N, 4, 1, 10]");
+}
+
+}  // namespace
+}  // namespace act
