@@ -1,0 +1,157 @@
+#include "act/host/onnx_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "act/kernel/error.h"
+#include "onnx/checker.h"
+#include "onnx/shape_inference/implementation.h"
+#include "onnx_convert.h"
+
+namespace act::host {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads a whole file; the messages name the file the user gave, not a resolved path.
+std::string read_file(const std::string& path) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  ACT_CHECK(fs::exists(status), path, ": no such file");
+  ACT_CHECK(!fs::is_directory(status), path, ": is a directory, not a file");
+  const auto size = fs::file_size(path, ec);
+  ACT_CHECK(!ec, path, ": cannot read (", ec.message(), ")");
+  // protobuf messages are limited to 2 GiB; bigger models must use external data.
+  ACT_CHECK(size < static_cast<std::uintmax_t>(INT_MAX), path, ": file is ", size,
+            " bytes; ONNX protobuf files must be under 2 GiB (use external data)");
+  std::ifstream in(path, std::ios::binary);
+  ACT_CHECK(in.is_open(), path, ": cannot open (", std::strerror(errno), ")");
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  ACT_CHECK(static_cast<std::uintmax_t>(in.gcount()) == size, path, ": read failed");
+  return bytes;
+}
+
+fs::path folder_of(const std::string& path) {
+  fs::path dir = fs::path(path).parent_path();
+  return dir.empty() ? fs::path(".") : dir;
+}
+
+// Removes the temporary file unless released; keeps save_onnx's failure paths short.
+class TempFile {
+ public:
+  explicit TempFile(std::string path) : path_(std::move(path)) {}
+  ~TempFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+  void release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+void write_all(int fd, const std::string& bytes, const std::string& what) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ACT_CHECK(n > 0, what, ": write failed (", std::strerror(errno), ")");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+Model load_onnx(const std::string& path) {
+  const std::string bytes = read_file(path);
+  onnx::ModelProto proto;
+  ACT_CHECK(proto.ParseFromString(bytes), path, ": not a valid ONNX model (protobuf parse failed)");
+  // Protobuf happily parses many garbage files as a message of unknown fields; a model
+  // without a graph or IR version is not an ONNX model.
+  ACT_CHECK(proto.has_graph() && proto.ir_version() > 0, path,
+            ": not a valid ONNX model (no graph or IR version)");
+  // Inference fills value_info for intermediates; failing it only loses shape hints.
+  try {
+    onnx::shape_inference::InferShapes(proto);
+  } catch (const std::exception&) {
+  }
+  Model model = detail::model_from_proto(proto, folder_of(path), path);
+  try {
+    model.graph.topological_sort();
+  } catch (const Error& e) {
+    fail(path, ": ", e.what());
+  }
+  return model;
+}
+
+void save_onnx(const Model& model, const std::string& path) {
+  onnx::ModelProto proto = detail::model_to_proto(model);
+  // The checker requires a type and rank on every graph output; ONNX's inference supplies
+  // them where a rewrite left an output unannotated. Failure here is left to the checker.
+  try {
+    onnx::shape_inference::InferShapes(proto);
+  } catch (const std::exception&) {
+  }
+  const std::size_t size = proto.ByteSizeLong();
+  ACT_CHECK(size < static_cast<std::size_t>(INT_MAX), path, ": model is ", size,
+            " bytes; ONNX protobuf files must be under 2 GiB");
+  std::string bytes;
+  ACT_CHECK(proto.SerializeToString(&bytes), path, ": protobuf serialization failed");
+
+  const fs::path target(path);
+  const fs::path dir = folder_of(path);
+  // Built with append(): gcc 12 warns falsely (-Wrestrict) on the operator+ form.
+  std::string leaf(".");
+  leaf.append(target.filename().string()).append(".tmp-XXXXXX");
+  std::string tmpl = (dir / leaf).string();
+  const int fd = ::mkstemp(tmpl.data());
+  ACT_CHECK(fd >= 0, path, ": cannot create a temporary file in '", dir.string(), "' (",
+            std::strerror(errno), ")");
+  TempFile tmp(tmpl);
+  try {
+    // mkstemp makes 0600 files; a saved model should be as readable as the one it replaces.
+    struct stat st {};
+    const mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+    ::fchmod(fd, mode);
+    write_all(fd, bytes, path);
+    ACT_CHECK(::fsync(fd) == 0, path, ": fsync failed (", std::strerror(errno), ")");
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ACT_CHECK(::close(fd) == 0, path, ": close failed (", std::strerror(errno), ")");
+
+  // Check what was written (reading it back), so a file that passes is one that loads.
+  try {
+    onnx::checker::check_model(tmp.path());
+  } catch (const std::exception& e) {
+    fail(path, ": the model fails the ONNX checker, not saved: ", e.what());
+  }
+  ACT_CHECK(std::rename(tmp.path().c_str(), path.c_str()) == 0, path, ": rename failed (",
+            std::strerror(errno), ")");
+  tmp.release();
+}
+
+Tensor load_tensor_pb(const std::string& path) {
+  const std::string bytes = read_file(path);
+  onnx::TensorProto proto;
+  ACT_CHECK(proto.ParseFromString(bytes), path,
+            ": not a valid ONNX TensorProto (protobuf parse failed)");
+  return detail::tensor_from_proto(proto, folder_of(path), path);
+}
+
+}  // namespace act::host
