@@ -10,7 +10,7 @@ Data: Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist/
 Runs on CPU with 2 threads in a few minutes; seeds are fixed, so reruns give the same model
 up to nondeterminism in PyTorch's CPU kernels.
 
-Usage: /usr/bin/python3 scripts/train_fashion_cnn.py [--epochs 4] [--data DIR] [--out DIR]
+Usage: /usr/bin/python3 scripts/train_fashion_cnn.py [--epochs 5] [--data DIR] [--out DIR]
 """
 import argparse
 import gzip
@@ -74,7 +74,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--out", default=os.path.join(here, "..", "models"))
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
