@@ -10,6 +10,8 @@ find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
+# Optional: only gemm_bench uses it, to let Eigen's GEMM use both cores for comparison.
+find_package(OpenMP COMPONENTS CXX)
 
 # OpenBLAS (pthread flavour) carries the FP32 GEMM: Eigen's own GEMM reaches ~63% of FMA peak
 # here, OpenBLAS ~88% (docs/benchmarks.md).

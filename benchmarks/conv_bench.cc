@@ -1,0 +1,94 @@
+// Convolution throughput through the Executor for typical ResNet and MobileNetV2 layers.
+//
+// Usage: conv_bench
+// For each layer: GFLOP/s of the Conv node (batch 1) with 1 thread and all threads, and, for
+// GEMM-lowered layers, the ratio to a bare gemm_f32 of the same im2col shape (what im2col and
+// the executor cost on top of the GEMM). Best-of-3 timings; other load lowers them.
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "act/kernel/executor.h"
+#include "act/kernel/parallel.h"
+#include "bench_util.h"
+#include "cpu/blas.h"
+
+namespace {
+
+struct Layer {
+  const char* name;
+  long c, m, hw, k, stride, group;
+};
+
+act::Tensor filled(act::Shape shape, float v) {
+  act::Tensor t(act::DType::kF32, std::move(shape));
+  float* d = t.data<float>();
+  for (long i = 0; i < t.numel(); ++i) d[i] = v * static_cast<float>((i % 7) - 3);
+  return t;
+}
+
+}  // namespace
+
+int main() {
+  using act::bench::time_per_call;
+  const std::vector<Layer> layers = {
+      {"resnet 3x3 64->64 @56", 64, 64, 56, 3, 1, 1},
+      {"resnet 3x3 128->128 @28", 128, 128, 28, 3, 1, 1},
+      {"resnet 3x3 256->256 @14", 256, 256, 14, 3, 1, 1},
+      {"resnet 3x3 64->128 s2 @56", 64, 128, 56, 3, 2, 1},
+      {"resnet 1x1 64->256 @56", 64, 256, 56, 1, 1, 1},
+      {"resnet 1x1 256->512 s2 @56", 256, 512, 56, 1, 2, 1},
+      {"mbv2 1x1 24->144 @56", 24, 144, 56, 1, 1, 1},
+      {"mbv2 dw3x3 144 @56", 144, 144, 56, 3, 1, 144},
+      {"mbv2 dw3x3 144 s2 @56", 144, 144, 56, 3, 2, 144},
+      {"mbv2 1x1 144->24 @56", 144, 24, 56, 1, 1, 1},
+      {"mbv2 1x1 160->960 @7", 160, 960, 7, 1, 1, 1},
+      {"mbv2 dw3x3 960 @7", 960, 960, 7, 3, 1, 960},
+  };
+  const int hw = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  std::printf("%-28s %7s %10s %10s %16s\n", "layer (batch 1)", "threads", "ms", "GFLOP/s",
+              "vs bare GEMM");
+  for (int threads : {1, hw}) {
+    act::set_num_threads(threads);
+    for (const auto& l : layers) {
+      const long pad = l.k / 2;
+      const long out = (l.hw + 2 * pad - l.k) / l.stride + 1;
+      act::Graph g;
+      act::ValueInfo x;
+      x.name = "x";
+      x.has_dtype = true;
+      x.has_shape = true;
+      for (long d : {1L, l.c, l.hw, l.hw}) x.shape.push_back(act::Dim{d, ""});
+      g.add_input(x);
+      g.set_initializer("w", filled({l.m, l.c / l.group, l.k, l.k}, 0.01F));
+      g.set_initializer("b", filled({l.m}, 0.1F));
+      act::Node n;
+      n.name = "conv";
+      n.op_type = "Conv";
+      n.inputs = {"x", "w", "b"};
+      n.outputs = {"y"};
+      n.attrs.set("group", static_cast<std::int64_t>(l.group));
+      n.attrs.set("strides", std::vector<std::int64_t>{l.stride, l.stride});
+      n.attrs.set("pads", std::vector<std::int64_t>{pad, pad, pad, pad});
+      g.add_node(n);
+      g.add_output(act::ValueInfo{"y"});
+      act::Executor ex(g, 17);
+      const std::vector<act::Tensor> feeds{filled({1, l.c, l.hw, l.hw}, 0.1F)};
+      const double t = time_per_call([&] { ex.run(feeds); });
+      const double flops = 2.0 * l.m * (l.c / l.group) * l.k * l.k * out * out;
+      char ratio[32] = "-";
+      if (l.group == 1) {
+        const long gm = l.m, gn = out * out, gk = l.c * l.k * l.k;
+        std::vector<float> a(static_cast<std::size_t>(gm * gk), 0.5F), b(static_cast<std::size_t>(gk * gn), 0.25F),
+            c(static_cast<std::size_t>(gm * gn));
+        const double tg = time_per_call([&] {
+          act::cpu::gemm_f32(false, false, gm, gn, gk, 1.0F, a.data(), gk, b.data(), gn, 0.0F, c.data(), gn);
+        });
+        std::snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * tg / t);
+      }
+      std::printf("%-28s %7d %10.3f %10.1f %16s\n", l.name, threads, t * 1e3, flops / t / 1e9, ratio);
+    }
+    if (hw == 1) break;
+  }
+  return 0;
+}
