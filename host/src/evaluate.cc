@@ -7,6 +7,7 @@
 
 #include "act/kernel/error.h"
 #include "act/kernel/executor.h"
+#include "act/kernel/passes.h"
 
 namespace act::host {
 namespace {
@@ -55,8 +56,12 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
   check_input(*input, dataset);
 
   std::int64_t opset = model.default_opset();
+  // A copy, optimized for ACT's executor (BatchNorm folded, Conv epilogues fused); the
+  // caller's model stays as loaded. Weights are shared, not copied.
+  Graph optimized = graph;
+  optimize_for_inference(optimized, opset);
   ExecutorOptions exec_options;
-  Executor executor(graph, opset, exec_options);
+  Executor executor(optimized, opset, exec_options);
   ACT_CHECK(executor.feed_names().size() == 1, "the model takes ", executor.feed_names().size(),
             " inputs; 'eval' feeds exactly one (images)");
 

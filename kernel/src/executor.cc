@@ -1,6 +1,7 @@
 #include "act/kernel/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -19,6 +20,8 @@ struct Executor::Plan {
     int type_input = 0;
     std::vector<const Tensor*> in_ptrs;  // scratch, reused every run
     std::vector<Tensor> out_vals;        // scratch, reused every run
+    double profile_ms = 0.0;
+    std::int64_t profile_calls = 0;
   };
 
   std::vector<Node> nodes;
@@ -159,6 +162,15 @@ Executor::~Executor() = default;
 const std::vector<std::string>& Executor::feed_names() const { return plan_->feed_names; }
 std::size_t Executor::num_nodes() const { return plan_->steps.size(); }
 
+std::vector<NodeProfile> Executor::profile() const {
+  std::vector<NodeProfile> out;
+  if (!plan_->options.profile) return out;
+  for (const auto& s : plan_->steps) {
+    out.push_back({s.node->name, s.node->op_type, s.profile_ms, s.profile_calls});
+  }
+  return out;
+}
+
 RunResult Executor::run(const std::map<std::string, Tensor>& feeds) {
   std::vector<Tensor> ordered;
   ordered.reserve(plan_->feed_names.size());
@@ -205,7 +217,15 @@ RunResult Executor::run(const std::vector<Tensor>& inputs) {
         step.kernel_dtype = dtype;
       }
       KernelContext ctx(step.in_ptrs, step.out_vals);
-      step.kernel->compute(ctx);
+      if (p.options.profile) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step.kernel->compute(ctx);
+        step.profile_ms +=
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        ++step.profile_calls;
+      } else {
+        step.kernel->compute(ctx);
+      }
     } catch (const Error& e) {
       fail(label(node), ": ", e.what());
     }
@@ -214,9 +234,10 @@ RunResult Executor::run(const std::vector<Tensor>& inputs) {
                 " did not produce output ", i);
       p.slots[static_cast<std::size_t>(step.out[i])] = std::move(step.out_vals[i]);
       step.out_vals[i] = Tensor();
-      if (p.options.on_tap && (p.options.tap_all ||
-                               std::find(p.tap_slots.begin(), p.tap_slots.end(), step.out[i]) !=
-                                   p.tap_slots.end())) {
+      // An omitted optional output ("") is scratch, not a value: tap_all does not report it.
+      if (p.options.on_tap && !node.outputs[i].empty() &&
+          (p.options.tap_all || std::find(p.tap_slots.begin(), p.tap_slots.end(), step.out[i]) !=
+                                    p.tap_slots.end())) {
         p.options.on_tap(node.outputs[i], p.slots[static_cast<std::size_t>(step.out[i])]);
       }
     }

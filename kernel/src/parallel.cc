@@ -39,7 +39,11 @@ class ThreadPool {
       ++generation_;
     }
     cv_.notify_all();
+    // The caller works too, and a parallel_for from inside its chunk must run serially like
+    // one from a worker's: re-entering run() would overwrite the job the workers are on.
+    t_inside_pool = true;
     drain(fn);
+    t_inside_pool = false;
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
     job_ = nullptr;
@@ -112,7 +116,7 @@ int default_threads() {
 ThreadPool& pool() {
   static ThreadPool* p = [] {
     const int n = default_threads();
-    cpu::blas_set_num_threads(n);
+    cpu::blas_init_single_threaded();
     return new ThreadPool(n);  // leaked on purpose: no join races at static destruction
   }();
   return *p;
@@ -124,7 +128,6 @@ int num_threads() { return pool().size(); }
 
 void set_num_threads(int n) {
   pool().resize(n);
-  cpu::blas_set_num_threads(std::max(1, n));
 }
 
 void parallel_for(std::int64_t n, std::int64_t grain,

@@ -237,10 +237,13 @@ bool infer_shapes(Graph& graph, std::int64_t opset, const OpRegistry& registry) 
   return changed;
 }
 
-bool optimize_for_inference(Graph& graph, std::int64_t opset, const OpRegistry& registry) {
+bool optimize_for_inference(Graph& graph, std::int64_t opset, const OpRegistry& registry,
+                            const std::vector<std::string>& keep) {
   bool changed = fold_constants(graph, opset, registry);
   changed = fold_batch_norm(graph) || changed;
   changed = eliminate_dead_nodes(graph) || changed;
+  infer_shapes(graph, opset, registry);
+  changed = fuse_conv_epilogues(graph, keep) || changed;
   graph.topological_sort();
   return changed;
 }

@@ -2,11 +2,15 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
+#include "act/kernel/parallel.h"
+
 namespace act::cpu {
 
-void gemm_f32(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
-              float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
-              float beta, float* c, std::int64_t ldc) {
+void gemm_f32_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                     float alpha, const float* a, std::int64_t lda, const float* b,
+                     std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
@@ -14,6 +18,37 @@ void gemm_f32(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::i
               c, static_cast<int>(ldc));
 }
 
-void blas_set_num_threads(int n) { openblas_set_num_threads(n); }
+void gemm_f32(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+              float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+              float beta, float* c, std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  const int threads = num_threads();
+  // Below ~1 MFLOP a wake-up costs more than the second core saves.
+  if (threads <= 1 || 2.0 * static_cast<double>(m) * n * k < 1e6) {
+    gemm_f32_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Split the longer side; blocks of 16 keep the micro-kernel's panels whole. Each thread
+  // packs its own panels, which costs O(MK + KN) against O(MNK) of work.
+  constexpr std::int64_t kAlign = 16;
+  if (n >= m) {
+    const std::int64_t blocks = (n + kAlign - 1) / kAlign;
+    parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+      const std::int64_t j0 = b0 * kAlign, j1 = std::min(n, b1 * kAlign);
+      const float* bj = trans_b ? b + j0 * ldb : b + j0;
+      gemm_f32_serial(trans_a, trans_b, m, j1 - j0, k, alpha, a, lda, bj, ldb, beta, c + j0, ldc);
+    });
+  } else {
+    const std::int64_t blocks = (m + kAlign - 1) / kAlign;
+    parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+      const std::int64_t i0 = b0 * kAlign, i1 = std::min(m, b1 * kAlign);
+      const float* ai = trans_a ? a + i0 : a + i0 * lda;
+      gemm_f32_serial(trans_a, trans_b, i1 - i0, n, k, alpha, ai, lda, b, ldb, beta, c + i0 * ldc,
+                      ldc);
+    });
+  }
+}
+
+void blas_init_single_threaded() { openblas_set_num_threads(1); }
 
 }  // namespace act::cpu

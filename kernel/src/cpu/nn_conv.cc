@@ -1,10 +1,13 @@
-// Conv and ConvTranspose on f32. All ranks run as 3-D windows (1-D/2-D get leading unit axes).
-// Conv: depthwise -> direct loop; 1x1/stride 1/no pad -> GEMM on the input as is; otherwise
-// im2col into a per-thread scratch buffer + GEMM. ConvTranspose: GEMM then col2im.
+// Conv, FusedConv and ConvTranspose on f32. All ranks run as 3-D windows (1-D/2-D get leading
+// unit axes). Conv: depthwise -> direct loop; otherwise the output pixels are cut into tiles
+// that the pool shares out, and each tile is unfolded (im2col, skipped for 1x1/stride 1/no
+// pad) into a per-thread scratch block, multiplied by one single-threaded GEMM and finished by
+// the epilogue while hot. ConvTranspose: GEMM then col2im.
 #include <cstring>
 #include <vector>
 
 #include "cpu/blas.h"
+#include "cpu/conv_epilogue.h"
 #include "cpu/nn_geometry.h"
 #include "cpu/nn_internal.h"
 #include "act/kernel/parallel.h"
@@ -31,45 +34,51 @@ std::int64_t prod(const std::vector<std::int64_t>& v) {
   return p;
 }
 
-// Unfolds channels [0, channels) of one image into col[(c, kd, kh, kw) x (od, oh, ow)].
-void im2col(const G& g, const float* x, std::int64_t channels, float* col) {
+// Unfolds output pixels [p0, p1) of channels [0, channels) of one image into
+// col[(c, kd, kh, kw) x (p - p0)]. Pixels are walked in runs that share an output row, so the
+// inner work is a memcpy (stride 1) or a strided gather over the valid columns only.
+void im2col_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
+                 std::int64_t p1, float* col) {
   const std::int64_t kd_n = g.kernel[0], kh_n = g.kernel[1], kw_n = g.kernel[2];
   const std::int64_t id_n = g.in[0], ih_n = g.in[1], iw_n = g.in[2];
-  const std::int64_t od_n = g.out[0], oh_n = g.out[1], ow_n = g.out[2];
+  const std::int64_t oh_n = g.out[1], ow_n = g.out[2];
   const std::int64_t sw = g.stride[2];
-  const std::int64_t p = od_n * oh_n * ow_n;
+  const std::int64_t width = p1 - p0;
   const std::int64_t rows = channels * kd_n * kh_n * kw_n;
-  parallel_for(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(p, 1)),
-               [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const std::int64_t kw = r % kw_n;
-      const std::int64_t kh = (r / kw_n) % kh_n;
-      const std::int64_t kd = (r / (kw_n * kh_n)) % kd_n;
-      const std::int64_t c = r / (kw_n * kh_n * kd_n);
-      const float* xc = x + c * id_n * ih_n * iw_n;
-      float* dst = col + r * p;
-      const std::int64_t woff = kw * g.dilation[2] - g.pad_begin[2];
-      const auto [lo, hi] = valid_range(woff, sw, iw_n, ow_n);
-      for (std::int64_t od = 0; od < od_n; ++od) {
-        const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
-        for (std::int64_t oh = 0; oh < oh_n; ++oh, dst += ow_n) {
-          const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
-          if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n) {
-            std::memset(dst, 0, static_cast<std::size_t>(ow_n) * sizeof(float));
-            continue;
-          }
-          const float* src = xc + (id * ih_n + ih) * iw_n + woff;
-          for (std::int64_t ow = 0; ow < lo; ++ow) dst[ow] = 0.0F;
-          if (sw == 1) {
-            std::memcpy(dst + lo, src + lo, static_cast<std::size_t>(hi - lo) * sizeof(float));
-          } else {
-            for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * sw];
-          }
-          for (std::int64_t ow = hi; ow < ow_n; ++ow) dst[ow] = 0.0F;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t kw = r % kw_n;
+    const std::int64_t kh = (r / kw_n) % kh_n;
+    const std::int64_t kd = (r / (kw_n * kh_n)) % kd_n;
+    const std::int64_t c = r / (kw_n * kh_n * kd_n);
+    const float* xc = x + c * id_n * ih_n * iw_n;
+    float* dst = col + r * width - p0;  // indexed by absolute pixel p
+    const std::int64_t woff = kw * g.dilation[2] - g.pad_begin[2];
+    const auto [lo, hi] = valid_range(woff, sw, iw_n, ow_n);
+    for (std::int64_t p = p0; p < p1;) {
+      const std::int64_t ow0 = p % ow_n;
+      const std::int64_t oh = (p / ow_n) % oh_n;
+      const std::int64_t od = p / (ow_n * oh_n);
+      const std::int64_t run_end = std::min(p1, p - ow0 + ow_n);
+      const std::int64_t ow1 = ow0 + (run_end - p);
+      const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+      const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+      float* d = dst + p - ow0;  // indexed by ow
+      if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n) {
+        std::memset(d + ow0, 0, static_cast<std::size_t>(ow1 - ow0) * sizeof(float));
+      } else {
+        const float* src = xc + (id * ih_n + ih) * iw_n + woff;
+        const std::int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
+        for (std::int64_t ow = ow0; ow < a; ++ow) d[ow] = 0.0F;
+        if (sw == 1) {
+          std::memcpy(d + a, src + a, static_cast<std::size_t>(b - a) * sizeof(float));
+        } else {
+          for (std::int64_t ow = a; ow < b; ++ow) d[ow] = src[ow * sw];
         }
+        for (std::int64_t ow = b; ow < ow1; ++ow) d[ow] = 0.0F;
       }
+      p = run_end;
     }
-  });
+  }
 }
 
 // Adds col[(m, kd, kh, kw) x (id, ih, iw)] into y[m, od, oh, ow] (y pre-zeroed).
@@ -104,60 +113,80 @@ void col2im(const G& g, const float* col, std::int64_t channels, float* y) {
   });
 }
 
-// The MobileNet case (2-D, 3x3, dilation 1): each output is written once with all nine taps
-// in registers, instead of nine read-modify-write passes over the row. Rows above/below the
-// input read a zero row, so only the left/right edge columns need bounds checks.
+// The MobileNet case (2-D, 3x3, dilation 1, stride 1 or 2). Each plane is first copied into
+// a zero-bordered scratch plane, so the output loops have no edge cases; for stride 2 the
+// padded rows are also split into even and odd columns, so all nine taps read contiguous
+// memory. Every output is then one expression of nine products over contiguous rows, which
+// the compiler vectorizes (the edge-checked version ran at 5 GFLOP/s, docs/benchmarks.md).
 void depthwise_3x3(const G& g, const float* x, const float* w, const float* bias,
-                   std::int64_t batch, std::int64_t channels, float* y) {
+                   std::int64_t batch, std::int64_t channels, float* y, const ConvEpilogue& epi,
+                   const float* sum) {
   const std::int64_t ih_n = g.in[1], iw_n = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
-  const std::int64_t sh = g.stride[1], sw = g.stride[2], ph = g.pad_begin[1], pw = g.pad_begin[2];
-  const std::vector<float> zeros(static_cast<std::size_t>(iw_n), 0.0F);
-  // Columns whose three taps all fall inside the row.
-  const auto [lo, hi] = valid_range(-pw, sw, iw_n - 2, ow_n);
+  const std::int64_t s = g.stride[1], ph = g.pad_begin[1], pw = g.pad_begin[2];
+  // Padded extent the outputs read: rows [0, (oh-1)*s + 3), columns [0, (ow-1)*s + 3).
+  const std::int64_t hp = (oh_n - 1) * s + 3;
+  const std::int64_t wp = ((ow_n - 1) * s + 3 + 1) / 2 * 2;  // even, for the stride-2 split
+  const std::int64_t half = wp / 2;
   parallel_for(batch * channels, 1, [&](std::int64_t p0, std::int64_t p1) {
+    float* pad = scratch_f32(hp * wp * 2);
+    float* split = pad + hp * wp;  // stride 2: per row, `half` even then `half` odd columns
     for (std::int64_t plane = p0; plane < p1; ++plane) {
       const std::int64_t c = plane % channels;
       const float* xp = x + plane * ih_n * iw_n;
+      std::fill(pad, pad + hp * wp, 0.0F);
+      for (std::int64_t r = 0; r < hp; ++r) {
+        const std::int64_t ih = r - ph;
+        if (ih < 0 || ih >= ih_n) continue;
+        const std::int64_t c0 = std::max<std::int64_t>(0, pw);
+        const std::int64_t c1 = std::min(wp, iw_n + pw);
+        if (c1 > c0) {
+          std::memcpy(pad + r * wp + c0, xp + ih * iw_n + (c0 - pw),
+                      static_cast<std::size_t>(c1 - c0) * sizeof(float));
+        }
+      }
       const float* wc = w + c * 9;
       const float b = bias ? bias[c] : 0.0F;
       const float w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5],
                   w6 = wc[6], w7 = wc[7], w8 = wc[8];
-      for (std::int64_t oh = 0; oh < oh_n; ++oh) {
-        const float* rows[3];
-        for (std::int64_t kh = 0; kh < 3; ++kh) {
-          const std::int64_t ih = oh * sh + kh - ph;
-          rows[kh] = ih >= 0 && ih < ih_n ? xp + ih * iw_n : zeros.data();
-        }
-        float* __restrict yr = y + plane * oh_n * ow_n + oh * ow_n;
-        auto edge = [&](std::int64_t ow) {
-          float acc = b;
-          for (std::int64_t kh = 0; kh < 3; ++kh) {
-            for (std::int64_t kw = 0; kw < 3; ++kw) {
-              const std::int64_t iw = ow * sw + kw - pw;
-              if (iw >= 0 && iw < iw_n) acc += wc[kh * 3 + kw] * rows[kh][iw];
-            }
-          }
-          yr[ow] = acc;
-        };
-        for (std::int64_t ow = 0; ow < lo; ++ow) edge(ow);
-        const float* __restrict r0 = rows[0] - pw;
-        const float* __restrict r1 = rows[1] - pw;
-        const float* __restrict r2 = rows[2] - pw;
-        if (sw == 1) {
-          for (std::int64_t ow = lo; ow < hi; ++ow) {
+      float* yp = y + plane * oh_n * ow_n;
+      if (s == 1) {
+        for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+          const float* __restrict r0 = pad + oh * wp;
+          const float* __restrict r1 = r0 + wp;
+          const float* __restrict r2 = r1 + wp;
+          float* __restrict yr = yp + oh * ow_n;
+          for (std::int64_t ow = 0; ow < ow_n; ++ow) {
             yr[ow] = b + w0 * r0[ow] + w1 * r0[ow + 1] + w2 * r0[ow + 2] + w3 * r1[ow] +
                      w4 * r1[ow + 1] + w5 * r1[ow + 2] + w6 * r2[ow] + w7 * r2[ow + 1] +
                      w8 * r2[ow + 2];
           }
-        } else {
-          for (std::int64_t ow = lo; ow < hi; ++ow) {
-            const std::int64_t i = ow * sw;
-            yr[ow] = b + w0 * r0[i] + w1 * r0[i + 1] + w2 * r0[i + 2] + w3 * r1[i] +
-                     w4 * r1[i + 1] + w5 * r1[i + 2] + w6 * r2[i] + w7 * r2[i + 1] + w8 * r2[i + 2];
+        }
+      } else {
+        for (std::int64_t r = 0; r < hp; ++r) {
+          const float* __restrict src = pad + r * wp;
+          float* __restrict ev = split + r * wp;
+          float* __restrict od = ev + half;
+          for (std::int64_t j = 0; j < half; ++j) {
+            ev[j] = src[2 * j];
+            od[j] = src[2 * j + 1];
           }
         }
-        for (std::int64_t ow = std::max(hi, lo); ow < ow_n; ++ow) edge(ow);
+        for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+          const float* __restrict e0 = split + 2 * oh * wp;
+          const float* __restrict e1 = e0 + wp;
+          const float* __restrict e2 = e1 + wp;
+          const float* __restrict o0 = e0 + half;
+          const float* __restrict o1 = e1 + half;
+          const float* __restrict o2 = e2 + half;
+          float* __restrict yr = yp + oh * ow_n;
+          for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+            yr[ow] = b + w0 * e0[ow] + w1 * o0[ow] + w2 * e0[ow + 1] + w3 * e1[ow] +
+                     w4 * o1[ow] + w5 * e1[ow + 1] + w6 * e2[ow] + w7 * o2[ow] + w8 * e2[ow + 1];
+          }
+        }
       }
+      epi.apply(yp, oh_n * ow_n, 1, oh_n * ow_n, nullptr,
+                sum ? sum + plane * oh_n * ow_n : nullptr, oh_n * ow_n);
     }
   });
 }
@@ -165,7 +194,7 @@ void depthwise_3x3(const G& g, const float* x, const float* w, const float* bias
 // One output plane per (n, c); the inner loop runs over the valid output columns only, so it
 // vectorizes for stride 1 and stays branch-free otherwise.
 void depthwise(const G& g, const float* x, const float* w, const float* bias, std::int64_t batch,
-               std::int64_t channels, float* y) {
+               std::int64_t channels, float* y, const ConvEpilogue& epi, const float* sum) {
   const std::int64_t kd_n = g.kernel[0], kh_n = g.kernel[1], kw_n = g.kernel[2];
   const std::int64_t id_n = g.in[0], ih_n = g.in[1], iw_n = g.in[2];
   const std::int64_t od_n = g.out[0], oh_n = g.out[1], ow_n = g.out[2];
@@ -209,6 +238,8 @@ void depthwise(const G& g, const float* x, const float* w, const float* bias, st
           }
         }
       }
+      epi.apply(yp, out_plane, 1, out_plane, nullptr, sum ? sum + plane * out_plane : nullptr,
+                out_plane);
     }
   });
 }
@@ -250,53 +281,84 @@ std::vector<std::int64_t> kernel_dims(const char* op, const Attributes& attrs, c
   return k;
 }
 
+// Output pixels per GEMM tile: the tile's im2col block (K x tile floats) should stay in the
+// 512 KiB L2 next to the packed weights, and the tile must be wide enough for the GEMM to
+// run near peak. Tiles are also the unit the pool splits, so a layer yields several per thread.
+std::int64_t conv_tile_width(std::int64_t kdim, std::int64_t out_plane, bool pointwise) {
+  const std::int64_t budget = pointwise ? 1024 : std::clamp<std::int64_t>(65536 / kdim, 64, 512);
+  const std::int64_t threads = num_threads();
+  std::int64_t tiles = std::max<std::int64_t>(1, (out_plane + budget - 1) / budget);
+  tiles = (tiles + threads - 1) / threads * threads;  // even shares per thread
+  std::int64_t width = (out_plane + tiles - 1) / tiles;
+  return (width + 15) / 16 * 16;
+}
+
+// Conv (ONNX) and FusedConv (domain "act": Conv plus an optional residual input 3 and an
+// activation, see conv_epilogue.h). One kernel serves both: plain Conv has an empty epilogue.
 class ConvKernel final : public OpKernel {
  public:
-  explicit ConvKernel(const KernelInit& init)
-      : attrs_(init.node.attrs), group_(attrs_.get_int("group", 1)) {
-    ACT_CHECK(group_ >= 1, "Conv: group ", group_, " is invalid");
+  ConvKernel(const KernelInit& init, bool fused)
+      : attrs_(init.node.attrs),
+        group_(attrs_.get_int("group", 1)),
+        op_(fused ? "FusedConv" : "Conv"),
+        epilogue_(fused ? ConvEpilogue::from_attributes(attrs_) : ConvEpilogue{}) {
+    ACT_CHECK(group_ >= 1, op_, ": group ", group_, " is invalid");
   }
 
   void compute(KernelContext& ctx) override {
-    const ConvArgs a = conv_args("Conv", ctx, group_);
+    const char* op = op_.c_str();
+    const ConvArgs a = conv_args(op, ctx, group_);
     const Tensor& x = *a.x;
     const Tensor& w = *a.w;
     const std::int64_t n = x.dim(0), c = x.dim(1), m = w.dim(0);
-    ACT_CHECK(w.dim(1) * group_ == c, "Conv: input has ", c, " channels, weight expects ",
+    ACT_CHECK(w.dim(1) * group_ == c, op, ": input has ", c, " channels, weight expects ",
               w.dim(1) * group_, " (group ", group_, ")");
-    ACT_CHECK(m % group_ == 0, "Conv: ", m, " output channels do not split into ", group_, " groups");
+    ACT_CHECK(m % group_ == 0, op, ": ", m, " output channels do not split into ", group_, " groups");
     if (a.b) {
       ACT_CHECK(a.b->rank() == 1 && a.b->dim(0) == m && a.b->dtype() == DType::kF32,
-                "Conv: bias must be f32[", m, "], got ", a.b->describe());
+                op, ": bias must be f32[", m, "], got ", a.b->describe());
     }
-    const auto kernel = kernel_dims("Conv", attrs_, w);
+    const auto kernel = kernel_dims(op, attrs_, w);
     std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
-    const G geom = resolve_window("Conv", attrs_, in, kernel, false);
-    const G g = as_3d("Conv", geom);
+    const G geom = resolve_window(op, attrs_, in, kernel, false);
+    const G g = as_3d(op, geom);
     Shape out_shape{n, m};
     out_shape.insert(out_shape.end(), geom.out.begin(), geom.out.end());
+    const Tensor* sum_t = ctx.has_input(3) ? &ctx.input(3) : nullptr;
+    if (sum_t != nullptr) {
+      ACT_CHECK(sum_t->dtype() == DType::kF32 && sum_t->shape() == out_shape, op,
+                ": residual input must be f32", shape_to_string(out_shape), ", got ",
+                sum_t->describe());
+    }
     Tensor& y = ctx.allocate(0, DType::kF32, out_shape);
 
     const float* xd = x.data<float>();
     const float* wd = w.data<float>();
     const float* bd = a.b ? a.b->data<float>() : nullptr;
+    const float* sd = sum_t ? sum_t->data<float>() : nullptr;
     float* yd = y.data<float>();
     const std::int64_t cg = c / group_, mg = m / group_;
     const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out), ksize = prod(g.kernel);
     if (y.numel() == 0) return;
     if (x.numel() == 0 || cg == 0) {
       std::fill(yd, yd + y.numel(), 0.0F);
-      if (bd) add_bias(yd, bd, n, m, out_plane);
+      parallel_for(n * m, 1, [&](std::int64_t p0, std::int64_t p1) {
+        for (std::int64_t p = p0; p < p1; ++p) {
+          epilogue_.apply(yd + p * out_plane, out_plane, 1, out_plane, bd ? bd + p % m : nullptr,
+                          sd ? sd + p * out_plane : nullptr, out_plane);
+        }
+      });
       return;
     }
 
     if (group_ == c && m == c) {
       const bool is_3x3 = g.kernel == std::vector<std::int64_t>{1, 3, 3} && g.in[0] == 1 &&
-                          g.dilation == std::vector<std::int64_t>{1, 1, 1} && g.in[2] >= 3;
+                          g.dilation == std::vector<std::int64_t>{1, 1, 1} &&
+                          g.stride[1] == g.stride[2] && (g.stride[1] == 1 || g.stride[1] == 2);
       if (is_3x3) {
-        depthwise_3x3(g, xd, wd, bd, n, c, yd);
+        depthwise_3x3(g, xd, wd, bd, n, c, yd, epilogue_, sd);
       } else {
-        depthwise(g, xd, wd, bd, n, c, yd);
+        depthwise(g, xd, wd, bd, n, c, yd, epilogue_, sd);
       }
       return;
     }
@@ -304,27 +366,59 @@ class ConvKernel final : public OpKernel {
     const bool pointwise =
         ksize == 1 && prod(g.stride) == 1 && g.pad_begin == zeros && g.pad_end == zeros;
     const std::int64_t kdim = cg * ksize;
-    float* col = pointwise ? nullptr : scratch_f32(kdim * out_plane);
+    const std::int64_t width = conv_tile_width(kdim, out_plane, pointwise);
+    const std::int64_t tiles = (out_plane + width - 1) / width;
     for (std::int64_t b = 0; b < n; ++b) {
       for (std::int64_t gi = 0; gi < group_; ++gi) {
         const float* xg = xd + (b * c + gi * cg) * in_plane;
         const float* wg = wd + gi * mg * kdim;
-        float* yg = yd + (b * m + gi * mg) * out_plane;
-        const float* rhs = xg;
-        if (!pointwise) {
-          im2col(g, xg, cg, col);
-          rhs = col;
+        const std::int64_t yoff = (b * m + gi * mg) * out_plane;
+        float* yg = yd + yoff;
+        const float* sg = sd ? sd + yoff : nullptr;
+        const float* bg = bd ? bd + gi * mg : nullptr;
+        if (tiles < num_threads()) {
+          // Too few pixels to share out (7x7 maps): unfold once, split the GEMM by rows.
+          const float* rhs = xg;
+          if (!pointwise) {
+            float* col = scratch_f32(kdim * out_plane);
+            im2col_tile(g, xg, cg, 0, out_plane, col);
+            rhs = col;
+          }
+          gemm_f32(false, false, mg, out_plane, kdim, 1.0F, wg, kdim, rhs, out_plane, 0.0F, yg,
+                   out_plane);
+          parallel_for(mg, 8, [&](std::int64_t r0, std::int64_t r1) {
+            epilogue_.apply(yg + r0 * out_plane, out_plane, r1 - r0, out_plane,
+                            bg ? bg + r0 : nullptr, sg ? sg + r0 * out_plane : nullptr, out_plane);
+          });
+          continue;
         }
-        gemm_f32(false, false, mg, out_plane, kdim, 1.0F, wg, kdim, rhs, out_plane, 0.0F, yg,
-                 out_plane);
+        // Each tile: unfold its pixels into this thread's scratch, one GEMM into the output,
+        // then the epilogue while the block is still in cache.
+        parallel_for(tiles, 1, [&](std::int64_t t0, std::int64_t t1) {
+          for (std::int64_t t = t0; t < t1; ++t) {
+            const std::int64_t p0 = t * width, p1 = std::min(out_plane, p0 + width);
+            const float* rhs = xg + p0;
+            std::int64_t ldb = in_plane;
+            if (!pointwise) {
+              float* col = scratch_f32(kdim * (p1 - p0));
+              im2col_tile(g, xg, cg, p0, p1, col);
+              rhs = col;
+              ldb = p1 - p0;
+            }
+            gemm_f32_serial(false, false, mg, p1 - p0, kdim, 1.0F, wg, kdim, rhs, ldb, 0.0F,
+                            yg + p0, out_plane);
+            epilogue_.apply(yg + p0, out_plane, mg, p1 - p0, bg, sg ? sg + p0 : nullptr, out_plane);
+          }
+        });
       }
     }
-    if (bd) add_bias(yd, bd, n, m, out_plane);
   }
 
  private:
   Attributes attrs_;
   std::int64_t group_;
+  std::string op_;
+  ConvEpilogue epilogue_;
 };
 
 class ConvTransposeKernel final : public OpKernel {
@@ -385,7 +479,9 @@ class ConvTransposeKernel final : public OpKernel {
 
 void register_conv_cpu(OpRegistry& r) {
   r.add_kernel("Conv", "", DeviceKind::kCpu, {DType::kF32},
-               [](const KernelInit& init) { return std::make_unique<ConvKernel>(init); });
+               [](const KernelInit& init) { return std::make_unique<ConvKernel>(init, false); });
+  r.add_kernel("FusedConv", "act", DeviceKind::kCpu, {DType::kF32},
+               [](const KernelInit& init) { return std::make_unique<ConvKernel>(init, true); });
   r.add_kernel("ConvTranspose", "", DeviceKind::kCpu, {DType::kF32},
                [](const KernelInit& init) { return std::make_unique<ConvTransposeKernel>(init); });
 }

@@ -222,6 +222,10 @@ OpSchema schema(const char* name, int min_in, int max_in, int min_out, int max_o
 
 void register_nn_schemas(OpRegistry& r) {
   r.add_schema(schema("Conv", 2, 3, 1, 1, [](InferContext& c) { infer_conv(c, false); }));
+  // ACT's own fused Conv (passes.h: fuse_conv_epilogues); never written to a file.
+  OpSchema fused = schema("FusedConv", 2, 4, 1, 1, [](InferContext& c) { infer_conv(c, false); });
+  fused.domain = "act";
+  r.add_schema(fused);
   r.add_schema(schema("ConvTranspose", 2, 3, 1, 1, [](InferContext& c) { infer_conv(c, true); }));
   r.add_schema(schema("Gemm", 2, 3, 1, 1, infer_gemm));
   r.add_schema(schema("MatMul", 2, 2, 1, 1, infer_matmul));

@@ -30,6 +30,17 @@ struct ExecutorOptions {
   std::function<void(const std::string& value, const Tensor& tensor)> on_tap;
   // Check feeds against the declared input shapes (dims that are known must match).
   bool check_input_shapes = true;
+  // Accumulate wall time per node (read with Executor::profile()); off by default because it
+  // costs two clock reads per node.
+  bool profile = false;
+};
+
+// Wall time spent in one node's kernel, summed over all runs since construction.
+struct NodeProfile {
+  std::string node;
+  std::string op_type;
+  double total_ms = 0.0;
+  std::int64_t calls = 0;
 };
 
 struct RunResult {
@@ -54,6 +65,8 @@ class Executor {
   // Names of the inputs the caller must feed (graph inputs that are not initializers).
   const std::vector<std::string>& feed_names() const;
   std::size_t num_nodes() const;
+  // One entry per node in execution order; empty unless ExecutorOptions::profile was set.
+  std::vector<NodeProfile> profile() const;
 
  private:
   struct Plan;

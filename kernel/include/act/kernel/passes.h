@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "act/kernel/graph.h"
 #include "act/kernel/op_registry.h"
@@ -23,9 +25,18 @@ bool eliminate_dead_nodes(Graph& graph);
 bool infer_shapes(Graph& graph, std::int64_t opset,
                   const OpRegistry& registry = OpRegistry::global());
 
-// The inference pipeline: constant folding, BatchNorm folding, dead-node elimination, in that
-// order, then a topological sort. Returns true if anything changed.
+// Folds what follows a Conv into one FusedConv node (domain "act", executed by ACT only, never
+// saved): a residual Add of an input with the same known shape (run infer_shapes first), then
+// one of Relu, Clip (constant bounds), LeakyRelu, HardSwish. Values named in `keep` (and graph
+// outputs) are never fused away, so they stay available as taps.
+bool fuse_conv_epilogues(Graph& graph, const std::vector<std::string>& keep = {});
+
+// The inference pipeline: constant folding, BatchNorm folding, dead-node elimination, then
+// shape inference and Conv epilogue fusion, then a topological sort. Values in `keep` survive
+// (taps for calibration or distillation). The result is for ACT's executor: it may hold
+// FusedConv nodes, so it is not meant to be saved as ONNX. Returns true if anything changed.
 bool optimize_for_inference(Graph& graph, std::int64_t opset,
-                            const OpRegistry& registry = OpRegistry::global());
+                            const OpRegistry& registry = OpRegistry::global(),
+                            const std::vector<std::string>& keep = {});
 
 }  // namespace act
