@@ -132,6 +132,9 @@ bool fold_batch_norm(Graph& graph) {
         (b == nullptr || b->numel() != c || b->dtype() != DType::kF32 || graph.is_graph_input(layer.inputs[2]))) {
       continue;
     }
+    // Gemm's C broadcasts: only one value per output column ([N] or [1, N]) is a per-channel
+    // bias; an [M, 1] C with M == N has the right size but runs along the other axis.
+    if (is_gemm && b != nullptr && !(b->rank() == 1 || (b->rank() == 2 && b->dim(0) == 1))) continue;
 
     Tensor nw = w->clone();
     float* wd = nw.data<float>();
