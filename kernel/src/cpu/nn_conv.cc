@@ -35,15 +35,14 @@ std::int64_t prod(const std::vector<std::int64_t>& v) {
 }
 
 // Unfolds output pixels [p0, p1) of channels [0, channels) of one image into
-// col[(c, kd, kh, kw) x (p - p0)]. Pixels are walked in runs that share an output row, so the
+// col[(c, kd, kh, kw) * ld + (p - p0)]. Pixels are walked in runs that share an output row, so the
 // inner work is a memcpy (stride 1) or a strided gather over the valid columns only.
 void im2col_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
-                 std::int64_t p1, float* col) {
+                 std::int64_t p1, float* col, std::int64_t ld) {
   const std::int64_t kd_n = g.kernel[0], kh_n = g.kernel[1], kw_n = g.kernel[2];
   const std::int64_t id_n = g.in[0], ih_n = g.in[1], iw_n = g.in[2];
   const std::int64_t oh_n = g.out[1], ow_n = g.out[2];
   const std::int64_t sw = g.stride[2];
-  const std::int64_t width = p1 - p0;
   const std::int64_t rows = channels * kd_n * kh_n * kw_n;
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t kw = r % kw_n;
@@ -51,7 +50,7 @@ void im2col_tile(const G& g, const float* x, std::int64_t channels, std::int64_t
     const std::int64_t kd = (r / (kw_n * kh_n)) % kd_n;
     const std::int64_t c = r / (kw_n * kh_n * kd_n);
     const float* xc = x + c * id_n * ih_n * iw_n;
-    float* dst = col + r * width - p0;  // indexed by absolute pixel p
+    float* dst = col + r * ld - p0;  // indexed by absolute pixel p
     const std::int64_t woff = kw * g.dilation[2] - g.pad_begin[2];
     const auto [lo, hi] = valid_range(woff, sw, iw_n, ow_n);
     for (std::int64_t p = p0; p < p1;) {
@@ -283,14 +282,17 @@ std::vector<std::int64_t> kernel_dims(const char* op, const Attributes& attrs, c
 
 // Output pixels per GEMM tile: the tile's im2col block (K x tile floats) should stay in the
 // 512 KiB L2 next to the packed weights, and the tile must be wide enough for the GEMM to
-// run near peak. Tiles are also the unit the pool splits, so a layer yields several per thread.
+// run near peak. Tiles are also the unit the pool splits (statically, in contiguous runs), so
+// their count is a multiple of the thread count.
 std::int64_t conv_tile_width(std::int64_t kdim, std::int64_t out_plane, bool pointwise) {
   const std::int64_t budget = pointwise ? 1024 : std::clamp<std::int64_t>(65536 / kdim, 64, 512);
   const std::int64_t threads = num_threads();
-  std::int64_t tiles = std::max<std::int64_t>(1, (out_plane + budget - 1) / budget);
-  tiles = (tiles + threads - 1) / threads * threads;  // even shares per thread
-  std::int64_t width = (out_plane + tiles - 1) / tiles;
-  return (width + 15) / 16 * 16;
+  const std::int64_t per_thread = std::max<std::int64_t>(1, (out_plane + threads * budget - 1) / (threads * budget));
+  const std::int64_t tiles = per_thread * threads;
+  const std::int64_t width = (out_plane + tiles - 1) / tiles;
+  // Whole micro-kernel panels (16) where that keeps the tile count, and so the balance.
+  const std::int64_t rounded = (width + 15) / 16 * 16;
+  return (out_plane + rounded - 1) / rounded == tiles ? rounded : width;
 }
 
 // Conv (ONNX) and FusedConv (domain "act": Conv plus an optional residual input 3 and an
@@ -376,12 +378,16 @@ class ConvKernel final : public OpKernel {
         float* yg = yd + yoff;
         const float* sg = sd ? sd + yoff : nullptr;
         const float* bg = bd ? bd + gi * mg : nullptr;
-        if (tiles < num_threads()) {
-          // Too few pixels to share out (7x7 maps): unfold once, split the GEMM by rows.
+        if (tiles < num_threads() || mg >= out_plane) {
+          // Small maps with many channels (the late stages): the weights outweigh the pixels,
+          // so unfold once (in parallel) and split the GEMM by output channels; each thread
+          // then streams only its share of the weights.
           const float* rhs = xg;
           if (!pointwise) {
             float* col = scratch_f32(kdim * out_plane);
-            im2col_tile(g, xg, cg, 0, out_plane, col);
+            parallel_for(out_plane, 16, [&](std::int64_t p0, std::int64_t p1) {
+              im2col_tile(g, xg, cg, p0, p1, col + p0, out_plane);
+            });
             rhs = col;
           }
           gemm_f32(false, false, mg, out_plane, kdim, 1.0F, wg, kdim, rhs, out_plane, 0.0F, yg,
@@ -401,7 +407,7 @@ class ConvKernel final : public OpKernel {
             std::int64_t ldb = in_plane;
             if (!pointwise) {
               float* col = scratch_f32(kdim * (p1 - p0));
-              im2col_tile(g, xg, cg, p0, p1, col);
+              im2col_tile(g, xg, cg, p0, p1, col, p1 - p0);
               rhs = col;
               ldb = p1 - p0;
             }
