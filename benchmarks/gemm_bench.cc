@@ -2,8 +2,8 @@
 //
 // Usage: gemm_bench [--quick]
 // Prints: the FMA peak (one thread, all threads), then GFLOP/s and percent of peak of
-// act::cpu::gemm_f32 (OpenBLAS kernels on ACT's thread pool, cpu/blas.h) and of Eigen's MatrixXf product for square and conv-like
-// shapes. Numbers are best-of-3; other load on the machine lowers them.
+// act::cpu::gemm_f32 (OpenBLAS kernels on ACT's thread pool, cpu/blas.h) and of Eigen's
+// MatrixXf product for square and conv-like shapes. Numbers are best-of-3; other load on the machine lowers them.
 #include <immintrin.h>
 
 #include <Eigen/Dense>
