@@ -3,7 +3,8 @@
 // prints the ratio; this program alone makes no claim.
 //
 // usage: latency_bench MODEL.onnx [--threads N] [--runs N] [--warmup N] [--profile 1]
-// --profile 1 also prints time per op type (and costs two clock reads per node).
+// --profile 1 also prints time per op type and the slowest nodes, --profile 2 every node in
+// execution order (profiling costs two clock reads per node).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,7 +22,7 @@
 namespace {
 
 // Per op type, then the ten slowest nodes; times are per run.
-void print_profile(const std::vector<act::NodeProfile>& prof, int calls) {
+void print_profile(const std::vector<act::NodeProfile>& prof, int calls, bool every_node) {
   std::map<std::string, std::pair<double, int>> by_type;
   double total = 0.0;
   for (const auto& p : prof) {
@@ -32,6 +33,12 @@ void print_profile(const std::vector<act::NodeProfile>& prof, int calls) {
   std::printf("%-24s %6s %10s %6s\n", "op", "nodes", "ms/run", "share");
   for (const auto& [op, v] : by_type) {
     std::printf("%-24s %6d %10.3f %5.1f%%\n", op.c_str(), v.second, v.first, 100.0 * v.first / total);
+  }
+  if (every_node) {
+    for (const auto& p : prof) {
+      std::printf("  %-40s %-16s %8.3f ms\n", p.node.c_str(), p.op_type.c_str(), p.total_ms / calls);
+    }
+    return;
   }
   std::vector<act::NodeProfile> sorted = prof;
   std::sort(sorted.begin(), sorted.end(),
@@ -91,7 +98,7 @@ int main(int argc, char** argv) {
     std::sort(ms.begin(), ms.end());
     std::printf("model=%s nodes=%zu threads=%d runs=%d median_ms=%.4f min_ms=%.4f\n", argv[1],
                 exec.num_nodes(), threads, runs, ms[ms.size() / 2], ms.front());
-    if (profile != 0) print_profile(exec.profile(), warmup + runs);
+    if (profile != 0) print_profile(exec.profile(), warmup + runs, profile > 1);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "latency_bench: %s\n", e.what());

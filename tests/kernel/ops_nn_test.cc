@@ -222,6 +222,31 @@ TEST(OpsNn, ConvTilesOfLargePlanesMatchDirectLoopsAtOneAndTwoThreads) {
   set_num_threads(saved);
 }
 
+TEST(OpsNn, ConvWeightsFedAtRunTimeAreRepackedEveryTimeTheyChange) {
+  // The conv kernel caches its packed weights; a weight that is a graph input must not be
+  // served from that cache once a different tensor is fed.
+  Graph g;
+  g.add_input(ValueInfo::from_tensor("x", Tensor(DType::kF32, {1, 3, 9, 9})));
+  g.add_input(ValueInfo::from_tensor("w", Tensor(DType::kF32, {4, 3, 3, 3})));
+  Node n;
+  n.name = "conv";
+  n.op_type = "Conv";
+  n.inputs = {"x", "w"};
+  n.outputs = {"y"};
+  n.attrs.set("pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  g.add_node(n);
+  g.add_output(ValueInfo{"y"});
+  Executor ex(g, 17);
+  const Tensor x = random_tensor({1, 3, 9, 9});
+  const Win win{{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}};
+  for (int round = 0; round < 3; ++round) {
+    const Tensor w = random_tensor({4, 3, 3, 3});
+    const auto [shape, want] = ref_conv(x, w, nullptr, 1, win);
+    SCOPED_TRACE("round " + std::to_string(round));
+    expect_near(ex.run({{"x", x}, {"w", w}}).outputs[0], shape, want);
+  }
+}
+
 TEST(OpsNn, ConvAutoPadSameUpperLowerAndValid) {
   const Tensor x = random_tensor({1, 2, 6, 7}), w = random_tensor({3, 2, 3, 3});
   for (const std::string mode : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {

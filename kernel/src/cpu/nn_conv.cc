@@ -8,6 +8,7 @@
 
 #include "cpu/blas.h"
 #include "cpu/conv_epilogue.h"
+#include "cpu/conv_gemm.h"
 #include "cpu/nn_geometry.h"
 #include "cpu/nn_internal.h"
 #include "act/kernel/parallel.h"
@@ -34,48 +35,81 @@ std::int64_t prod(const std::vector<std::int64_t>& v) {
   return p;
 }
 
-// Unfolds output pixels [p0, p1) of channels [0, channels) of one image into
-// col[(c, kd, kh, kw) * ld + (p - p0)]. Pixels are walked in runs that share an output row, so the
+// Unfolds row r = (c, kd, kh, kw) of the im2col matrix of one image, for output pixels
+// [p0, p1), into dst[0, p1 - p0). Pixels are walked in runs that share an output row, so the
 // inner work is a memcpy (stride 1) or a strided gather over the valid columns only.
-void im2col_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
-                 std::int64_t p1, float* col, std::int64_t ld) {
+void im2col_row(const G& g, const float* x, std::int64_t r, std::int64_t p0, std::int64_t p1,
+                float* dst) {
   const std::int64_t kd_n = g.kernel[0], kh_n = g.kernel[1], kw_n = g.kernel[2];
   const std::int64_t id_n = g.in[0], ih_n = g.in[1], iw_n = g.in[2];
   const std::int64_t oh_n = g.out[1], ow_n = g.out[2];
   const std::int64_t sw = g.stride[2];
-  const std::int64_t rows = channels * kd_n * kh_n * kw_n;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t kw = r % kw_n;
-    const std::int64_t kh = (r / kw_n) % kh_n;
-    const std::int64_t kd = (r / (kw_n * kh_n)) % kd_n;
-    const std::int64_t c = r / (kw_n * kh_n * kd_n);
-    const float* xc = x + c * id_n * ih_n * iw_n;
-    float* dst = col + r * ld - p0;  // indexed by absolute pixel p
-    const std::int64_t woff = kw * g.dilation[2] - g.pad_begin[2];
-    const auto [lo, hi] = valid_range(woff, sw, iw_n, ow_n);
-    for (std::int64_t p = p0; p < p1;) {
-      const std::int64_t ow0 = p % ow_n;
-      const std::int64_t oh = (p / ow_n) % oh_n;
-      const std::int64_t od = p / (ow_n * oh_n);
-      const std::int64_t run_end = std::min(p1, p - ow0 + ow_n);
-      const std::int64_t ow1 = ow0 + (run_end - p);
-      const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
-      const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
-      float* d = dst + p - ow0;  // indexed by ow
-      if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n) {
-        std::memset(d + ow0, 0, static_cast<std::size_t>(ow1 - ow0) * sizeof(float));
+  const std::int64_t kw = r % kw_n;
+  const std::int64_t kh = (r / kw_n) % kh_n;
+  const std::int64_t kd = (r / (kw_n * kh_n)) % kd_n;
+  const std::int64_t c = r / (kw_n * kh_n * kd_n);
+  const float* xc = x + c * id_n * ih_n * iw_n;
+  dst -= p0;  // indexed by absolute pixel p
+  const std::int64_t woff = kw * g.dilation[2] - g.pad_begin[2];
+  const auto [lo, hi] = valid_range(woff, sw, iw_n, ow_n);
+  for (std::int64_t p = p0; p < p1;) {
+    const std::int64_t ow0 = p % ow_n;
+    const std::int64_t oh = (p / ow_n) % oh_n;
+    const std::int64_t od = p / (ow_n * oh_n);
+    const std::int64_t run_end = std::min(p1, p - ow0 + ow_n);
+    const std::int64_t ow1 = ow0 + (run_end - p);
+    const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+    const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+    float* d = dst + p - ow0;  // indexed by ow
+    if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n) {
+      std::memset(d + ow0, 0, static_cast<std::size_t>(ow1 - ow0) * sizeof(float));
+    } else {
+      const float* src = xc + (id * ih_n + ih) * iw_n + woff;
+      const std::int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
+      for (std::int64_t ow = ow0; ow < a; ++ow) d[ow] = 0.0F;
+      if (sw == 1) {
+        std::memcpy(d + a, src + a, static_cast<std::size_t>(b - a) * sizeof(float));
       } else {
-        const float* src = xc + (id * ih_n + ih) * iw_n + woff;
-        const std::int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
-        for (std::int64_t ow = ow0; ow < a; ++ow) d[ow] = 0.0F;
-        if (sw == 1) {
-          std::memcpy(d + a, src + a, static_cast<std::size_t>(b - a) * sizeof(float));
-        } else {
-          for (std::int64_t ow = a; ow < b; ++ow) d[ow] = src[ow * sw];
-        }
-        for (std::int64_t ow = b; ow < ow1; ++ow) d[ow] = 0.0F;
+        for (std::int64_t ow = a; ow < b; ++ow) d[ow] = src[ow * sw];
       }
-      p = run_end;
+      for (std::int64_t ow = b; ow < ow1; ++ow) d[ow] = 0.0F;
+    }
+    p = run_end;
+  }
+}
+
+// The im2col matrix of channels [0, channels), pixels [p0, p1): col[r * ld + (p - p0)].
+void im2col_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
+                 std::int64_t p1, float* col, std::int64_t ld) {
+  const std::int64_t rows = channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
+  for (std::int64_t r = 0; r < rows; ++r) im2col_row(g, x, r, p0, p1, col + r * ld);
+}
+
+// The same pixels straight into conv_gemm's packed B layout ([panel][k][kNr], zero-padded),
+// one row at a time through a small buffer that stays in L1. Pointwise layers read the input
+// rows in place.
+void pack_b_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
+                 std::int64_t p1, bool pointwise, std::int64_t in_plane, float* dst) {
+  const std::int64_t rows = channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
+  const std::int64_t width = p1 - p0;
+  const std::int64_t panels = (width + kNr - 1) / kNr;
+  thread_local std::vector<float> row_buffer;
+  if (static_cast<std::int64_t>(row_buffer.size()) < panels * kNr) {
+    row_buffer.assign(static_cast<std::size_t>(panels * kNr), 0.0F);
+  }
+  float* row = row_buffer.data();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* src = row;
+    if (pointwise) {
+      src = x + r * in_plane + p0;
+    } else {
+      im2col_row(g, x, r, p0, p1, row);
+    }
+    for (std::int64_t j = 0; j < panels; ++j) {
+      float* d = dst + (j * rows + r) * kNr;
+      const std::int64_t cols = std::min(kNr, width - j * kNr);
+      std::memcpy(d, src + j * kNr, static_cast<std::size_t>(cols) * sizeof(float));
+      for (std::int64_t q = cols; q < kNr; ++q) d[q] = 0.0F;
     }
   }
 }
@@ -284,8 +318,7 @@ std::vector<std::int64_t> kernel_dims(const char* op, const Attributes& attrs, c
 // 512 KiB L2 next to the packed weights, and the tile must be wide enough for the GEMM to
 // run near peak. Tiles are also the unit the pool splits (statically, in contiguous runs), so
 // their count is a multiple of the thread count.
-std::int64_t conv_tile_width(std::int64_t kdim, std::int64_t out_plane, bool pointwise) {
-  const std::int64_t budget = pointwise ? 1024 : std::clamp<std::int64_t>(65536 / kdim, 64, 512);
+std::int64_t conv_tile_width(std::int64_t budget, std::int64_t out_plane) {
   const std::int64_t threads = num_threads();
   const std::int64_t per_thread = std::max<std::int64_t>(1, (out_plane + threads * budget - 1) / (threads * budget));
   const std::int64_t tiles = per_thread * threads;
@@ -368,7 +401,12 @@ class ConvKernel final : public OpKernel {
     const bool pointwise =
         ksize == 1 && prod(g.stride) == 1 && g.pad_begin == zeros && g.pad_end == zeros;
     const std::int64_t kdim = cg * ksize;
-    const std::int64_t width = conv_tile_width(kdim, out_plane, pointwise);
+    if (conv_gemm_available()) {
+      compute_packed(g, w, xd, bd, sd, yd, n, c, m, pointwise);
+      return;
+    }
+    const std::int64_t width = conv_tile_width(
+        pointwise ? 1024 : std::clamp<std::int64_t>(65536 / kdim, 64, 512), out_plane);
     const std::int64_t tiles = (out_plane + width - 1) / width;
     for (std::int64_t b = 0; b < n; ++b) {
       for (std::int64_t gi = 0; gi < group_; ++gi) {
@@ -421,10 +459,77 @@ class ConvKernel final : public OpKernel {
   }
 
  private:
+  // The conv_gemm path: weights packed once per group, the input packed per tile straight
+  // from the image. The packing is keyed by the weight's storage, which the kernel keeps a
+  // reference to, so a weight fed at run time (new storage) is repacked. Writing into an
+  // initializer's storage in place is not seen: build a new Executor after changing weights.
+  void compute_packed(const G& g, const Tensor& w, const float* xd, const float* bd,
+                      const float* sd, float* yd, std::int64_t n, std::int64_t c, std::int64_t m,
+                      bool pointwise) {
+    const float* wd = w.data<float>();
+    const std::int64_t cg = c / group_, mg = m / group_;
+    const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out);
+    const std::int64_t kdim = cg * prod(g.kernel);
+    if (packed_source_ != wd || packed_.size() != static_cast<std::size_t>(group_) ||
+        packed_m_ != m || packed_k_ != kdim) {
+      packed_.clear();
+      for (std::int64_t gi = 0; gi < group_; ++gi) packed_.push_back(pack_a(wd + gi * mg * kdim, mg, kdim));
+      packed_source_ = wd;
+      packed_weight_ = w;  // pins the storage, so its address cannot be reused while cached
+      packed_m_ = m;
+      packed_k_ = kdim;
+    }
+    const std::int64_t mblocks = (mg + kMr - 1) / kMr;
+    // The packed input block of a tile (K x width floats) should fit the 512 KiB L2.
+    const std::int64_t budget = std::clamp<std::int64_t>(98304 / kdim / kNr * kNr, kNr, 512);
+    const std::int64_t width = conv_tile_width(budget, out_plane);
+    const std::int64_t tiles = (out_plane + width - 1) / width;
+    for (std::int64_t b = 0; b < n; ++b) {
+      for (std::int64_t gi = 0; gi < group_; ++gi) {
+        const float* xg = xd + (b * c + gi * cg) * in_plane;
+        const float* ag = packed_[static_cast<std::size_t>(gi)].data();
+        const std::int64_t yoff = (b * m + gi * mg) * out_plane;
+        float* yg = yd + yoff;
+        const float* sg = sd ? sd + yoff : nullptr;
+        const float* bg = bd ? bd + gi * mg : nullptr;
+        if (tiles < num_threads() || mg >= out_plane) {
+          // Small maps with many channels: pack the whole map once, split by channel blocks.
+          const std::int64_t panels = (out_plane + kNr - 1) / kNr;
+          float* packed_b = scratch_f32(panels * kdim * kNr);
+          parallel_for(panels, 1, [&](std::int64_t j0, std::int64_t j1) {
+            pack_b_tile(g, xg, cg, j0 * kNr, std::min(out_plane, j1 * kNr), pointwise, in_plane,
+                        packed_b + j0 * kdim * kNr);
+          });
+          parallel_for(mblocks, 1, [&](std::int64_t mb0, std::int64_t mb1) {
+            gemm_packed(ag, packed_b, mg, out_plane, kdim, mb0, mb1, yg, out_plane);
+            const std::int64_t r0 = mb0 * kMr, r1 = std::min(mg, mb1 * kMr);
+            epilogue_.apply(yg + r0 * out_plane, out_plane, r1 - r0, out_plane,
+                            bg ? bg + r0 : nullptr, sg ? sg + r0 * out_plane : nullptr, out_plane);
+          });
+          continue;
+        }
+        parallel_for(tiles, 1, [&](std::int64_t t0, std::int64_t t1) {
+          for (std::int64_t t = t0; t < t1; ++t) {
+            const std::int64_t p0 = t * width, p1 = std::min(out_plane, p0 + width);
+            const std::int64_t panels = (p1 - p0 + kNr - 1) / kNr;
+            float* packed_b = scratch_f32(panels * kdim * kNr);
+            pack_b_tile(g, xg, cg, p0, p1, pointwise, in_plane, packed_b);
+            gemm_packed(ag, packed_b, mg, p1 - p0, kdim, 0, mblocks, yg + p0, out_plane);
+            epilogue_.apply(yg + p0, out_plane, mg, p1 - p0, bg, sg ? sg + p0 : nullptr, out_plane);
+          }
+        });
+      }
+    }
+  }
+
   Attributes attrs_;
   std::int64_t group_;
   std::string op_;
   ConvEpilogue epilogue_;
+  std::vector<std::vector<float>> packed_;  // per group, conv_gemm layout
+  const float* packed_source_ = nullptr;
+  Tensor packed_weight_;
+  std::int64_t packed_m_ = 0, packed_k_ = 0;
 };
 
 class ConvTransposeKernel final : public OpKernel {

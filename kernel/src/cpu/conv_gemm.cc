@@ -1,0 +1,129 @@
+#include "cpu/conv_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define ACT_CONV_GEMM 1
+#else
+#define ACT_CONV_GEMM 0
+#endif
+
+namespace act::cpu {
+
+namespace {
+
+// K is walked in blocks so a micro-panel of A (kMr x kKc) stays in L1 while the B panels of
+// the block stream from L2.
+constexpr std::int64_t kKc = 256;
+
+#if ACT_CONV_GEMM
+// acc[6][16] over kc steps; twelve accumulators, two B vectors and one broadcast fill 15 of the
+// 16 ymm registers. `add` selects C += acc (later K blocks) over C = acc.
+inline void micro_6x16(std::int64_t kc, const float* __restrict a, const float* __restrict b,
+                       float* __restrict c, std::int64_t ldc, bool add) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_loadu_ps(b);
+    const __m256 b1 = _mm256_loadu_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += kMr;
+    b += kNr;
+  }
+  auto store = [&](float* row, __m256 lo, __m256 hi) {
+    if (add) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));
+    }
+    _mm256_storeu_ps(row, lo);
+    _mm256_storeu_ps(row + 8, hi);
+  };
+  store(c, c00, c01);
+  store(c + ldc, c10, c11);
+  store(c + 2 * ldc, c20, c21);
+  store(c + 3 * ldc, c30, c31);
+  store(c + 4 * ldc, c40, c41);
+  store(c + 5 * ldc, c50, c51);
+}
+#endif
+
+}  // namespace
+
+bool conv_gemm_available() { return ACT_CONV_GEMM != 0; }
+
+std::vector<float> pack_a(const float* a, std::int64_t m, std::int64_t k) {
+  const std::int64_t blocks = (m + kMr - 1) / kMr;
+  std::vector<float> out(static_cast<std::size_t>(blocks * k * kMr), 0.0F);
+  for (std::int64_t mb = 0; mb < blocks; ++mb) {
+    float* dst = out.data() + mb * k * kMr;
+    const std::int64_t rows = std::min(kMr, m - mb * kMr);
+    for (std::int64_t p = 0; p < k; ++p) {
+      for (std::int64_t r = 0; r < rows; ++r) dst[p * kMr + r] = a[(mb * kMr + r) * k + p];
+    }
+  }
+  return out;
+}
+
+void gemm_packed(const float* a_packed, const float* b_packed, std::int64_t m, std::int64_t n,
+                 std::int64_t k, std::int64_t mb0, std::int64_t mb1, float* c, std::int64_t ldc) {
+#if ACT_CONV_GEMM
+  const std::int64_t panels = (n + kNr - 1) / kNr;
+  alignas(32) float edge[kMr * kNr];
+  for (std::int64_t pc = 0; pc < k; pc += kKc) {
+    const std::int64_t kc = std::min(kKc, k - pc);
+    const bool add = pc > 0;
+    for (std::int64_t mb = mb0; mb < mb1; ++mb) {
+      const float* a = a_packed + mb * k * kMr + pc * kMr;
+      const std::int64_t rows = std::min(kMr, m - mb * kMr);
+      float* crow = c + mb * kMr * ldc;
+      for (std::int64_t j = 0; j < panels; ++j) {
+        const float* b = b_packed + j * k * kNr + pc * kNr;
+        const std::int64_t cols = std::min(kNr, n - j * kNr);
+        if (rows == kMr && cols == kNr) {
+          micro_6x16(kc, a, b, crow + j * kNr, ldc, add);
+          continue;
+        }
+        // Partial block: compute the whole 6x16 into a scratch tile, keep the valid part.
+        micro_6x16(kc, a, b, edge, kNr, false);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          float* dst = crow + r * ldc + j * kNr;
+          const float* src = edge + r * kNr;
+          if (add) {
+            for (std::int64_t q = 0; q < cols; ++q) dst[q] += src[q];
+          } else {
+            std::memcpy(dst, src, static_cast<std::size_t>(cols) * sizeof(float));
+          }
+        }
+      }
+    }
+  }
+#else
+  (void)a_packed, (void)b_packed, (void)m, (void)n, (void)k, (void)mb0, (void)mb1, (void)c,
+      (void)ldc;
+#endif
+}
+
+}  // namespace act::cpu
