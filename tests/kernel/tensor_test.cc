@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
+#include "act/kernel/device.h"
 #include "act/kernel/tensor.h"
 
 namespace act {
@@ -45,6 +48,31 @@ TEST(Half, RoundTripsRepresentableValuesAndRoundsToNearestEven) {
   EXPECT_EQ(float_to_half(1.0F + 1.0F / 2048.0F), float_to_half(1.0F));  // tie -> even
   EXPECT_TRUE(std::isinf(half_to_float(float_to_half(70000.0F))));
   EXPECT_TRUE(std::isnan(half_to_float(float_to_half(std::numeric_limits<float>::quiet_NaN()))));
+}
+
+}  // namespace
+}  // namespace act
+
+namespace act {
+namespace {
+
+TEST(CpuAllocator, LargeBlocksAreReusedAndEveryBlockIsAligned) {
+  Allocator& a = allocator_for(Device::cpu());
+  const std::size_t big = std::size_t{3} << 20;
+  void* p = a.allocate(big);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 64, 0U);
+  std::memset(p, 1, big);  // the whole block is usable
+  a.deallocate(p, big);
+  void* q = a.allocate(big - 100);  // same 4 KiB-rounded size: served from the cache
+  EXPECT_EQ(q, p);
+  a.deallocate(q, big - 100);
+  for (std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{4097}}) {
+    void* s = a.allocate(bytes);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(s) % 64, 0U) << bytes << " bytes";
+    a.deallocate(s, bytes);
+  }
 }
 
 }  // namespace
