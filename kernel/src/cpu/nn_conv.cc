@@ -36,10 +36,12 @@ std::int64_t prod(const std::vector<std::int64_t>& v) {
 }
 
 // Unfolds row r = (c, kd, kh, kw) of the im2col matrix of one image, for output pixels
-// [p0, p1), into dst[0, p1 - p0). Pixels are walked in runs that share an output row, so the
-// inner work is a memcpy (stride 1) or a strided gather over the valid columns only.
+// [p0, p1). Pixels are walked in runs that share an output row; each run reaches the sink as
+// zeros (padding) and one strided copy of the valid columns. Sinks decide where pixel
+// q = p - p0 lands: a plain row, or conv_gemm's packed panels.
+template <typename Sink>
 void im2col_row(const G& g, const float* x, std::int64_t r, std::int64_t p0, std::int64_t p1,
-                float* dst) {
+                Sink& sink) {
   const std::int64_t kd_n = g.kernel[0], kh_n = g.kernel[1], kw_n = g.kernel[2];
   const std::int64_t id_n = g.in[0], ih_n = g.in[1], iw_n = g.in[2];
   const std::int64_t oh_n = g.out[1], ow_n = g.out[2];
@@ -49,7 +51,6 @@ void im2col_row(const G& g, const float* x, std::int64_t r, std::int64_t p0, std
   const std::int64_t kd = (r / (kw_n * kh_n)) % kd_n;
   const std::int64_t c = r / (kw_n * kh_n * kd_n);
   const float* xc = x + c * id_n * ih_n * iw_n;
-  dst -= p0;  // indexed by absolute pixel p
   const std::int64_t woff = kw * g.dilation[2] - g.pad_begin[2];
   const auto [lo, hi] = valid_range(woff, sw, iw_n, ow_n);
   for (std::int64_t p = p0; p < p1;) {
@@ -60,57 +61,90 @@ void im2col_row(const G& g, const float* x, std::int64_t r, std::int64_t p0, std
     const std::int64_t ow1 = ow0 + (run_end - p);
     const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
     const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
-    float* d = dst + p - ow0;  // indexed by ow
+    const std::int64_t q = p - p0 - ow0;  // sink position of column ow is q + ow
     if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n) {
-      std::memset(d + ow0, 0, static_cast<std::size_t>(ow1 - ow0) * sizeof(float));
+      sink.zeros(q + ow0, ow1 - ow0);
     } else {
       const float* src = xc + (id * ih_n + ih) * iw_n + woff;
       const std::int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
-      for (std::int64_t ow = ow0; ow < a; ++ow) d[ow] = 0.0F;
-      if (sw == 1) {
-        std::memcpy(d + a, src + a, static_cast<std::size_t>(b - a) * sizeof(float));
-      } else {
-        for (std::int64_t ow = a; ow < b; ++ow) d[ow] = src[ow * sw];
-      }
-      for (std::int64_t ow = b; ow < ow1; ++ow) d[ow] = 0.0F;
+      sink.zeros(q + ow0, a - ow0);
+      sink.copy(q + a, src + a * sw, b - a, sw);
+      sink.zeros(q + b, ow1 - b);
     }
     p = run_end;
   }
 }
 
+// Sink: a contiguous row.
+struct RowSink {
+  float* dst;
+  void zeros(std::int64_t q, std::int64_t n) {
+    if (n > 0) std::memset(dst + q, 0, static_cast<std::size_t>(n) * sizeof(float));
+  }
+  void copy(std::int64_t q, const float* src, std::int64_t n, std::int64_t stride) {
+    if (n <= 0) return;
+    if (stride == 1) {
+      std::memcpy(dst + q, src, static_cast<std::size_t>(n) * sizeof(float));
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) dst[q + i] = src[i * stride];
+    }
+  }
+};
+
+// Sink: one row r of conv_gemm's packed B, i.e. kNr-wide chunks `panel_stride` floats apart.
+struct PanelSink {
+  float* dst;  // row r of panel 0
+  std::int64_t panel_stride;
+  float* at(std::int64_t q) const { return dst + (q / kNr) * panel_stride + q % kNr; }
+  void zeros(std::int64_t q, std::int64_t n) {
+    while (n > 0) {
+      const std::int64_t run = std::min(n, kNr - q % kNr);
+      std::memset(at(q), 0, static_cast<std::size_t>(run) * sizeof(float));
+      q += run;
+      n -= run;
+    }
+  }
+  void copy(std::int64_t q, const float* src, std::int64_t n, std::int64_t stride) {
+    while (n > 0) {
+      const std::int64_t run = std::min(n, kNr - q % kNr);
+      float* d = at(q);
+      if (stride == 1) {
+        std::memcpy(d, src, static_cast<std::size_t>(run) * sizeof(float));
+      } else {
+        for (std::int64_t i = 0; i < run; ++i) d[i] = src[i * stride];
+      }
+      q += run;
+      n -= run;
+      src += run * stride;
+    }
+  }
+};
+
 // The im2col matrix of channels [0, channels), pixels [p0, p1): col[r * ld + (p - p0)].
 void im2col_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
                  std::int64_t p1, float* col, std::int64_t ld) {
   const std::int64_t rows = channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
-  for (std::int64_t r = 0; r < rows; ++r) im2col_row(g, x, r, p0, p1, col + r * ld);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    RowSink sink{col + r * ld};
+    im2col_row(g, x, r, p0, p1, sink);
+  }
 }
 
-// The same pixels straight into conv_gemm's packed B layout ([panel][k][kNr], zero-padded),
-// one row at a time through a small buffer that stays in L1. Pointwise layers read the input
-// rows in place.
+// The same pixels straight into conv_gemm's packed B layout ([panel][k][kNr]), the last
+// panel zero-padded. Pointwise layers copy the input rows as they are.
 void pack_b_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
                  std::int64_t p1, bool pointwise, std::int64_t in_plane, float* dst) {
   const std::int64_t rows = channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
   const std::int64_t width = p1 - p0;
   const std::int64_t panels = (width + kNr - 1) / kNr;
-  thread_local std::vector<float> row_buffer;
-  if (static_cast<std::int64_t>(row_buffer.size()) < panels * kNr) {
-    row_buffer.assign(static_cast<std::size_t>(panels * kNr), 0.0F);
-  }
-  float* row = row_buffer.data();
   for (std::int64_t r = 0; r < rows; ++r) {
-    const float* src = row;
+    PanelSink sink{dst + r * kNr, rows * kNr};
     if (pointwise) {
-      src = x + r * in_plane + p0;
+      sink.copy(0, x + r * in_plane + p0, width, 1);
     } else {
-      im2col_row(g, x, r, p0, p1, row);
+      im2col_row(g, x, r, p0, p1, sink);
     }
-    for (std::int64_t j = 0; j < panels; ++j) {
-      float* d = dst + (j * rows + r) * kNr;
-      const std::int64_t cols = std::min(kNr, width - j * kNr);
-      std::memcpy(d, src + j * kNr, static_cast<std::size_t>(cols) * sizeof(float));
-      for (std::int64_t q = cols; q < kNr; ++q) d[q] = 0.0F;
-    }
+    sink.zeros(width, panels * kNr - width);
   }
 }
 
