@@ -79,14 +79,16 @@ int main() {
       char ratio[32] = "-";
       if (l.group == 1) {
         const long gm = l.m, gn = out * out, gk = l.c * l.k * l.k;
-        std::vector<float> a(static_cast<std::size_t>(gm * gk), 0.5F), b(static_cast<std::size_t>(gk * gn), 0.25F),
-            c(static_cast<std::size_t>(gm * gn));
+        std::vector<float> a(static_cast<std::size_t>(gm * gk), 0.5F),
+            b(static_cast<std::size_t>(gk * gn), 0.25F), c(static_cast<std::size_t>(gm * gn));
         const double tg = time_per_call([&] {
-          act::cpu::gemm_f32(false, false, gm, gn, gk, 1.0F, a.data(), gk, b.data(), gn, 0.0F, c.data(), gn);
+          act::cpu::gemm_f32(false, false, gm, gn, gk, 1.0F, a.data(), gk, b.data(), gn, 0.0F,
+                             c.data(), gn);
         });
         std::snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * tg / t);
       }
-      std::printf("%-28s %7d %10.3f %10.1f %16s\n", l.name, threads, t * 1e3, flops / t / 1e9, ratio);
+      std::printf("%-28s %7d %10.3f %10.1f %16s\n", l.name, threads, t * 1e3, flops / t / 1e9,
+                  ratio);
     }
     if (hw == 1) break;
   }

@@ -3,7 +3,8 @@
 // Usage: gemm_bench [--quick]
 // Prints: the FMA peak (one thread, all threads), then GFLOP/s and percent of peak of
 // act::cpu::gemm_f32 (OpenBLAS kernels on ACT's thread pool, cpu/blas.h) and of Eigen's
-// MatrixXf product for square and conv-like shapes. Numbers are best-of-3; other load on the machine lowers them.
+// MatrixXf product for square and conv-like shapes. Numbers are best-of-3; other load on the
+// machine lowers them.
 #include <immintrin.h>
 
 #include <Eigen/Dense>
@@ -85,10 +86,11 @@ struct Shape3 {
 };
 
 double gemm_gflops(const Shape3& s) {
-  std::vector<float> a(static_cast<std::size_t>(s.m * s.k), 0.5F), b(static_cast<std::size_t>(s.k * s.n), 0.25F),
-      c(static_cast<std::size_t>(s.m * s.n));
+  std::vector<float> a(static_cast<std::size_t>(s.m * s.k), 0.5F),
+      b(static_cast<std::size_t>(s.k * s.n), 0.25F), c(static_cast<std::size_t>(s.m * s.n));
   const double t = time_per_call([&] {
-    act::cpu::gemm_f32(false, false, s.m, s.n, s.k, 1.0F, a.data(), s.k, b.data(), s.n, 0.0F, c.data(), s.n);
+    act::cpu::gemm_f32(false, false, s.m, s.n, s.k, 1.0F, a.data(), s.k, b.data(), s.n, 0.0F,
+                       c.data(), s.n);
   });
   return 2.0 * s.m * s.n * s.k / t / 1e9;
 }
@@ -134,8 +136,8 @@ int main(int argc, char** argv) {
 #else
   const bool eigen_mt = false;
 #endif
-  std::printf("%-22s %7s | %-23s | %-23s | %s\n", "shape (M x N x K)", "threads", "gemm_f32 GFLOP/s (%pk)",
-              "Eigen GFLOP/s (%pk)", "gemm_f32/Eigen");
+  std::printf("%-22s %7s | %-23s | %-23s | %s\n", "shape (M x N x K)", "threads",
+              "gemm_f32 GFLOP/s (%pk)", "Eigen GFLOP/s (%pk)", "gemm_f32/Eigen");
   for (int threads : {1, hw}) {
     act::set_num_threads(threads);  // also sets the OpenBLAS thread count
     Eigen::setNbThreads(threads);
@@ -149,13 +151,13 @@ int main(int argc, char** argv) {
       }
       const double g = gemm_gflops(s);
       if (threads > 1 && !eigen_mt) {
-        std::printf("%-22s %7d | %8.1f (%5.1f%%)        | %-23s |\n", label, threads, g, 100 * g / peak,
-                    "n/a (no OpenMP)");
+        std::printf("%-22s %7d | %8.1f (%5.1f%%)        | %-23s |\n", label, threads, g,
+                    100 * g / peak, "n/a (no OpenMP)");
         continue;
       }
       const double e = eigen_gflops(s);
-      std::printf("%-22s %7d | %8.1f (%5.1f%%)        | %8.1f (%5.1f%%)        | %.2fx\n", label, threads, g,
-                  100 * g / peak, e, 100 * e / peak, g / e);
+      std::printf("%-22s %7d | %8.1f (%5.1f%%)        | %8.1f (%5.1f%%)        | %.2fx\n", label,
+                  threads, g, 100 * g / peak, e, 100 * e / peak, g / e);
     }
     if (hw == 1) break;
   }

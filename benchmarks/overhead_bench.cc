@@ -46,8 +46,8 @@ void report(const char* label, const act::Graph& g, const act::OpRegistry& regis
   act::Executor ex(g, 17, {}, registry);
   const std::vector<act::Tensor> feeds{act::Tensor::from_vector<float>({1}, {-1.5F})};
   const double t = act::bench::time_per_call([&] { ex.run(feeds); }, 0.3, 5);
-  std::printf("%-34s %8.1f ns/node  (%.3f ms per run of %d nodes)\n", label, t / nodes * 1e9, t * 1e3,
-              nodes);
+  std::printf("%-34s %8.1f ns/node  (%.3f ms per run of %d nodes)\n", label, t / nodes * 1e9,
+              t * 1e3, nodes);
 }
 
 }  // namespace
@@ -61,18 +61,20 @@ int main(int argc, char** argv) {
     s.domain = "bench";
     local.add_schema(s);
   }
-  local.add_kernel("Pass", "bench", act::DeviceKind::kCpu, {act::DType::kF32}, [](const act::KernelInit&) {
-    return act::make_kernel([](act::KernelContext& ctx) { ctx.set_output(0, ctx.input(0)); });
-  });
-  local.add_kernel("Clamp", "bench", act::DeviceKind::kCpu, {act::DType::kF32}, [](const act::KernelInit&) {
-    return act::make_kernel([](act::KernelContext& ctx) {
-      const act::Tensor& x = ctx.input(0);
-      act::Tensor& y = ctx.allocate(0, act::DType::kF32, x.shape());
-      const float* xd = x.data<float>();
-      float* yd = y.data<float>();
-      for (long i = 0; i < x.numel(); ++i) yd[i] = xd[i] > 0.0F ? xd[i] : 0.0F;
-    });
-  });
+  local.add_kernel(
+      "Pass", "bench", act::DeviceKind::kCpu, {act::DType::kF32}, [](const act::KernelInit&) {
+        return act::make_kernel([](act::KernelContext& ctx) { ctx.set_output(0, ctx.input(0)); });
+      });
+  local.add_kernel("Clamp", "bench", act::DeviceKind::kCpu, {act::DType::kF32},
+                   [](const act::KernelInit&) {
+                     return act::make_kernel([](act::KernelContext& ctx) {
+                       const act::Tensor& x = ctx.input(0);
+                       act::Tensor& y = ctx.allocate(0, act::DType::kF32, x.shape());
+                       const float* xd = x.data<float>();
+                       float* yd = y.data<float>();
+                       for (long i = 0; i < x.numel(); ++i) yd[i] = xd[i] > 0.0F ? xd[i] : 0.0F;
+                     });
+                   });
   auto in_domain = [](act::Graph g) {
     for (auto& n : g.mutable_nodes()) n.domain = "bench";
     return g;

@@ -32,11 +32,13 @@ void print_profile(const std::vector<act::NodeProfile>& prof, int calls, bool ev
   }
   std::printf("%-24s %6s %10s %6s\n", "op", "nodes", "ms/run", "share");
   for (const auto& [op, v] : by_type) {
-    std::printf("%-24s %6d %10.3f %5.1f%%\n", op.c_str(), v.second, v.first, 100.0 * v.first / total);
+    std::printf("%-24s %6d %10.3f %5.1f%%\n", op.c_str(), v.second, v.first,
+                100.0 * v.first / total);
   }
   if (every_node) {
     for (const auto& p : prof) {
-      std::printf("  %-40s %-16s %8.3f ms\n", p.node.c_str(), p.op_type.c_str(), p.total_ms / calls);
+      std::printf("  %-40s %-16s %8.3f ms\n", p.node.c_str(), p.op_type.c_str(),
+                  p.total_ms / calls);
     }
     return;
   }
@@ -60,10 +62,14 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int v = std::atoi(argv[i + 1]);
-    if (flag == "--threads") threads = v;
-    else if (flag == "--runs") runs = v;
-    else if (flag == "--warmup") warmup = v;
-    else if (flag == "--profile") profile = v;
+    if (flag == "--threads")
+      threads = v;
+    else if (flag == "--runs")
+      runs = v;
+    else if (flag == "--warmup")
+      warmup = v;
+    else if (flag == "--profile")
+      profile = v;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -93,7 +99,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < runs; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       exec.run(feeds);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());
     std::printf("model=%s nodes=%zu threads=%d runs=%d median_ms=%.4f min_ms=%.4f\n", argv[1],

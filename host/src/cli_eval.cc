@@ -22,7 +22,8 @@ namespace po = boost::program_options;
 std::vector<float> parse_floats(const std::vector<std::string>& tokens, const char* flag) {
   std::vector<float> out;
   for (std::string token : tokens) {
-    for (char& c : token) if (c == ',') c = ' ';
+    for (char& c : token)
+      if (c == ',') c = ' ';
     std::istringstream in(token);
     std::string part;
     while (in >> part) {
@@ -47,16 +48,19 @@ class Progress {
     if (tty_) {
       const int width = 30;
       const auto filled = static_cast<int>(width * done / total);
-      std::fprintf(stderr, "\r[%s%s] %lld/%lld %3d%%", std::string(static_cast<std::size_t>(filled), '=').c_str(),
-                   std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), static_cast<long long>(done),
-                   static_cast<long long>(total), static_cast<int>(100 * done / total));
+      std::fprintf(stderr, "\r[%s%s] %lld/%lld %3d%%",
+                   std::string(static_cast<std::size_t>(filled), '=').c_str(),
+                   std::string(static_cast<std::size_t>(width - filled), ' ').c_str(),
+                   static_cast<long long>(done), static_cast<long long>(total),
+                   static_cast<int>(100 * done / total));
       if (done == total) std::fputc('\n', stderr);
       std::fflush(stderr);
     } else {
       const int quarter = static_cast<int>(4 * done / total);
       if (quarter > last_quarter_) {
         last_quarter_ = quarter;
-        std::fprintf(stderr, "eval: %lld/%lld samples\n", static_cast<long long>(done), static_cast<long long>(total));
+        std::fprintf(stderr, "eval: %lld/%lld samples\n", static_cast<long long>(done),
+                     static_cast<long long>(total));
       }
     }
   }
@@ -69,25 +73,29 @@ class Progress {
 }  // namespace
 
 int run_eval(const std::vector<std::string>& args) {
-  po::options_description visible("act eval MODEL --data PATH [options]\n\n"
-                                  "Runs MODEL (.onnx) over a dataset and prints top-1/top-5 accuracy (when the data\n"
-                                  "has labels), throughput and latency. Data format by path: *-idx3-ubyte[.gz] (IDX,\n"
-                                  "labels from the sibling *-labels-idx1-ubyte[.gz]), .npy / .npz, or a directory of\n"
-                                  "class subfolders of PNG/JPEG images. Byte pixels are scaled to [0, 1] before\n"
-                                  "--mean/--std.\n\noptions");
-  visible.add_options()
-      ("help,h", "show this help")
-      ("data,d", po::value<std::string>(), "dataset path (required)")
-      ("labels,l", po::value<std::string>(), "labels file (IDX labels, or .npy for a .npy dataset)")
-      ("batch-size,b", po::value<std::int64_t>()->default_value(64), "samples per run (1 if the model fixes it)")
-      ("limit,n", po::value<std::int64_t>()->default_value(-1), "evaluate only the first N samples")
-      ("threads,t", po::value<int>(), "CPU threads (default: all cores, or ACT_NUM_THREADS)")
-      ("output,o", po::value<std::string>(), "write the model's raw outputs as .npy [N, ...] (f32)")
-      ("mean", po::value<std::vector<std::string>>()->multitoken(), "per-channel mean, after scaling to [0, 1]")
-      ("std", po::value<std::vector<std::string>>()->multitoken(), "per-channel std, after scaling to [0, 1]")
-      ("channels", po::value<int>()->default_value(3), "image folders: 1 (gray) or 3 (RGB)")
-      ("resize", po::value<int>()->default_value(0), "image folders: resize the short side to N pixels")
-      ("crop", po::value<int>()->default_value(0), "image folders: center crop N x N");
+  po::options_description visible(
+      "act eval MODEL --data PATH [options]\n\n"
+      "Runs MODEL (.onnx) over a dataset and prints top-1/top-5 accuracy (when the data\n"
+      "has labels), throughput and latency. Data format by path: *-idx3-ubyte[.gz] (IDX,\n"
+      "labels from the sibling *-labels-idx1-ubyte[.gz]), .npy / .npz, or a directory of\n"
+      "class subfolders of PNG/JPEG images. Byte pixels are scaled to [0, 1] before\n"
+      "--mean/--std.\n\noptions");
+  visible.add_options()("help,h", "show this help")("data,d", po::value<std::string>(),
+                                                    "dataset path (required)")(
+      "labels,l", po::value<std::string>(), "labels file (IDX labels, or .npy for a .npy dataset)")(
+      "batch-size,b", po::value<std::int64_t>()->default_value(64),
+      "samples per run (1 if the model fixes it)")(
+      "limit,n", po::value<std::int64_t>()->default_value(-1), "evaluate only the first N samples")(
+      "threads,t", po::value<int>(), "CPU threads (default: all cores, or ACT_NUM_THREADS)")(
+      "output,o", po::value<std::string>(), "write the model's raw outputs as .npy [N, ...] (f32)")(
+      "mean", po::value<std::vector<std::string>>()->multitoken(),
+      "per-channel mean, after scaling to [0, 1]")(
+      "std", po::value<std::vector<std::string>>()->multitoken(),
+      "per-channel std, after scaling to [0, 1]")("channels", po::value<int>()->default_value(3),
+                                                  "image folders: 1 (gray) or 3 (RGB)")(
+      "resize", po::value<int>()->default_value(0),
+      "image folders: resize the short side to N pixels")(
+      "crop", po::value<int>()->default_value(0), "image folders: center crop N x N");
   po::options_description all;
   all.add(visible).add_options()("model", po::value<std::string>(), "model");
   po::positional_options_description positional;
@@ -114,8 +122,12 @@ int run_eval(const std::vector<std::string>& args) {
 
   DatasetOptions data_options;
   if (vm.count("labels")) data_options.labels_path = vm["labels"].as<std::string>();
-  if (vm.count("mean")) data_options.normalization.mean = parse_floats(vm["mean"].as<std::vector<std::string>>(), "--mean");
-  if (vm.count("std")) data_options.normalization.std = parse_floats(vm["std"].as<std::vector<std::string>>(), "--std");
+  if (vm.count("mean"))
+    data_options.normalization.mean =
+        parse_floats(vm["mean"].as<std::vector<std::string>>(), "--mean");
+  if (vm.count("std"))
+    data_options.normalization.std =
+        parse_floats(vm["std"].as<std::vector<std::string>>(), "--std");
   data_options.channels = vm["channels"].as<int>();
   data_options.resize = vm["resize"].as<int>();
   data_options.crop = vm["crop"].as<int>();
@@ -142,12 +154,15 @@ int run_eval(const std::vector<std::string>& args) {
   std::fprintf(stderr, "eval: %s\n", dataset->describe().c_str());
 
   Progress progress;
-  eval_options.progress = [&](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+  eval_options.progress = [&](std::int64_t done, std::int64_t total) {
+    progress.update(done, total);
+  };
   const EvalResult result = evaluate(model, *dataset, eval_options);
 
   std::printf("model: %s\n", model_path.c_str());
   std::printf("samples: %lld (batch size %lld, %lld runs)\n", static_cast<long long>(result.count),
-              static_cast<long long>(result.effective_batch_size), static_cast<long long>(result.batches));
+              static_cast<long long>(result.effective_batch_size),
+              static_cast<long long>(result.batches));
   if (result.has_labels) {
     std::printf("top-1: %.2f%%\n", 100.0 * result.top1);
     std::printf("top-5: %.2f%%\n", 100.0 * result.top5);

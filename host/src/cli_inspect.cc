@@ -21,10 +21,18 @@ std::string json_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -80,14 +88,15 @@ void print_json(const std::string& path, const Model& model, const ModelStats& s
   auto values = [&](const std::vector<ValueInfo>& vs) {
     o << "[";
     for (std::size_t i = 0; i < vs.size(); ++i) {
-      o << (i ? ", " : "") << "{\"name\": " << q(vs[i].name) << ", \"dtype\": " << q(dtype_text(vs[i]))
-        << ", \"shape\": " << q(vs[i].shape_string()) << "}";
+      o << (i ? ", " : "") << "{\"name\": " << q(vs[i].name)
+        << ", \"dtype\": " << q(dtype_text(vs[i])) << ", \"shape\": " << q(vs[i].shape_string())
+        << "}";
     }
     o << "]";
   };
   o << "{\n  \"model\": " << q(path) << ",\n  \"ir_version\": " << model.ir_version
-    << ",\n  \"opset\": " << model.default_opset() << ",\n  \"producer\": " << q(model.producer_name)
-    << ",\n  \"inputs\": ";
+    << ",\n  \"opset\": " << model.default_opset()
+    << ",\n  \"producer\": " << q(model.producer_name) << ",\n  \"inputs\": ";
   values(s.inputs);
   o << ",\n  \"outputs\": ";
   values(s.outputs);
@@ -97,7 +106,8 @@ void print_json(const std::string& path, const Model& model, const ModelStats& s
     o << (first ? "" : ", ") << q(op) << ": " << n;
     first = false;
   }
-  o << "},\n  \"parameters\": " << s.parameter_count << ",\n  \"parameter_bytes\": " << s.parameter_bytes
+  o << "},\n  \"parameters\": " << s.parameter_count
+    << ",\n  \"parameter_bytes\": " << s.parameter_bytes
     << ",\n  \"total_flops\": " << s.total_flops
     << ",\n  \"flops_complete\": " << (s.flops_complete ? "true" : "false")
     << ",\n  \"symbolic_dims_as_one\": " << (s.symbolic_dims_as_one ? "true" : "false")
@@ -126,20 +136,24 @@ void print_json(const std::string& path, const Model& model, const ModelStats& s
 
 void print_text(const std::string& path, const Model& model, const ModelStats& s) {
   std::printf("model: %s\n  ir_version %lld, opset %lld", path.c_str(),
-              static_cast<long long>(model.ir_version), static_cast<long long>(model.default_opset()));
+              static_cast<long long>(model.ir_version),
+              static_cast<long long>(model.default_opset()));
   if (!model.producer_name.empty()) {
     std::printf(", producer %s %s", model.producer_name.c_str(), model.producer_version.c_str());
   }
   std::printf("\n\ninputs:\n");
   for (const auto& v : s.inputs) {
-    std::printf("  %-32s %-5s %s\n", v.name.c_str(), dtype_text(v).c_str(), v.shape_string().c_str());
+    std::printf("  %-32s %-5s %s\n", v.name.c_str(), dtype_text(v).c_str(),
+                v.shape_string().c_str());
   }
   std::printf("outputs:\n");
   for (const auto& v : s.outputs) {
-    std::printf("  %-32s %-5s %s\n", v.name.c_str(), dtype_text(v).c_str(), v.shape_string().c_str());
+    std::printf("  %-32s %-5s %s\n", v.name.c_str(), dtype_text(v).c_str(),
+                v.shape_string().c_str());
   }
   std::printf("\nops (%lld nodes):\n", static_cast<long long>(s.node_count));
-  for (const auto& [op, n] : s.op_histogram) std::printf("  %-24s %lld\n", op.c_str(), static_cast<long long>(n));
+  for (const auto& [op, n] : s.op_histogram)
+    std::printf("  %-24s %lld\n", op.c_str(), static_cast<long long>(n));
   std::printf("\nparameters: %lld (%s), %s\n", static_cast<long long>(s.parameter_count),
               human(static_cast<double>(s.parameter_count)).c_str(),
               human_bytes(static_cast<double>(s.parameter_bytes)).c_str());

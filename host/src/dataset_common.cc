@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <numeric>
 #include <limits>
+#include <numeric>
 #include <random>
 
 #include "act/host/dataset.h"
@@ -20,7 +20,8 @@ void Normalization::check(std::int64_t channels) const {
             " channels (give 1 or ", channels, ")");
   ACT_CHECK(fits(std), "normalization: ", std.size(), " std values for ", channels,
             " channels (give 1 or ", channels, ")");
-  for (float s : std) ACT_CHECK(s > 0.0f && std::isfinite(s), "normalization: std ", s, " is not positive");
+  for (float s : std)
+    ACT_CHECK(s > 0.0f && std::isfinite(s), "normalization: std ", s, " is not positive");
 }
 
 void Normalization::apply(float* data, std::int64_t channels, std::int64_t plane) const {
@@ -39,8 +40,8 @@ void check_finite(const Tensor& tensor, const std::string& what) {
   auto scan = [&](const auto* p) {
     for (std::int64_t i = 0; i < tensor.numel(); ++i) {
       if (!std::isfinite(p[i])) {
-        fail(what, ": ", std::isnan(p[i]) ? "NaN" : "Inf", " at index ", i,
-             " (shape ", shape_to_string(tensor.shape()), ")");
+        fail(what, ": ", std::isnan(p[i]) ? "NaN" : "Inf", " at index ", i, " (shape ",
+             shape_to_string(tensor.shape()), ")");
       }
     }
   };
@@ -95,7 +96,8 @@ bool BatchIterator::next(Batch& batch) {
   const std::int64_t end_all = num_samples();
   if (position_ >= end_all) return false;
   const std::int64_t end = std::min(end_all, position_ + options_.batch_size);
-  std::span<const std::int64_t> indices(order_.data() + position_, static_cast<std::size_t>(end - position_));
+  std::span<const std::int64_t> indices(order_.data() + position_,
+                                        static_cast<std::size_t>(end - position_));
   batch = dataset_.get(indices);
   position_ = end;
   return true;
@@ -107,7 +109,8 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path, const DatasetOpti
   ACT_CHECK(fs::exists(path, ec), path, ": no such file or directory");
   if (fs::is_directory(path, ec)) return open_image_folder(path, options);
   std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char ch) { return std::tolower(ch); });
   if (ext == ".npy" || ext == ".npz") return open_npy(path, options);
   return open_idx(path, options);
 }

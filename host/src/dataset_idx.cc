@@ -12,7 +12,9 @@
 namespace act::host {
 namespace {
 
-std::string base_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+std::string base_name(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
 
 struct IdxFile {
   std::vector<std::int64_t> dims;
@@ -49,7 +51,8 @@ std::vector<std::uint8_t> read_all(const std::string& path, bool& stream_truncat
 }
 
 std::uint32_t read_be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
 }
 
 // `what` names the payload in messages ("pixels", "labels").
@@ -57,16 +60,18 @@ IdxFile read_idx(const std::string& path, int expected_rank, const char* what) {
   bool stream_truncated = false;
   std::vector<std::uint8_t> bytes = read_all(path, stream_truncated);
   const std::string name = base_name(path);
-  ACT_CHECK(bytes.size() >= 4, name, ": truncated: ", bytes.size(), " bytes, too short for an IDX header");
+  ACT_CHECK(bytes.size() >= 4, name, ": truncated: ", bytes.size(),
+            " bytes, too short for an IDX header");
   ACT_CHECK(bytes[0] == 0 && bytes[1] == 0, name, ": not an IDX file (bad magic ",
             static_cast<int>(bytes[0]), ",", static_cast<int>(bytes[1]), "; expected 0,0)");
-  ACT_CHECK(bytes[2] == 0x08, name, ": unsupported IDX element type 0x", std::hex, static_cast<int>(bytes[2]),
-            std::dec, " (only unsigned bytes, 0x08, are supported)");
+  ACT_CHECK(bytes[2] == 0x08, name, ": unsupported IDX element type 0x", std::hex,
+            static_cast<int>(bytes[2]), std::dec, " (only unsigned bytes, 0x08, are supported)");
   const int rank = bytes[3];
-  ACT_CHECK(rank == expected_rank, name, ": expected a rank-", expected_rank, " IDX file (magic 0x0000080",
-            expected_rank, "), got rank ", rank);
+  ACT_CHECK(rank == expected_rank, name, ": expected a rank-", expected_rank,
+            " IDX file (magic 0x0000080", expected_rank, "), got rank ", rank);
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
-  ACT_CHECK(bytes.size() >= header, name, ": truncated: header needs ", header, " bytes, got ", bytes.size());
+  ACT_CHECK(bytes.size() >= header, name, ": truncated: header needs ", header, " bytes, got ",
+            bytes.size());
   IdxFile out;
   std::uint64_t count = 1;
   for (int i = 0; i < rank; ++i) {
@@ -79,7 +84,8 @@ IdxFile read_idx(const std::string& path, int expected_rank, const char* what) {
   const std::uint64_t got = bytes.size() - header;
   ACT_CHECK(got >= count, name, ": truncated: expected ", count, " bytes of ", what, ", got ", got,
             stream_truncated ? " (the gzip stream ends early)" : "");
-  ACT_CHECK(got == count, name, ": ", got - count, " unexpected bytes after the ", count, " bytes of ", what);
+  ACT_CHECK(got == count, name, ": ", got - count, " unexpected bytes after the ", count,
+            " bytes of ", what);
   out.values.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return out;
 }
@@ -94,11 +100,12 @@ class IdxDataset final : public Dataset {
     width_ = images.dims[2];
     pixels_ = std::move(images.values);
     normalization_.check(1);
-    labels_path_ = options.labels_path.empty() ? default_idx_labels_path(images_path) : options.labels_path;
+    labels_path_ =
+        options.labels_path.empty() ? default_idx_labels_path(images_path) : options.labels_path;
     if (!labels_path_.empty()) {
       IdxFile labels = read_idx(labels_path_, 1, "labels");
-      ACT_CHECK(labels.dims[0] == count_, base_name(labels_path_), ": ", labels.dims[0], " labels for ", count_,
-                " images in ", base_name(images_path));
+      ACT_CHECK(labels.dims[0] == count_, base_name(labels_path_), ": ", labels.dims[0],
+                " labels for ", count_, " images in ", base_name(images_path));
       labels_ = std::move(labels.values);
     }
   }
@@ -107,8 +114,9 @@ class IdxDataset final : public Dataset {
   Shape sample_shape() const override { return {1, height_, width_}; }
   bool has_labels() const override { return !labels_path_.empty(); }
   std::string describe() const override {
-    return detail::concat("IDX ", base_name(path_), ": ", count_, " x ", shape_to_string(sample_shape()),
-                          has_labels() ? ", labels from " + base_name(labels_path_) : ", no labels");
+    return detail::concat(
+        "IDX ", base_name(path_), ": ", count_, " x ", shape_to_string(sample_shape()),
+        has_labels() ? ", labels from " + base_name(labels_path_) : ", no labels");
   }
 
   Batch get(std::span<const std::int64_t> indices) const override {
@@ -125,7 +133,8 @@ class IdxDataset final : public Dataset {
     }
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t idx = indices[static_cast<std::size_t>(i)];
-      ACT_CHECK(idx >= 0 && idx < count_, base_name(path_), ": sample index ", idx, " out of range [0, ", count_, ")");
+      ACT_CHECK(idx >= 0 && idx < count_, base_name(path_), ": sample index ", idx,
+                " out of range [0, ", count_, ")");
       const std::uint8_t* src = pixels_.data() + idx * plane;
       float* dst = out + i * plane;
       for (std::int64_t p = 0; p < plane; ++p) dst[p] = static_cast<float>(src[p]) / 255.0f;

@@ -1,17 +1,17 @@
 // Image folders: PNG through libpng's simplified API, JPEG through libjpeg, then resize /
 // center crop / normalize into NCHW float.
-// jpeglib.h uses size_t and FILE without including their headers.
+// jpeglib.h uses size_t and FILE without including their headers, so those come first.
+// clang-format off
 #include <cstddef>
 #include <cstdio>
-
 #include <jpeglib.h>
 #include <png.h>
+// clang-format on
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <csetjmp>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -33,7 +33,8 @@ Tensor read_png(const std::string& path, int channels) {
     fail(path, ": cannot decode PNG: ", image.message);
   }
   image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-  Tensor out(DType::kU8, {static_cast<std::int64_t>(image.height), static_cast<std::int64_t>(image.width), channels});
+  Tensor out(DType::kU8, {static_cast<std::int64_t>(image.height),
+                          static_cast<std::int64_t>(image.width), channels});
   if (!png_image_finish_read(&image, nullptr, out.raw_data(), 0, nullptr)) {
     const std::string msg = image.message;
     png_image_free(&image);
@@ -68,8 +69,8 @@ void jpeg_emit_message(j_common_ptr cinfo, int level) {
 }
 
 // Only trivially destructible locals live across setjmp here, so longjmp skips nothing.
-bool decode_jpeg(std::FILE* file, int channels, std::uint8_t** pixels, std::int64_t* h, std::int64_t* w,
-                 char* message) {
+bool decode_jpeg(std::FILE* file, int channels, std::uint8_t** pixels, std::int64_t* h,
+                 std::int64_t* w, char* message) {
   jpeg_decompress_struct cinfo;
   JpegError err;
   cinfo.err = jpeg_std_error(&err.mgr);
@@ -134,15 +135,17 @@ Tensor read_jpeg(const std::string& path, int channels) {
 
 bool has_image_extension(const fs::path& p) {
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
 }
 
 class ImageFolderDataset final : public Dataset {
  public:
-  ImageFolderDataset(const std::string& root, const DatasetOptions& options) : root_(root), options_(options) {
-    ACT_CHECK(options_.channels == 1 || options_.channels == 3, root, ": channels must be 1 or 3, got ",
-              options_.channels);
+  ImageFolderDataset(const std::string& root, const DatasetOptions& options)
+      : root_(root), options_(options) {
+    ACT_CHECK(options_.channels == 1 || options_.channels == 3, root,
+              ": channels must be 1 or 3, got ", options_.channels);
     ACT_CHECK(options_.resize >= 0 && options_.crop >= 0, root, ": resize and crop must be >= 0");
     options_.normalization.check(options_.channels);
     std::error_code ec;
@@ -165,7 +168,8 @@ class ImageFolderDataset final : public Dataset {
       std::sort(files.begin(), files.end());
       for (auto& f : files) samples_.push_back({std::move(f), static_cast<std::int64_t>(c)});
     }
-    ACT_CHECK(!samples_.empty(), root, ": no .png/.jpg/.jpeg images in ", classes_.size(), " class folders");
+    ACT_CHECK(!samples_.empty(), root, ": no .png/.jpg/.jpeg images in ", classes_.size(),
+              " class folders");
     if (options_.crop > 0) {
       shape_ = {options_.channels, options_.crop, options_.crop};
     } else {
@@ -179,8 +183,8 @@ class ImageFolderDataset final : public Dataset {
   bool has_labels() const override { return true; }
   std::vector<std::string> class_names() const override { return classes_; }
   std::string describe() const override {
-    return detail::concat("image folder ", root_, ": ", size(), " images in ", classes_.size(), " classes, samples ",
-                          shape_to_string(shape_));
+    return detail::concat("image folder ", root_, ": ", size(), " images in ", classes_.size(),
+                          " classes, samples ", shape_to_string(shape_));
   }
 
   Batch get(std::span<const std::int64_t> indices) const override {
@@ -195,7 +199,8 @@ class ImageFolderDataset final : public Dataset {
     float* dst = batch.images.data<float>();
     std::int64_t* labels = batch.labels->data<std::int64_t>();
     for (std::int64_t idx : indices) {
-      ACT_CHECK(idx >= 0 && idx < size(), root_, ": sample index ", idx, " out of range [0, ", size(), ")");
+      ACT_CHECK(idx >= 0 && idx < size(), root_, ": sample index ", idx, " out of range [0, ",
+                size(), ")");
     }
     // Decoding dominates; spread it over the pool. Errors are carried out of the workers by
     // hand because a throwing body must not escape parallel_for.
@@ -206,8 +211,9 @@ class ImageFolderDataset final : public Dataset {
         try {
           const std::int64_t idx = indices[static_cast<std::size_t>(i)];
           Tensor img = load(idx);
-          ACT_CHECK(img.shape() == shape_, samples_[static_cast<std::size_t>(idx)].path, ": image gives ",
-                    shape_to_string(img.shape()), " but the dataset's samples are ", shape_to_string(shape_),
+          ACT_CHECK(img.shape() == shape_, samples_[static_cast<std::size_t>(idx)].path,
+                    ": image gives ", shape_to_string(img.shape()),
+                    " but the dataset's samples are ", shape_to_string(shape_),
                     " (use resize/crop to make them equal)");
           std::copy(img.data<float>(), img.data<float>() + per, dst + i * per);
           labels[i] = samples_[static_cast<std::size_t>(idx)].label;
@@ -241,10 +247,12 @@ class ImageFolderDataset final : public Dataset {
       std::int64_t nh, nw;
       if (h <= w) {
         nh = s;
-        nw = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(static_cast<double>(w) * s / h)));
+        nw = std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(std::llround(static_cast<double>(w) * s / h)));
       } else {
         nw = s;
-        nh = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(static_cast<double>(h) * s / w)));
+        nh = std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(std::llround(static_cast<double>(h) * s / w)));
       }
       if (nh != h || nw != w) hwc = resize_bilinear(hwc.data(), h, w, c, nh, nw);
       h = nh;
@@ -252,8 +260,8 @@ class ImageFolderDataset final : public Dataset {
     }
     std::int64_t top = 0, left = 0, oh = h, ow = w;
     if (options_.crop > 0) {
-      ACT_CHECK(options_.crop <= h && options_.crop <= w, path, ": image of ", h, "x", w, " is smaller than the crop ",
-                options_.crop, " (add a resize)");
+      ACT_CHECK(options_.crop <= h && options_.crop <= w, path, ": image of ", h, "x", w,
+                " is smaller than the crop ", options_.crop, " (add a resize)");
       oh = ow = options_.crop;
       top = (h - oh) / 2;
       left = (w - ow) / 2;
@@ -263,7 +271,8 @@ class ImageFolderDataset final : public Dataset {
     for (std::int64_t ch = 0; ch < c; ++ch)
       for (std::int64_t y = 0; y < oh; ++y)
         for (std::int64_t x = 0; x < ow; ++x)
-          dst[(ch * oh + y) * ow + x] = hwc[static_cast<std::size_t>(((top + y) * w + left + x) * c + ch)] / 255.0f;
+          dst[(ch * oh + y) * ow + x] =
+              hwc[static_cast<std::size_t>(((top + y) * w + left + x) * c + ch)] / 255.0f;
     options_.normalization.apply(dst, c, oh * ow);
     return out;
   }
@@ -286,13 +295,14 @@ Tensor read_image(const std::string& path, int channels) {
   std::fclose(f);
   static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
   if (got == 8 && std::memcmp(magic, kPng, 8) == 0) return read_png(path, channels);
-  if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path, channels);
+  if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
+    return read_jpeg(path, channels);
   fail(path, ": not a PNG or JPEG file", got < 8 ? " (truncated)" : "");
 }
 
 void write_png(const std::string& path, const Tensor& hwc) {
-  ACT_CHECK(hwc.dtype() == DType::kU8 && hwc.rank() == 3 && (hwc.dim(2) == 1 || hwc.dim(2) == 3), path,
-            ": write_png needs u8 [H, W, 1|3], got ", hwc.describe());
+  ACT_CHECK(hwc.dtype() == DType::kU8 && hwc.rank() == 3 && (hwc.dim(2) == 1 || hwc.dim(2) == 3),
+            path, ": write_png needs u8 [H, W, 1|3], got ", hwc.describe());
   png_image image;
   std::memset(&image, 0, sizeof image);
   image.version = PNG_IMAGE_VERSION;
@@ -304,8 +314,8 @@ void write_png(const std::string& path, const Tensor& hwc) {
 }
 
 namespace {
-bool encode_jpeg(std::FILE* file, const std::uint8_t* pixels, std::int64_t h, std::int64_t w, int c, int quality,
-                 char* message) {
+bool encode_jpeg(std::FILE* file, const std::uint8_t* pixels, std::int64_t h, std::int64_t w, int c,
+                 int quality, char* message) {
   jpeg_compress_struct cinfo;
   JpegError err;
   cinfo.err = jpeg_std_error(&err.mgr);
@@ -326,7 +336,8 @@ bool encode_jpeg(std::FILE* file, const std::uint8_t* pixels, std::int64_t h, st
   jpeg_set_quality(&cinfo, quality, TRUE);
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW rows[1] = {const_cast<std::uint8_t*>(pixels) + static_cast<std::size_t>(cinfo.next_scanline) * w * c};
+    JSAMPROW rows[1] = {const_cast<std::uint8_t*>(pixels) +
+                        static_cast<std::size_t>(cinfo.next_scanline) * w * c};
     jpeg_write_scanlines(&cinfo, rows, 1);
   }
   jpeg_finish_compress(&cinfo);
@@ -336,14 +347,15 @@ bool encode_jpeg(std::FILE* file, const std::uint8_t* pixels, std::int64_t h, st
 }  // namespace
 
 void write_jpeg(const std::string& path, const Tensor& hwc, int quality) {
-  ACT_CHECK(hwc.dtype() == DType::kU8 && hwc.rank() == 3 && (hwc.dim(2) == 1 || hwc.dim(2) == 3), path,
-            ": write_jpeg needs u8 [H, W, 1|3], got ", hwc.describe());
-  ACT_CHECK(quality >= 1 && quality <= 100, path, ": JPEG quality must be in 1..100, got ", quality);
+  ACT_CHECK(hwc.dtype() == DType::kU8 && hwc.rank() == 3 && (hwc.dim(2) == 1 || hwc.dim(2) == 3),
+            path, ": write_jpeg needs u8 [H, W, 1|3], got ", hwc.describe());
+  ACT_CHECK(quality >= 1 && quality <= 100, path, ": JPEG quality must be in 1..100, got ",
+            quality);
   std::FILE* f = std::fopen(path.c_str(), "wb");
   ACT_CHECK(f != nullptr, path, ": cannot open for writing");
   char message[JMSG_LENGTH_MAX] = {0};
-  const bool ok = encode_jpeg(f, hwc.data<std::uint8_t>(), hwc.dim(0), hwc.dim(1), static_cast<int>(hwc.dim(2)),
-                              quality, message);
+  const bool ok = encode_jpeg(f, hwc.data<std::uint8_t>(), hwc.dim(0), hwc.dim(1),
+                              static_cast<int>(hwc.dim(2)), quality, message);
   const bool closed = std::fclose(f) == 0;
   ACT_CHECK(ok, path, ": cannot write JPEG: ", message);
   ACT_CHECK(closed, path, ": write failed");

@@ -14,7 +14,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 // Checks the dataset's samples against the model input's known dims before any run, so the
 // user sees both shapes side by side rather than a kernel error deep in the graph.
@@ -31,11 +33,12 @@ void check_input(const ValueInfo& input, const Dataset& dataset) {
     const Dim& d = input.shape[i + 1];
     if (d.known() && d.value != sample[i]) dims_ok = false;
   }
-  ACT_CHECK(dims_ok, "input '", input.name, "' expects ", expected_text(), ", but the data gives samples of ",
-            shape_to_string(sample), " (", dataset.describe(), ")");
+  ACT_CHECK(dims_ok, "input '", input.name, "' expects ", expected_text(),
+            ", but the data gives samples of ", shape_to_string(sample), " (", dataset.describe(),
+            ")");
   if (input.has_dtype) {
-    ACT_CHECK(input.dtype == DType::kF32, "input '", input.name, "' takes ", dtype_name(input.dtype),
-              "; datasets provide f32 images");
+    ACT_CHECK(input.dtype == DType::kF32, "input '", input.name, "' takes ",
+              dtype_name(input.dtype), "; datasets provide f32 images");
   }
 }
 
@@ -69,8 +72,8 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
   result.input_name = input->name;
   result.output_name = graph.outputs().front().name;
   result.has_labels = dataset.has_labels();
-  const bool batch_fixed_to_one = input->has_shape && !input->shape.empty() && input->shape[0].known() &&
-                                  input->shape[0].value == 1;
+  const bool batch_fixed_to_one = input->has_shape && !input->shape.empty() &&
+                                  input->shape[0].known() && input->shape[0].value == 1;
   result.effective_batch_size = batch_fixed_to_one ? 1 : options.batch_size;
 
   BatchOptions batch_options;
@@ -96,7 +99,8 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
     if (out.dtype() != DType::kF32) out = out.cast(DType::kF32);
     const std::int64_t classes = n > 0 ? out.numel() / n : 0;
     if (per_sample < 0) per_sample = classes;
-    ACT_CHECK(classes == per_sample, "output '", result.output_name, "' changed size between batches");
+    ACT_CHECK(classes == per_sample, "output '", result.output_name,
+              "' changed size between batches");
     const float* scores = out.data<float>();
     if (options.keep_outputs) gathered.insert(gathered.end(), scores, scores + out.numel());
 
@@ -105,8 +109,9 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
       const std::int64_t k = std::min<std::int64_t>(5, classes);
       for (std::int64_t i = 0; i < n; ++i) {
         const std::int64_t label = labels[i];
-        ACT_CHECK(label >= 0 && label < classes, "label ", label, " of sample ", batch.indices[static_cast<std::size_t>(i)],
-                  " is outside the model's ", classes, " output classes");
+        ACT_CHECK(label >= 0 && label < classes, "label ", label, " of sample ",
+                  batch.indices[static_cast<std::size_t>(i)], " is outside the model's ", classes,
+                  " output classes");
         const float* s = scores + i * classes;
         // Rank of the true class: how many scores beat it. Ties go against the label only for
         // lower indices, which matches argmax's first-max rule for top-1.
@@ -122,7 +127,8 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
     if (options.progress) options.progress(result.count, total);
   }
   result.total_seconds = since(loop_start);
-  result.mean_batch_ms = result.batches > 0 ? 1000.0 * result.seconds / static_cast<double>(result.batches) : 0.0;
+  result.mean_batch_ms =
+      result.batches > 0 ? 1000.0 * result.seconds / static_cast<double>(result.batches) : 0.0;
   if (result.has_labels && result.count > 0) {
     result.top1 = static_cast<double>(correct1) / static_cast<double>(result.count);
     result.top5 = static_cast<double>(correct5) / static_cast<double>(result.count);
@@ -138,13 +144,16 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
         known = known && out_info.shape[i].known();
         rest.push_back(out_info.shape[i].value);
       }
-      if (known && shape_numel(rest) == std::max<std::int64_t>(per_sample, 0)) shape.insert(shape.end(), rest.begin(), rest.end());
-      else shape.push_back(std::max<std::int64_t>(per_sample, 0));
+      if (known && shape_numel(rest) == std::max<std::int64_t>(per_sample, 0))
+        shape.insert(shape.end(), rest.begin(), rest.end());
+      else
+        shape.push_back(std::max<std::int64_t>(per_sample, 0));
     } else {
       shape.push_back(std::max<std::int64_t>(per_sample, 0));
     }
     result.outputs = Tensor(DType::kF32, shape);
-    if (!gathered.empty()) std::memcpy(result.outputs.raw_data(), gathered.data(), gathered.size() * sizeof(float));
+    if (!gathered.empty())
+      std::memcpy(result.outputs.raw_data(), gathered.data(), gathered.size() * sizeof(float));
   }
   return result;
 }

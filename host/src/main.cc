@@ -19,7 +19,8 @@ struct Command {
 
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
-      {"inspect", {act::host::run_inspect, "print a model's inputs, outputs, ops, parameters and FLOPs"}},
+      {"inspect",
+       {act::host::run_inspect, "print a model's inputs, outputs, ops, parameters and FLOPs"}},
       {"eval", {act::host::run_eval, "run a model over a dataset: accuracy and throughput"}},
   };
   return table;
@@ -27,7 +28,8 @@ const std::map<std::string, Command>& commands() {
 
 void print_usage(std::FILE* out) {
   std::fprintf(out, "usage: act <command> [options]\n\ncommands:\n");
-  for (const auto& [name, cmd] : commands()) std::fprintf(out, "  %-10s %s\n", name.c_str(), cmd.summary);
+  for (const auto& [name, cmd] : commands())
+    std::fprintf(out, "  %-10s %s\n", name.c_str(), cmd.summary);
   std::fprintf(out, "  %-10s %s\n", "version", "print version and build information");
   std::fprintf(out, "\n'act <command> --help' describes a command.\n");
 }

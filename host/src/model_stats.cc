@@ -10,9 +10,8 @@ namespace act::host {
 namespace {
 
 bool is_mac_op(const Node& n) {
-  return n.domain.empty() &&
-         (n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" ||
-          n.op_type == "MatMul");
+  return n.domain.empty() && (n.op_type == "Conv" || n.op_type == "ConvTranspose" ||
+                              n.op_type == "Gemm" || n.op_type == "MatMul");
 }
 
 class ShapeLookup {
@@ -142,12 +141,11 @@ ModelStats compute_model_stats(const Model& model) {
   ShapeLookup shapes(inferred, graph, &s.symbolic_dims_as_one);
 
   // Values computable from initializers alone (weights behind DequantizeLinear, Constant).
-  std::set<std::string> constant(
-      [&] {
-        std::set<std::string> c;
-        for (const auto& [name, t] : graph.initializers()) c.insert(name);
-        return c;
-      }());
+  std::set<std::string> constant([&] {
+    std::set<std::string> c;
+    for (const auto& [name, t] : graph.initializers()) c.insert(name);
+    return c;
+  }());
   const auto& nodes = graph.nodes();
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];

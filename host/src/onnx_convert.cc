@@ -16,34 +16,60 @@ using onnx::TensorProto;
 
 bool onnx_to_dtype(int t, DType* out) {
   switch (t) {
-    case TensorProto::FLOAT: *out = DType::kF32; return true;
-    case TensorProto::DOUBLE: *out = DType::kF64; return true;
-    case TensorProto::FLOAT16: *out = DType::kF16; return true;
-    case TensorProto::INT8: *out = DType::kI8; return true;
-    case TensorProto::UINT8: *out = DType::kU8; return true;
-    case TensorProto::INT32: *out = DType::kI32; return true;
-    case TensorProto::INT64: *out = DType::kI64; return true;
-    case TensorProto::BOOL: *out = DType::kBool; return true;
-    default: return false;
+    case TensorProto::FLOAT:
+      *out = DType::kF32;
+      return true;
+    case TensorProto::DOUBLE:
+      *out = DType::kF64;
+      return true;
+    case TensorProto::FLOAT16:
+      *out = DType::kF16;
+      return true;
+    case TensorProto::INT8:
+      *out = DType::kI8;
+      return true;
+    case TensorProto::UINT8:
+      *out = DType::kU8;
+      return true;
+    case TensorProto::INT32:
+      *out = DType::kI32;
+      return true;
+    case TensorProto::INT64:
+      *out = DType::kI64;
+      return true;
+    case TensorProto::BOOL:
+      *out = DType::kBool;
+      return true;
+    default:
+      return false;
   }
 }
 
 int dtype_to_onnx(DType d) {
   switch (d) {
-    case DType::kF32: return TensorProto::FLOAT;
-    case DType::kF64: return TensorProto::DOUBLE;
-    case DType::kF16: return TensorProto::FLOAT16;
-    case DType::kI8: return TensorProto::INT8;
-    case DType::kU8: return TensorProto::UINT8;
-    case DType::kI32: return TensorProto::INT32;
-    case DType::kI64: return TensorProto::INT64;
-    case DType::kBool: return TensorProto::BOOL;
+    case DType::kF32:
+      return TensorProto::FLOAT;
+    case DType::kF64:
+      return TensorProto::DOUBLE;
+    case DType::kF16:
+      return TensorProto::FLOAT16;
+    case DType::kI8:
+      return TensorProto::INT8;
+    case DType::kU8:
+      return TensorProto::UINT8;
+    case DType::kI32:
+      return TensorProto::INT32;
+    case DType::kI64:
+      return TensorProto::INT64;
+    case DType::kBool:
+      return TensorProto::BOOL;
   }
   return TensorProto::UNDEFINED;
 }
 
 std::string onnx_type_name(int t) {
-  if (TensorProto::DataType_IsValid(t)) return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t));
+  if (TensorProto::DataType_IsValid(t))
+    return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(t));
   return "type " + std::to_string(t);
 }
 
@@ -103,12 +129,13 @@ void read_external(const TensorProto& p, const fs::path& base_dir, const std::st
   std::ifstream in(file, std::ios::binary);
   in.seekg(offset);
   in.read(static_cast<char*>(dst), static_cast<std::streamsize>(nbytes));
-  ACT_CHECK(in.good() || nbytes == 0, what, ": tensor '", p.name(), "': cannot read external data '",
-            location, "'");
+  ACT_CHECK(in.good() || nbytes == 0, what, ": tensor '", p.name(),
+            "': cannot read external data '", location, "'");
 }
 
 template <typename Src, typename Dst>
-void copy_typed(const Src& src, Dst* dst, std::size_t n, const TensorProto& p, const std::string& what) {
+void copy_typed(const Src& src, Dst* dst, std::size_t n, const TensorProto& p,
+                const std::string& what) {
   ACT_CHECK(static_cast<std::size_t>(src.size()) == n, what, ": tensor '", p.name(), "' has ",
             src.size(), " values for ", n, " elements");
   for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<Dst>(src[static_cast<int>(i)]);
@@ -133,7 +160,8 @@ ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v, const std::string
   const auto& tt = v.type().tensor_type();
   if (tt.elem_type() != TensorProto::UNDEFINED) {
     ACT_CHECK(onnx_to_dtype(tt.elem_type(), &info.dtype), what, ": value '", v.name(),
-              "' has element type ", onnx_type_name(tt.elem_type()), ", which ACT does not support");
+              "' has element type ", onnx_type_name(tt.elem_type()),
+              ", which ACT does not support");
     info.has_dtype = true;
   }
   if (tt.has_shape()) {
@@ -166,23 +194,38 @@ AttrValue attr_from_proto(const onnx::AttributeProto& a, const onnx::NodeProto& 
   auto type = a.type();
   // IR < 2 files leave `type` unset; the populated field tells the kind.
   if (type == A::UNDEFINED) {
-    if (a.has_i()) type = A::INT;
-    else if (a.has_f()) type = A::FLOAT;
-    else if (a.has_s()) type = A::STRING;
-    else if (a.has_t()) type = A::TENSOR;
-    else if (a.has_g()) type = A::GRAPH;
-    else if (a.ints_size()) type = A::INTS;
-    else if (a.floats_size()) type = A::FLOATS;
-    else if (a.strings_size()) type = A::STRINGS;
+    if (a.has_i())
+      type = A::INT;
+    else if (a.has_f())
+      type = A::FLOAT;
+    else if (a.has_s())
+      type = A::STRING;
+    else if (a.has_t())
+      type = A::TENSOR;
+    else if (a.has_g())
+      type = A::GRAPH;
+    else if (a.ints_size())
+      type = A::INTS;
+    else if (a.floats_size())
+      type = A::FLOATS;
+    else if (a.strings_size())
+      type = A::STRINGS;
   }
   switch (type) {
-    case A::INT: return a.i();
-    case A::FLOAT: return a.f();
-    case A::STRING: return a.s();
-    case A::TENSOR: return tensor_from_proto(a.t(), base_dir, what);
-    case A::INTS: return std::vector<std::int64_t>(a.ints().begin(), a.ints().end());
-    case A::FLOATS: return std::vector<float>(a.floats().begin(), a.floats().end());
-    case A::STRINGS: return std::vector<std::string>(a.strings().begin(), a.strings().end());
+    case A::INT:
+      return a.i();
+    case A::FLOAT:
+      return a.f();
+    case A::STRING:
+      return a.s();
+    case A::TENSOR:
+      return tensor_from_proto(a.t(), base_dir, what);
+    case A::INTS:
+      return std::vector<std::int64_t>(a.ints().begin(), a.ints().end());
+    case A::FLOATS:
+      return std::vector<float>(a.floats().begin(), a.floats().end());
+    case A::STRINGS:
+      return std::vector<std::string>(a.strings().begin(), a.strings().end());
     default:
       fail(what, ": node '", node.name(), "' (", node.op_type(), ") has attribute '", a.name(),
            "' of kind ", A::AttributeType_Name(type), ", which ACT does not support");
@@ -259,14 +302,28 @@ Tensor tensor_from_proto(const TensorProto& p, const fs::path& base_dir, const s
     return t;
   }
   switch (dtype) {
-    case DType::kF32: copy_typed(p.float_data(), static_cast<float*>(dst), n, p, what); break;
-    case DType::kF64: copy_typed(p.double_data(), static_cast<double*>(dst), n, p, what); break;
-    case DType::kI64: copy_typed(p.int64_data(), static_cast<std::int64_t*>(dst), n, p, what); break;
-    case DType::kI32: copy_typed(p.int32_data(), static_cast<std::int32_t*>(dst), n, p, what); break;
-    case DType::kI8: copy_typed(p.int32_data(), static_cast<std::int8_t*>(dst), n, p, what); break;
-    case DType::kU8: copy_typed(p.int32_data(), static_cast<std::uint8_t*>(dst), n, p, what); break;
+    case DType::kF32:
+      copy_typed(p.float_data(), static_cast<float*>(dst), n, p, what);
+      break;
+    case DType::kF64:
+      copy_typed(p.double_data(), static_cast<double*>(dst), n, p, what);
+      break;
+    case DType::kI64:
+      copy_typed(p.int64_data(), static_cast<std::int64_t*>(dst), n, p, what);
+      break;
+    case DType::kI32:
+      copy_typed(p.int32_data(), static_cast<std::int32_t*>(dst), n, p, what);
+      break;
+    case DType::kI8:
+      copy_typed(p.int32_data(), static_cast<std::int8_t*>(dst), n, p, what);
+      break;
+    case DType::kU8:
+      copy_typed(p.int32_data(), static_cast<std::uint8_t*>(dst), n, p, what);
+      break;
     // FLOAT16 values sit in int32_data as their 16-bit patterns.
-    case DType::kF16: copy_typed(p.int32_data(), static_cast<std::uint16_t*>(dst), n, p, what); break;
+    case DType::kF16:
+      copy_typed(p.int32_data(), static_cast<std::uint16_t*>(dst), n, p, what);
+      break;
     case DType::kBool: {
       ACT_CHECK(static_cast<std::size_t>(p.int32_data_size()) == n, what, ": tensor '", name,
                 "' has ", p.int32_data_size(), " values for ", n, " elements");
@@ -293,7 +350,8 @@ Model model_from_proto(const onnx::ModelProto& proto, const fs::path& model_dir,
   ACT_CHECK(proto.functions_size() == 0, what, ": model-local functions are not supported");
   Model m;
   m.ir_version = proto.ir_version();
-  for (const auto& op : proto.opset_import()) m.opset_imports.emplace_back(op.domain(), op.version());
+  for (const auto& op : proto.opset_import())
+    m.opset_imports.emplace_back(op.domain(), op.version());
   m.producer_name = proto.producer_name();
   m.producer_version = proto.producer_version();
   m.domain = proto.domain();

@@ -4,7 +4,9 @@
 
 namespace act::host {
 
-std::string version() { return ACT_VERSION; }
+std::string version() {
+  return ACT_VERSION;
+}
 
 std::string build_info() {
   std::string out = "act " + version() + "\n";

@@ -10,10 +10,10 @@ namespace act {
 // Everything run() needs, resolved once. Values live in `slots`; nodes refer to them by index.
 struct Executor::Plan {
   struct Step {
-    const Node* node = nullptr;  // points into `nodes`
-    std::vector<int> in;         // slot per input, -1 if omitted
-    std::vector<int> out;        // slot per output (omitted outputs get a scratch slot)
-    std::vector<int> release;    // slots whose last reader is this step
+    const Node* node = nullptr;              // points into `nodes`
+    std::vector<int> in;                     // slot per input, -1 if omitted
+    std::vector<int> out;                    // slot per output (omitted outputs get a scratch slot)
+    std::vector<int> release;                // slots whose last reader is this step
     const KernelFactory* factory = nullptr;  // resolved for `kernel_dtype`
     std::unique_ptr<OpKernel> kernel;
     DType kernel_dtype = DType::kF32;
@@ -41,7 +41,9 @@ struct Executor::Plan {
 
 namespace {
 
-std::string label(const Node& n) { return "node '" + n.name + "' (" + n.op_type + ")"; }
+std::string label(const Node& n) {
+  return "node '" + n.name + "' (" + n.op_type + ")";
+}
 
 void check_feed(const ValueInfo& info, const Tensor& t) {
   ACT_CHECK(t.defined(), "input '", info.name, "' was fed an empty tensor");
@@ -104,7 +106,8 @@ Executor::Executor(const Graph& graph, std::int64_t opset, ExecutorOptions optio
     // Fail before running if no kernel exists on this device for any dtype.
     bool any = false;
     for (int d = 0; d < kNumDTypes && !any; ++d) {
-      any = registry.supports(node.op_type, node.domain, p.options.device.kind, static_cast<DType>(d));
+      any = registry.supports(node.op_type, node.domain, p.options.device.kind,
+                              static_cast<DType>(d));
     }
     ACT_CHECK(any, "op '", node.op_type, "' has no kernel on ", p.options.device.to_string(), " (",
               label(node), ")");
@@ -113,12 +116,14 @@ Executor::Executor(const Graph& graph, std::int64_t opset, ExecutorOptions optio
         step.in.push_back(-1);
         continue;
       }
-      ACT_CHECK(produced.count(in) != 0, label(node), " reads '", in, "', which is not computed before it");
+      ACT_CHECK(produced.count(in) != 0, label(node), " reads '", in,
+                "', which is not computed before it");
       step.in.push_back(slot(in));
     }
     for (std::size_t i = 0; i < node.outputs.size(); ++i) {
       const auto& out = node.outputs[i];
-      step.out.push_back(slot(out.empty() ? "\x01scratch:" + node.name + ":" + std::to_string(i) : out));
+      step.out.push_back(
+          slot(out.empty() ? "\x01scratch:" + node.name + ":" + std::to_string(i) : out));
       produced.insert(out);
     }
     step.in_ptrs.resize(step.in.size());
@@ -159,8 +164,12 @@ Executor::Executor(const Graph& graph, std::int64_t opset, ExecutorOptions optio
 
 Executor::~Executor() = default;
 
-const std::vector<std::string>& Executor::feed_names() const { return plan_->feed_names; }
-std::size_t Executor::num_nodes() const { return plan_->steps.size(); }
+const std::vector<std::string>& Executor::feed_names() const {
+  return plan_->feed_names;
+}
+std::size_t Executor::num_nodes() const {
+  return plan_->steps.size();
+}
 
 std::vector<NodeProfile> Executor::profile() const {
   std::vector<NodeProfile> out;
@@ -210,7 +219,8 @@ RunResult Executor::run(const std::vector<Tensor>& inputs) {
     const Node& node = *step.node;
     try {
       if (!step.kernel || step.kernel_dtype != dtype) {
-        step.factory = p.registry->find_kernel(node.op_type, node.domain, p.options.device.kind, dtype);
+        step.factory =
+            p.registry->find_kernel(node.op_type, node.domain, p.options.device.kind, dtype);
         ACT_CHECK(step.factory != nullptr, "no ", p.options.device.to_string(), " kernel for ",
                   dtype_name(dtype), " inputs");
         step.kernel = (*step.factory)(KernelInit{node, p.opset, p.options.device});
@@ -221,7 +231,8 @@ RunResult Executor::run(const std::vector<Tensor>& inputs) {
         const auto t0 = std::chrono::steady_clock::now();
         step.kernel->compute(ctx);
         step.profile_ms +=
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         ++step.profile_calls;
       } else {
         step.kernel->compute(ctx);
@@ -236,8 +247,8 @@ RunResult Executor::run(const std::vector<Tensor>& inputs) {
       step.out_vals[i] = Tensor();
       // An omitted optional output ("") is scratch, not a value: tap_all does not report it.
       if (p.options.on_tap && !node.outputs[i].empty() &&
-          (p.options.tap_all || std::find(p.tap_slots.begin(), p.tap_slots.end(), step.out[i]) !=
-                                    p.tap_slots.end())) {
+          (p.options.tap_all ||
+           std::find(p.tap_slots.begin(), p.tap_slots.end(), step.out[i]) != p.tap_slots.end())) {
         p.options.on_tap(node.outputs[i], p.slots[static_cast<std::size_t>(step.out[i])]);
       }
     }
@@ -247,11 +258,13 @@ RunResult Executor::run(const std::vector<Tensor>& inputs) {
   for (auto s : p.output_slots) result.outputs.push_back(p.slots[static_cast<std::size_t>(s)]);
   if (p.options.tap_all) {
     for (std::size_t s = 0; s < p.slots.size(); ++s) {
-      if (p.slots[s].defined() && p.slot_names[s][0] != '\x01') result.tapped[p.slot_names[s]] = p.slots[s];
+      if (p.slots[s].defined() && p.slot_names[s][0] != '\x01')
+        result.tapped[p.slot_names[s]] = p.slots[s];
     }
   } else {
     for (auto s : p.tap_slots) {
-      result.tapped[p.slot_names[static_cast<std::size_t>(s)]] = p.slots[static_cast<std::size_t>(s)];
+      result.tapped[p.slot_names[static_cast<std::size_t>(s)]] =
+          p.slots[static_cast<std::size_t>(s)];
     }
   }
   // Drop references to this run's values so memory is returned between runs.

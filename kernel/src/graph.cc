@@ -9,7 +9,8 @@
 namespace act {
 
 bool ValueInfo::fully_known() const {
-  return has_shape && std::all_of(shape.begin(), shape.end(), [](const Dim& d) { return d.known(); });
+  return has_shape &&
+         std::all_of(shape.begin(), shape.end(), [](const Dim& d) { return d.known(); });
 }
 
 Shape ValueInfo::concrete_shape() const {
@@ -220,8 +221,8 @@ void Graph::validate(const OpRegistry* registry) const {
                 n.domain.empty() ? "" : " in domain '" + n.domain + "'", " at ", node_label(n));
       const int ni = static_cast<int>(n.inputs.size());
       const int no = static_cast<int>(n.outputs.size());
-      ACT_CHECK(ni >= s->min_inputs && ni <= s->max_inputs, node_label(n), " has ", ni,
-                " inputs; ", n.op_type, " takes ", s->min_inputs, " to ", s->max_inputs);
+      ACT_CHECK(ni >= s->min_inputs && ni <= s->max_inputs, node_label(n), " has ", ni, " inputs; ",
+                n.op_type, " takes ", s->min_inputs, " to ", s->max_inputs);
       ACT_CHECK(no >= s->min_outputs && no <= s->max_outputs, node_label(n), " has ", no,
                 " outputs; ", n.op_type, " makes ", s->min_outputs, " to ", s->max_outputs);
     }

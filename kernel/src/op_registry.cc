@@ -41,7 +41,8 @@ const KernelFactory* OpRegistry::find_kernel(const std::string& op, const std::s
   // Later registrations win, so a plugin can override a built-in kernel.
   for (auto e = it->second.rbegin(); e != it->second.rend(); ++e) {
     if (e->device != device) continue;
-    if (e->dtypes.empty() || std::find(e->dtypes.begin(), e->dtypes.end(), dtype) != e->dtypes.end()) {
+    if (e->dtypes.empty() ||
+        std::find(e->dtypes.begin(), e->dtypes.end(), dtype) != e->dtypes.end()) {
       return &e->factory;
     }
   }
@@ -50,7 +51,8 @@ const KernelFactory* OpRegistry::find_kernel(const std::string& op, const std::s
 
 std::vector<std::string> OpRegistry::op_names() const {
   std::vector<std::string> out;
-  for (const auto& [k, s] : schemas_) out.push_back(s.domain.empty() ? s.name : s.domain + "::" + s.name);
+  for (const auto& [k, s] : schemas_)
+    out.push_back(s.domain.empty() ? s.name : s.domain + "::" + s.name);
   return out;
 }
 

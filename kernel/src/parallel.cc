@@ -68,8 +68,9 @@ class ThreadPool {
       const std::function<void(std::int64_t)>* job = nullptr;
       // Spin briefly before sleeping: layers issue parallel loops back to back, and a futex
       // wake-up per loop costs more than a short layer's whole share of work.
-      for (int i = 0; i < kSpinIterations && generation_seen_.load(std::memory_order_acquire) == seen &&
-                      !stopping_flag_.load(std::memory_order_relaxed);
+      for (int i = 0;
+           i < kSpinIterations && generation_seen_.load(std::memory_order_acquire) == seen &&
+           !stopping_flag_.load(std::memory_order_relaxed);
            ++i) {
         cpu_relax();
       }
@@ -144,7 +145,9 @@ ThreadPool& pool() {
 
 }  // namespace
 
-int num_threads() { return pool().size(); }
+int num_threads() {
+  return pool().size();
+}
 
 void set_num_threads(int n) {
   pool().resize(n);

@@ -111,16 +111,20 @@ bool fold_batch_norm(Graph& graph) {
     const bool is_conv = layer.op_type == "Conv";
     const bool is_gemm = layer.op_type == "Gemm";
     if ((!is_conv && !is_gemm) || !layer.domain.empty()) continue;
-    if (graph.consumers(layer.outputs[0]).size() != 1 || graph.is_graph_output(layer.outputs[0])) continue;
+    if (graph.consumers(layer.outputs[0]).size() != 1 || graph.is_graph_output(layer.outputs[0]))
+      continue;
     const Tensor* w = layer.inputs.size() > 1 ? graph.initializer(layer.inputs[1]) : nullptr;
-    if (w == nullptr || w->dtype() != DType::kF32 || graph.is_graph_input(layer.inputs[1])) continue;
+    if (w == nullptr || w->dtype() != DType::kF32 || graph.is_graph_input(layer.inputs[1]))
+      continue;
     BnFactors f;
     if (!bn_factors(graph, bn, f)) continue;
     const auto c = static_cast<std::int64_t>(f.mul.size());
 
     const bool trans_b = is_gemm && layer.attrs.get_int("transB", 0) != 0;
     if (is_gemm) {
-      if (layer.attrs.get_float("alpha", 1.0F) != 1.0F || layer.attrs.get_float("beta", 1.0F) != 1.0F) continue;
+      if (layer.attrs.get_float("alpha", 1.0F) != 1.0F ||
+          layer.attrs.get_float("beta", 1.0F) != 1.0F)
+        continue;
       if (w->rank() != 2 || w->dim(trans_b ? 0 : 1) != c) continue;
     } else if (w->rank() < 3 || w->dim(0) != c) {
       continue;
@@ -129,12 +133,14 @@ bool fold_batch_norm(Graph& graph) {
                           ? graph.initializer(layer.inputs[2])
                           : nullptr;
     if (layer.inputs.size() > 2 && !layer.inputs[2].empty() &&
-        (b == nullptr || b->numel() != c || b->dtype() != DType::kF32 || graph.is_graph_input(layer.inputs[2]))) {
+        (b == nullptr || b->numel() != c || b->dtype() != DType::kF32 ||
+         graph.is_graph_input(layer.inputs[2]))) {
       continue;
     }
     // Gemm's C broadcasts: only one value per output column ([N] or [1, N]) is a per-channel
     // bias; an [M, 1] C with M == N has the right size but runs along the other axis.
-    if (is_gemm && b != nullptr && !(b->rank() == 1 || (b->rank() == 2 && b->dim(0) == 1))) continue;
+    if (is_gemm && b != nullptr && !(b->rank() == 1 || (b->rank() == 2 && b->dim(0) == 1)))
+      continue;
 
     Tensor nw = w->clone();
     float* wd = nw.data<float>();
@@ -146,7 +152,8 @@ bool fold_batch_norm(Graph& graph) {
     } else {  // [C, ...]: scale rows
       const std::int64_t per = w->numel() / c;
       for (std::int64_t j = 0; j < c; ++j) {
-        for (std::int64_t i = 0; i < per; ++i) wd[j * per + i] *= f.mul[static_cast<std::size_t>(j)];
+        for (std::int64_t i = 0; i < per; ++i)
+          wd[j * per + i] *= f.mul[static_cast<std::size_t>(j)];
       }
     }
     Tensor nb(DType::kF32, {c});
@@ -158,7 +165,8 @@ bool fold_batch_norm(Graph& graph) {
     // New names: the old weights may be shared with another layer.
     const std::string wname = graph.unique_name(layer.inputs[1] + "_bnfold");
     graph.set_initializer(wname, nw);
-    const std::string bname = graph.unique_name(bn.name.empty() ? layer.name + "_bias_bnfold" : bn.name + "_bias");
+    const std::string bname =
+        graph.unique_name(bn.name.empty() ? layer.name + "_bias_bnfold" : bn.name + "_bias");
     graph.set_initializer(bname, nb);
     layer.inputs.resize(3);
     layer.inputs[1] = wname;
@@ -230,8 +238,8 @@ bool infer_shapes(Graph& graph, std::int64_t opset, const OpRegistry& registry) 
       if (out.name.empty() || (!out.has_dtype && !out.has_shape)) continue;
       if (graph.is_graph_output(out.name) || graph.is_graph_input(out.name)) continue;
       const ValueInfo* old = graph.value_info(out.name);
-      if (old == nullptr || (!old->has_shape && out.has_shape) || (!old->has_dtype && out.has_dtype) ||
-          (!old->fully_known() && out.fully_known())) {
+      if (old == nullptr || (!old->has_shape && out.has_shape) ||
+          (!old->has_dtype && out.has_dtype) || (!old->fully_known() && out.fully_known())) {
         graph.set_value_info(out);
         changed = true;
       }

@@ -20,7 +20,8 @@ bool scalar_input(const Graph& g, const Node& n, std::size_t i, float fallback, 
     return true;
   }
   const Tensor* t = g.initializer(n.inputs[i]);
-  if (t == nullptr || g.is_graph_input(n.inputs[i]) || t->dtype() != DType::kF32 || t->numel() != 1) {
+  if (t == nullptr || g.is_graph_input(n.inputs[i]) || t->dtype() != DType::kF32 ||
+      t->numel() != 1) {
     return false;
   }
   out = t->data<float>()[0];

@@ -24,7 +24,9 @@ std::string shape_to_string(const Shape& shape) {
 Storage::Storage(Device device, std::size_t bytes)
     : device_(device), bytes_(bytes), data_(allocator_for(device).allocate(bytes)) {}
 
-Storage::~Storage() { allocator_for(device_).deallocate(data_, bytes_); }
+Storage::~Storage() {
+  allocator_for(device_).deallocate(data_, bytes_);
+}
 
 Tensor::Tensor(DType dtype, Shape shape, Device device)
     : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
@@ -58,14 +60,22 @@ namespace {
 template <typename Fn>
 decltype(auto) visit_dtype(DType t, Fn&& fn) {
   switch (t) {
-    case DType::kF32: return fn(float{});
-    case DType::kF64: return fn(double{});
-    case DType::kI8: return fn(std::int8_t{});
-    case DType::kU8: return fn(std::uint8_t{});
-    case DType::kI32: return fn(std::int32_t{});
-    case DType::kI64: return fn(std::int64_t{});
-    case DType::kBool: return fn(bool{});
-    case DType::kF16: return fn(std::uint16_t{});
+    case DType::kF32:
+      return fn(float{});
+    case DType::kF64:
+      return fn(double{});
+    case DType::kI8:
+      return fn(std::int8_t{});
+    case DType::kU8:
+      return fn(std::uint8_t{});
+    case DType::kI32:
+      return fn(std::int32_t{});
+    case DType::kI64:
+      return fn(std::int64_t{});
+    case DType::kBool:
+      return fn(bool{});
+    case DType::kF16:
+      return fn(std::uint16_t{});
   }
   fail("unknown dtype");
 }

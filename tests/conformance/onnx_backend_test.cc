@@ -31,30 +31,84 @@ const char* const kNodeTestRoot = "/usr/share/libonnx-testdata/data/node";
 // The ops ACT implements (default ONNX domain). A test is instantiated only when every node
 // of its model is one of these.
 const std::set<std::string>& supported_ops() {
-  static const std::set<std::string> ops = {
-      "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt",
-      "Exp", "Log", "Neg", "Abs", "Reciprocal", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid",
-      "HardSigmoid", "HardSwish", "Tanh", "Erf", "Softmax", "LogSoftmax", "BatchNormalization",
-      "LayerNormalization", "InstanceNormalization", "MaxPool", "AveragePool",
-      "GlobalAveragePool", "Flatten", "Reshape", "Transpose", "Concat", "Split", "Slice",
-      "Gather", "Squeeze", "Unsqueeze", "Shape", "Constant", "ConstantOfShape", "Expand", "Where",
-      "Equal", "Less", "Greater", "Cast", "Pad", "Resize", "ReduceMean", "ReduceSum", "ReduceMax",
-      "ArgMax", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear"};
+  static const std::set<std::string> ops = {"Conv",
+                                            "ConvTranspose",
+                                            "Gemm",
+                                            "MatMul",
+                                            "Add",
+                                            "Sub",
+                                            "Mul",
+                                            "Div",
+                                            "Pow",
+                                            "Sqrt",
+                                            "Exp",
+                                            "Log",
+                                            "Neg",
+                                            "Abs",
+                                            "Reciprocal",
+                                            "Relu",
+                                            "LeakyRelu",
+                                            "PRelu",
+                                            "Clip",
+                                            "Sigmoid",
+                                            "HardSigmoid",
+                                            "HardSwish",
+                                            "Tanh",
+                                            "Erf",
+                                            "Softmax",
+                                            "LogSoftmax",
+                                            "BatchNormalization",
+                                            "LayerNormalization",
+                                            "InstanceNormalization",
+                                            "MaxPool",
+                                            "AveragePool",
+                                            "GlobalAveragePool",
+                                            "Flatten",
+                                            "Reshape",
+                                            "Transpose",
+                                            "Concat",
+                                            "Split",
+                                            "Slice",
+                                            "Gather",
+                                            "Squeeze",
+                                            "Unsqueeze",
+                                            "Shape",
+                                            "Constant",
+                                            "ConstantOfShape",
+                                            "Expand",
+                                            "Where",
+                                            "Equal",
+                                            "Less",
+                                            "Greater",
+                                            "Cast",
+                                            "Pad",
+                                            "Resize",
+                                            "ReduceMean",
+                                            "ReduceSum",
+                                            "ReduceMax",
+                                            "ArgMax",
+                                            "Identity",
+                                            "Dropout",
+                                            "QuantizeLinear",
+                                            "DequantizeLinear"};
   return ops;
 }
 
 struct NodeCase {
-  std::string name;     // directory name, e.g. "test_conv_with_strides_padding"
-  std::string op;       // the op the test is about (for the per-op summary)
+  std::string name;  // directory name, e.g. "test_conv_with_strides_padding"
+  std::string op;    // the op the test is about (for the per-op summary)
 };
 
 // gtest prints parameters of failing tests; the name is all a reader needs.
-void PrintTo(const NodeCase& c, std::ostream* out) { *out << c.name; }
+void PrintTo(const NodeCase& c, std::ostream* out) {
+  *out << c.name;
+}
 
 std::string lower_alnum(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::tolower(c)));
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out.push_back(static_cast<char>(std::tolower(c)));
   }
   return out;
 }
@@ -81,7 +135,8 @@ std::vector<NodeCase> discover() {
   if (!fs::is_directory(kNodeTestRoot, ec)) return cases;
   std::vector<fs::path> dirs;
   for (const auto& e : fs::directory_iterator(kNodeTestRoot, ec)) {
-    if (e.is_directory() && e.path().filename().string().rfind("test_", 0) == 0) dirs.push_back(e.path());
+    if (e.is_directory() && e.path().filename().string().rfind("test_", 0) == 0)
+      dirs.push_back(e.path());
   }
   std::sort(dirs.begin(), dirs.end());
   for (const auto& dir : dirs) {
@@ -147,7 +202,8 @@ double float_at(const act::Tensor& t, std::int64_t i) {
 // ONNX's backend runner: numpy.testing.assert_allclose(rtol=1e-3, atol=1e-5), NaN == NaN.
 void expect_close(const act::Tensor& expected, const act::Tensor& actual, const std::string& what) {
   ASSERT_TRUE(actual.defined()) << what << ": no output produced";
-  ASSERT_EQ(act::dtype_name(actual.dtype()), act::dtype_name(expected.dtype())) << what << ": dtype";
+  ASSERT_EQ(act::dtype_name(actual.dtype()), act::dtype_name(expected.dtype()))
+      << what << ": dtype";
   ASSERT_EQ(act::shape_to_string(actual.shape()), act::shape_to_string(expected.shape()))
       << what << ": shape";
   const bool is_float = act::is_floating(expected.dtype());
@@ -236,7 +292,8 @@ TEST_P(OnnxNodeTest, Conformance) {
   }
   std::vector<fs::path> sets;
   for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0)
+      sets.push_back(e.path());
   }
   std::sort(sets.begin(), sets.end());
   ASSERT_FALSE(sets.empty()) << "no test_data_set_* in " << dir;
@@ -245,8 +302,10 @@ TEST_P(OnnxNodeTest, Conformance) {
     const std::string set_name = set.filename().string();
     std::vector<act::Tensor> inputs, expected;
     try {
-      for (const auto& p : numbered(set, "input_")) inputs.push_back(act::host::load_tensor_pb(p.string()));
-      for (const auto& p : numbered(set, "output_")) expected.push_back(act::host::load_tensor_pb(p.string()));
+      for (const auto& p : numbered(set, "input_"))
+        inputs.push_back(act::host::load_tensor_pb(p.string()));
+      for (const auto& p : numbered(set, "output_"))
+        expected.push_back(act::host::load_tensor_pb(p.string()));
     } catch (const std::exception& e) {
       FAIL() << set_name << ": " << e.what();
     }
@@ -265,7 +324,9 @@ TEST_P(OnnxNodeTest, Conformance) {
   }
 }
 
-std::string case_name(const ::testing::TestParamInfo<NodeCase>& info) { return info.param.name; }
+std::string case_name(const ::testing::TestParamInfo<NodeCase>& info) {
+  return info.param.name;
+}
 
 INSTANTIATE_TEST_SUITE_P(OnnxBackend, OnnxNodeTest, ::testing::ValuesIn(discover()), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OnnxNodeTest);
@@ -285,9 +346,10 @@ class SummaryEnvironment : public ::testing::Environment {
     for (const auto& [op, t] : g_tally) {
       std::printf("  %-24s %4d %4d %4d\n", op.c_str(), t.passed, t.skipped, t.failed);
     }
-    std::printf("ONNX node conformance: %d passed, %d skipped, %d failed; %d test directories use "
-                "ops ACT does not implement (not instantiated)\n",
-                total.passed, total.skipped, total.failed, g_unsupported);
+    std::printf(
+        "ONNX node conformance: %d passed, %d skipped, %d failed; %d test directories use "
+        "ops ACT does not implement (not instantiated)\n",
+        total.passed, total.skipped, total.failed, g_unsupported);
     if (const char* path = std::getenv("ACT_CONFORMANCE_FAILURES")) {
       std::ofstream out(path);
       for (const auto& [name, msg] : g_failures) out << name << "  " << msg.substr(0, 200) << "\n";

@@ -1,7 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <numeric>
-
-#include <gtest/gtest.h>
 
 #include "act/host/dataset.h"
 #include "act/kernel/error.h"
@@ -110,8 +110,10 @@ TEST(DatasetBatch, LabelsFollowShuffledSamples) {
   Batch b;
   while (it.next(b)) {
     for (std::int64_t i = 0; i < b.images.dim(0); ++i) {
-      EXPECT_EQ(b.labels->data<std::int64_t>()[i], static_cast<std::int64_t>(b.images.data<float>()[i]) % 3);
-      EXPECT_EQ(b.indices[static_cast<std::size_t>(i)], static_cast<std::int64_t>(b.images.data<float>()[i]));
+      EXPECT_EQ(b.labels->data<std::int64_t>()[i],
+                static_cast<std::int64_t>(b.images.data<float>()[i]) % 3);
+      EXPECT_EQ(b.indices[static_cast<std::size_t>(i)],
+                static_cast<std::int64_t>(b.images.data<float>()[i]));
     }
   }
 }

@@ -25,7 +25,8 @@ std::vector<std::uint8_t> idx_bytes(std::uint8_t rank, const std::vector<std::ui
 void write_gz(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
   gzclose(f);
 }
 
@@ -42,7 +43,8 @@ void expect_error(Fn fn, const std::vector<std::string>& parts) {
     fn();
     ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
   }
 }
 
@@ -92,7 +94,8 @@ TEST(DatasetIdx, AppliesMeanStdAfterScaling) {
   const std::vector<std::int64_t> idx = {1};
   Batch b = ds->get(idx);
   for (int i = 0; i < 4; ++i) {
-    EXPECT_FLOAT_EQ(b.images.data<float>()[i], (static_cast<float>(px[4 + i]) / 255.0f - 0.5f) / 0.25f);
+    EXPECT_FLOAT_EQ(b.images.data<float>()[i],
+                    (static_cast<float>(px[4 + i]) / 255.0f - 0.5f) / 0.25f);
   }
   EXPECT_FALSE(b.labels.has_value());
 }
@@ -101,8 +104,8 @@ TEST(DatasetIdx, TruncatedPixelsNameFileAndSizes) {
   ScratchDir dir;
   const std::string images = dir.file("short-images-idx3-ubyte.gz");
   write_gz(images, idx_bytes(3, {10, 28, 28}, pixels(1234)));
-  expect_error([&] { open_idx(images); },
-               {"short-images-idx3-ubyte.gz", "truncated: expected 7840 bytes of pixels, got 1234"});
+  expect_error([&] { open_idx(images); }, {"short-images-idx3-ubyte.gz",
+                                           "truncated: expected 7840 bytes of pixels, got 1234"});
 }
 
 TEST(DatasetIdx, CutGzipStreamIsReportedAsTruncated) {
@@ -156,8 +159,10 @@ const char* kFashion = "/usr/share/datasets/fashion-mnist";
 
 TEST(DatasetIdx, ReadsRealFashionMnist) {
   const std::string test_images = std::string(kFashion) + "/t10k-images-idx3-ubyte.gz";
-  if (!std::filesystem::exists(test_images)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-  for (const auto& [prefix, count] : {std::pair<std::string, std::int64_t>{"t10k", 10000}, {"train", 60000}}) {
+  if (!std::filesystem::exists(test_images))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  for (const auto& [prefix, count] :
+       {std::pair<std::string, std::int64_t>{"t10k", 10000}, {"train", 60000}}) {
     auto ds = open_dataset(std::string(kFashion) + "/" + prefix + "-images-idx3-ubyte.gz");
     ASSERT_EQ(ds->size(), count);
     EXPECT_EQ(ds->sample_shape(), (Shape{1, 28, 28}));

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 Tensor pattern(std::int64_t h, std::int64_t w, std::int64_t c, int seed) {
   Tensor t(DType::kU8, {h, w, c});
   auto* p = t.data<std::uint8_t>();
-  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<std::uint8_t>((i * 29 + seed * 71) % 256);
+  for (std::int64_t i = 0; i < t.numel(); ++i)
+    p[i] = static_cast<std::uint8_t>((i * 29 + seed * 71) % 256);
   return t;
 }
 
@@ -36,13 +37,15 @@ TEST(DatasetImage, PngRoundTripsExactly) {
     write_png(path, img);
     Tensor back = read_image(path, c);
     ASSERT_EQ(back.shape(), img.shape());
-    for (std::int64_t i = 0; i < img.numel(); ++i) ASSERT_EQ(back.data<std::uint8_t>()[i], img.data<std::uint8_t>()[i]);
+    for (std::int64_t i = 0; i < img.numel(); ++i)
+      ASSERT_EQ(back.data<std::uint8_t>()[i], img.data<std::uint8_t>()[i]);
   }
   // Gray read as RGB replicates the channel.
   Tensor rgb = read_image(dir.file("p1.png"), 3);
   ASSERT_EQ(rgb.shape(), (Shape{5, 7, 3}));
   for (std::int64_t i = 0; i < 35; ++i) {
-    for (int ch = 0; ch < 3; ++ch) ASSERT_EQ(rgb.data<std::uint8_t>()[i * 3 + ch], pattern(5, 7, 1, 1).data<std::uint8_t>()[i]);
+    for (int ch = 0; ch < 3; ++ch)
+      ASSERT_EQ(rgb.data<std::uint8_t>()[i * 3 + ch], pattern(5, 7, 1, 1).data<std::uint8_t>()[i]);
   }
 }
 
@@ -53,13 +56,16 @@ TEST(DatasetImage, JpegRoundTripsClosely) {
     Tensor img(DType::kU8, {16, 24, c});
     for (std::int64_t y = 0; y < 16; ++y)
       for (std::int64_t x = 0; x < 24; ++x)
-        for (int ch = 0; ch < c; ++ch) img.data<std::uint8_t>()[(y * 24 + x) * c + ch] = static_cast<std::uint8_t>(40 + 4 * x + 3 * y + 20 * ch);
+        for (int ch = 0; ch < c; ++ch)
+          img.data<std::uint8_t>()[(y * 24 + x) * c + ch] =
+              static_cast<std::uint8_t>(40 + 4 * x + 3 * y + 20 * ch);
     const std::string path = dir.file("j.jpg");
     write_jpeg(path, img, 100);
     Tensor back = read_image(path, c);
     ASSERT_EQ(back.shape(), img.shape());
     for (std::int64_t i = 0; i < img.numel(); ++i) {
-      ASSERT_NEAR(back.data<std::uint8_t>()[i], img.data<std::uint8_t>()[i], 4) << "c=" << c << " i=" << i;
+      ASSERT_NEAR(back.data<std::uint8_t>()[i], img.data<std::uint8_t>()[i], 4)
+          << "c=" << c << " i=" << i;
     }
   }
 }
@@ -104,7 +110,8 @@ TEST(DatasetImage, BilinearResizeUsesHalfPixelCenters) {
 TEST(DatasetImage, FolderMapsSortedClassNamesToIndices) {
   ScratchDir dir;
   // Created out of order, with a stray file and a hidden folder that must be ignored.
-  for (const char* cls : {"zebra", "ant", "moose", ".hidden"}) fs::create_directories(dir.path() / cls);
+  for (const char* cls : {"zebra", "ant", "moose", ".hidden"})
+    fs::create_directories(dir.path() / cls);
   write_png((dir.path() / "zebra" / "b.png").string(), pattern(10, 12, 3, 1));
   write_png((dir.path() / "zebra" / "a.PNG").string(), pattern(12, 10, 3, 2));
   write_jpeg((dir.path() / "ant" / "x.jpeg").string(), pattern(20, 30, 3, 3));
@@ -146,7 +153,8 @@ TEST(DatasetImage, CenterCropWithoutResizeKeepsPixels) {
   ASSERT_EQ(b.images.shape(), (Shape{1, 1, 4, 4}));
   for (int y = 0; y < 4; ++y)
     for (int x = 0; x < 4; ++x)
-      EXPECT_EQ(b.images.data<float>()[y * 4 + x], img.data<std::uint8_t>()[(y + 1) * 8 + x + 2] / 255.0f);
+      EXPECT_EQ(b.images.data<float>()[y * 4 + x],
+                img.data<std::uint8_t>()[(y + 1) * 8 + x + 2] / 255.0f);
 }
 
 TEST(DatasetImage, MixedSizesWithoutResizeNameTheFile) {

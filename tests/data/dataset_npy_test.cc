@@ -22,7 +22,8 @@ std::string error_of(const std::function<void()>& fn) {
 }
 
 double formula(bool u8, bool floating, std::int64_t i) {
-  const double v = u8 ? static_cast<double>((i * 7 + 3) % 200) : static_cast<double>((i * 7 + 3) % 100 - 50);
+  const double v =
+      u8 ? static_cast<double>((i * 7 + 3) % 200) : static_cast<double>((i * 7 + 3) % 100 - 50);
   return floating ? v / 8.0 : v;
 }
 
@@ -30,7 +31,8 @@ class NumpyFixtures : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!act::test::python_has("numpy")) GTEST_SKIP() << "python3 with numpy is not available";
-    const std::string cmd = act::test::python() + " " ACT_SOURCE_DIR "/tests/data/make_npy_fixtures.py " +
+    const std::string cmd = act::test::python() +
+                            " " ACT_SOURCE_DIR "/tests/data/make_npy_fixtures.py " +
                             dir_.path().string();
     ASSERT_EQ(act::test::run(cmd), 0) << cmd;
   }
@@ -38,15 +40,16 @@ class NumpyFixtures : public ::testing::Test {
 };
 
 TEST_F(NumpyFixtures, ReadsEveryDtypeExactly) {
-  const std::vector<std::pair<std::string, DType>> cases = {{"f4", DType::kF32}, {"f8", DType::kF64},
-                                                            {"u1", DType::kU8},  {"i1", DType::kI8},
-                                                            {"i4", DType::kI32}, {"i8", DType::kI64}};
+  const std::vector<std::pair<std::string, DType>> cases = {
+      {"f4", DType::kF32}, {"f8", DType::kF64}, {"u1", DType::kU8},
+      {"i1", DType::kI8},  {"i4", DType::kI32}, {"i8", DType::kI64}};
   for (const auto& [name, dtype] : cases) {
     Tensor t = load_npy(dir_.file(name + ".npy"));
     ASSERT_EQ(t.dtype(), dtype) << name;
     ASSERT_EQ(t.shape(), (Shape{3, 2, 5})) << name;
     for (std::int64_t i = 0; i < t.numel(); ++i) {
-      ASSERT_EQ(t.get_as_double(i), formula(name == "u1", name[0] == 'f', i)) << name << " at " << i;
+      ASSERT_EQ(t.get_as_double(i), formula(name == "u1", name[0] == 'f', i))
+          << name << " at " << i;
     }
   }
 }
@@ -55,7 +58,8 @@ TEST_F(NumpyFixtures, ReadsHeaderVersions1To3) {
   for (const char* v : {"v1", "v2", "v3"}) {
     Tensor t = load_npy(dir_.file(std::string(v) + ".npy"));
     ASSERT_EQ(t.shape(), (Shape{4, 3})) << v;
-    for (std::int64_t i = 0; i < t.numel(); ++i) ASSERT_EQ(t.get_as_double(i), formula(false, true, i));
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      ASSERT_EQ(t.get_as_double(i), formula(false, true, i));
   }
 }
 
@@ -78,8 +82,10 @@ TEST_F(NumpyFixtures, ReadsStoredAndDeflatedNpz) {
     const std::vector<std::int64_t> idx = {5, 1};
     Batch b = ds->get(idx);
     for (int j = 0; j < 16; ++j) {
-      ASSERT_EQ(b.images.data<float>()[j], static_cast<float>(formula(true, false, 5 * 16 + j)) / 255.0f);
-      ASSERT_EQ(b.images.data<float>()[16 + j], static_cast<float>(formula(true, false, 16 + j)) / 255.0f);
+      ASSERT_EQ(b.images.data<float>()[j],
+                static_cast<float>(formula(true, false, 5 * 16 + j)) / 255.0f);
+      ASSERT_EQ(b.images.data<float>()[16 + j],
+                static_cast<float>(formula(true, false, 16 + j)) / 255.0f);
     }
     EXPECT_EQ(b.labels->values<std::int64_t>()[0], 2);
     EXPECT_EQ(b.labels->values<std::int64_t>()[1], 1);
@@ -117,27 +123,33 @@ TEST_F(NumpyFixtures, SavedNpyLoadsInNumpy) {
   Tensor t = Tensor::from_vector<float>({2, 3}, {1.5f, -2.0f, 0.25f, 3.0f, 1e-3f, -7.0f});
   const std::string path = dir_.file("mine.npy");
   save_npy(path, t);
-  const std::string cmd = act::test::python() + " -c \"import numpy as np; a = np.load('" + path +
-                          "'); assert a.dtype == np.float32 and a.shape == (2, 3), a; "
-                          "assert (a == np.array([[1.5, -2, 0.25], [3, 1e-3, -7]], dtype=np.float32)).all(), a\"";
+  const std::string cmd =
+      act::test::python() + " -c \"import numpy as np; a = np.load('" + path +
+      "'); assert a.dtype == np.float32 and a.shape == (2, 3), a; "
+      "assert (a == np.array([[1.5, -2, 0.25], [3, 1e-3, -7]], dtype=np.float32)).all(), a\"";
   EXPECT_EQ(act::test::run(cmd), 0);
 }
 
 TEST(DatasetNpy, SaveLoadRoundTripsEveryDtype) {
   ScratchDir dir;
-  const std::vector<DType> dtypes = {DType::kF32, DType::kF64, DType::kU8, DType::kI8, DType::kI32, DType::kI64};
+  const std::vector<DType> dtypes = {DType::kF32, DType::kF64, DType::kU8,
+                                     DType::kI8,  DType::kI32, DType::kI64};
   for (DType d : dtypes) {
-    Tensor t = Tensor::from_vector<double>({2, 3, 4}, [] {
-                 std::vector<double> v(24);
-                 for (int i = 0; i < 24; ++i) v[static_cast<std::size_t>(i)] = i * 3 % 17;
-                 return v;
-               }()).cast(d);
+    Tensor t = Tensor::from_vector<double>({2, 3, 4},
+                                           [] {
+                                             std::vector<double> v(24);
+                                             for (int i = 0; i < 24; ++i)
+                                               v[static_cast<std::size_t>(i)] = i * 3 % 17;
+                                             return v;
+                                           }())
+                   .cast(d);
     const std::string path = dir.file("rt.npy");
     save_npy(path, t);
     Tensor back = load_npy(path);
     ASSERT_EQ(back.dtype(), d);
     ASSERT_EQ(back.shape(), t.shape());
-    for (std::int64_t i = 0; i < t.numel(); ++i) ASSERT_EQ(back.get_as_double(i), t.get_as_double(i));
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      ASSERT_EQ(back.get_as_double(i), t.get_as_double(i));
   }
   // Rank 1 and 0 shapes need the tuple's trailing comma / empty tuple.
   for (const Shape& s : {Shape{5}, Shape{}}) {
@@ -163,7 +175,8 @@ TEST(DatasetNpy, HandWrittenFortranHeaderIsRefused) {
   std::string header = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }";
   header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
   header += '\n';
-  std::vector<std::uint8_t> bytes = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<std::uint8_t>(header.size()), 0};
+  std::vector<std::uint8_t> bytes = {
+      0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<std::uint8_t>(header.size()), 0};
   bytes.insert(bytes.end(), header.begin(), header.end());
   bytes.resize(bytes.size() + 16, 0);
   act::test::write_bytes(dir.file("f.npy"), bytes);
@@ -199,7 +212,8 @@ TEST(DatasetNpy, NpyWithSeparateLabelsAndNhwc) {
   const std::vector<std::int64_t> idx = {1};
   Batch b = ds->get(idx);
   for (int c = 0; c < 3; ++c)
-    for (int p = 0; p < 4; ++p) EXPECT_EQ(b.images.data<float>()[c * 4 + p], static_cast<float>(100 + 10 * c + p));
+    for (int p = 0; p < 4; ++p)
+      EXPECT_EQ(b.images.data<float>()[c * 4 + p], static_cast<float>(100 + 10 * c + p));
   EXPECT_EQ(b.labels->values<std::int64_t>()[0], 1);
 
   save_npy(dir.file("y3.npy"), Tensor::from_vector<std::int64_t>({3}, {0, 1, 2}));

@@ -53,7 +53,8 @@ Model flatten_model(std::int64_t batch_dim, std::int64_t h = 2, std::int64_t w =
 
 // 5 samples of 10 scores; sample i's score for class j is (j * (i + 3)) % 10 / 10, labels
 // chosen to be top-1 for some samples, top-5 only for others, and neither for the rest.
-void write_scores(const ScratchDir& dir, std::vector<std::int64_t>* labels_out, int* top1, int* top5) {
+void write_scores(const ScratchDir& dir, std::vector<std::int64_t>* labels_out, int* top1,
+                  int* top5) {
   std::vector<float> x;
   for (int i = 0; i < 5; ++i)
     for (int j = 0; j < 10; ++j) x.push_back(static_cast<float>((j * (i + 3)) % 10 + j * 0.01f));
@@ -63,7 +64,9 @@ void write_scores(const ScratchDir& dir, std::vector<std::int64_t>* labels_out, 
     // Rank the classes of sample i by score, highest first.
     std::vector<int> order(10);
     for (int j = 0; j < 10; ++j) order[static_cast<std::size_t>(j)] = j;
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return x[static_cast<std::size_t>(i * 10 + a)] > x[static_cast<std::size_t>(i * 10 + b)]; });
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+      return x[static_cast<std::size_t>(i * 10 + a)] > x[static_cast<std::size_t>(i * 10 + b)];
+    });
     const int pick_rank = (i * 3) % 8;  // ranks 0, 3, 6, 1, 4
     labels.push_back(order[static_cast<std::size_t>(pick_rank)]);
     *top1 += pick_rank == 0;
@@ -185,8 +188,9 @@ class FashionEndToEnd : public ::testing::Test {
 TEST_F(FashionEndToEnd, ActEvalReproducesRecordedAccuracyAndMatchesOrt) {
   const std::string outputs = dir_.file("act_out.npy");
   int rc = 0;
-  const std::string stdout_text =
-      run_capture(kAct + " eval " + kModel + " --data " + kImages + " --batch-size 256 --output " + outputs + " 2>&1", &rc);
+  const std::string stdout_text = run_capture(kAct + " eval " + kModel + " --data " + kImages +
+                                                  " --batch-size 256 --output " + outputs + " 2>&1",
+                                              &rc);
   ASSERT_EQ(rc, 0) << stdout_text;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(stdout_text, m, std::regex("top-1: ([0-9.]+)%"))) << stdout_text;
@@ -199,10 +203,11 @@ TEST_F(FashionEndToEnd, ActEvalReproducesRecordedAccuracyAndMatchesOrt) {
   Tensor ours = load_npy(outputs);
   ASSERT_EQ(ours.shape(), (Shape{10000, 10}));
   const std::string reference = dir_.file("ort_out.npy");
-  const std::string cmd = act::test::python() + " " ACT_SOURCE_DIR "/tests/data/ort_reference.py " + kModel + " " +
-                          kImages + " " + reference;
+  const std::string cmd = act::test::python() + " " ACT_SOURCE_DIR "/tests/data/ort_reference.py " +
+                          kModel + " " + kImages + " " + reference;
   const int prc = act::test::run(cmd);
-  if (WIFEXITED(prc) && WEXITSTATUS(prc) == 3) GTEST_SKIP() << "onnxruntime is not importable by " << act::test::python();
+  if (WIFEXITED(prc) && WEXITSTATUS(prc) == 3)
+    GTEST_SKIP() << "onnxruntime is not importable by " << act::test::python();
   ASSERT_EQ(prc, 0) << cmd;
   Tensor ort = load_npy(reference);
   ASSERT_EQ(ort.shape(), ours.shape());
@@ -212,14 +217,16 @@ TEST_F(FashionEndToEnd, ActEvalReproducesRecordedAccuracyAndMatchesOrt) {
     const double d = std::abs(static_cast<double>(ours.data<float>()[i]) - ort.data<float>()[i]);
     if (d > worst) worst = d, worst_at = i;
   }
-  EXPECT_LE(worst, 1e-4) << "largest difference at sample " << worst_at / 10 << ", class " << worst_at % 10;
+  EXPECT_LE(worst, 1e-4) << "largest difference at sample " << worst_at / 10 << ", class "
+                         << worst_at % 10;
 }
 
 TEST_F(FashionEndToEnd, WrongImageSizeExitsOneNamingShapes) {
   // 32x32 data into the 28x28 model.
   save_npy(dir_.file("x32.npy"), Tensor::zeros(DType::kF32, {4, 1, 32, 32}));
   int rc = 0;
-  const std::string text = run_capture(kAct + " eval " + kModel + " --data " + dir_.file("x32.npy") + " 2>&1", &rc);
+  const std::string text =
+      run_capture(kAct + " eval " + kModel + " --data " + dir_.file("x32.npy") + " 2>&1", &rc);
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << text;
   EXPECT_NE(text.find("input 'image'"), std::string::npos) << text;
   EXPECT_NE(text.find("1, 28, 28]"), std::string::npos) << text;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -9,8 +10,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 namespace act::test {
 
@@ -38,7 +37,8 @@ class ScratchDir {
 
 inline void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 inline std::vector<std::uint8_t> read_bytes(const std::string& path) {
@@ -58,6 +58,8 @@ inline bool python_has(const std::string& modules) {
   return std::system(cmd.c_str()) == 0;
 }
 
-inline int run(const std::string& cmd) { return std::system(cmd.c_str()); }
+inline int run(const std::string& cmd) {
+  return std::system(cmd.c_str());
+}
 
 }  // namespace act::test

@@ -1,9 +1,10 @@
+#include "act/host/model_stats.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
 
-#include "act/host/model_stats.h"
 #include "act/host/onnx_io.h"
 #include "test_util.h"
 
@@ -49,8 +50,10 @@ TEST(ModelStats, ConvFlopsWithGroupsAndStrides) {
   // x[2,8,10,10], depthwise-ish Conv group 4, W[8,2,3,3], stride 1, no pad -> y[2,8,8,8].
   Model m;
   m.opset_imports = {{"", 13}};
-  m.graph.add_input(tensor_info("x", DType::kF32, {Dim{2, {}}, Dim{8, {}}, Dim{10, {}}, Dim{10, {}}}));
-  m.graph.add_output(tensor_info("y", DType::kF32, {Dim{2, {}}, Dim{8, {}}, Dim{8, {}}, Dim{8, {}}}));
+  m.graph.add_input(
+      tensor_info("x", DType::kF32, {Dim{2, {}}, Dim{8, {}}, Dim{10, {}}, Dim{10, {}}}));
+  m.graph.add_output(
+      tensor_info("y", DType::kF32, {Dim{2, {}}, Dim{8, {}}, Dim{8, {}}, Dim{8, {}}}));
   m.graph.set_initializer("W", random_tensor({8, 2, 3, 3}, 1));
   Node conv{"g", "Conv", "", {"x", "W"}, {"y"}, {}, ""};
   conv.attrs.set("group", std::int64_t{4});

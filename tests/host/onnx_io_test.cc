@@ -1,10 +1,11 @@
+#include "act/host/onnx_io.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 
-#include "act/host/onnx_io.h"
 #include "act/kernel/executor.h"
 #include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
@@ -25,7 +26,8 @@ void expect_error(Fn fn, std::initializer_list<std::string> parts) {
     fn();
     ADD_FAILURE() << "no act::Error thrown";
   } catch (const Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\n  lacks: " << p;
   }
 }
 
@@ -189,9 +191,11 @@ TEST(OnnxIo, MissingTruncatedAndGarbageFilesNameTheFile) {
   write_bytes(dir.file("half.onnx"), bytes.substr(0, bytes.size() / 2));
   expect_error([&] { load_onnx(dir.file("half.onnx")); }, {"half.onnx", "not a valid ONNX model"});
   write_bytes(dir.file("garbage.onnx"), std::string("\xff\xfe this is not protobuf \x01\x02", 27));
-  expect_error([&] { load_onnx(dir.file("garbage.onnx")); }, {"garbage.onnx", "not a valid ONNX model"});
+  expect_error([&] { load_onnx(dir.file("garbage.onnx")); },
+               {"garbage.onnx", "not a valid ONNX model"});
   write_bytes(dir.file("empty.onnx"), "");
-  expect_error([&] { load_onnx(dir.file("empty.onnx")); }, {"empty.onnx", "not a valid ONNX model"});
+  expect_error([&] { load_onnx(dir.file("empty.onnx")); },
+               {"empty.onnx", "not a valid ONNX model"});
   expect_error([&] { load_tensor_pb(dir.file("garbage.onnx")); }, {"garbage.onnx"});
 }
 
@@ -296,7 +300,8 @@ TEST(OnnxIo, UnsupportedKindsAreNamed) {
   a->set_type(onnx::AttributeProto::GRAPH);
   a->mutable_g()->set_name("sub");
   write_model(p, dir.file("graph_attr.onnx"));
-  expect_error([&] { load_onnx(dir.file("graph_attr.onnx")); }, {"graph_attr.onnx", "the_add", "body", "GRAPH"});
+  expect_error([&] { load_onnx(dir.file("graph_attr.onnx")); },
+               {"graph_attr.onnx", "the_add", "body", "GRAPH"});
 
   n->clear_attribute();
   g->mutable_initializer(0)->set_data_type(onnx::TensorProto::BFLOAT16);

@@ -75,7 +75,8 @@ Graph fuse_and_compare(const Graph& g, const std::vector<std::string>& keep = {}
   for (std::size_t o = 0; o < want.size() && o < got.size(); ++o) {
     EXPECT_EQ(want[o].shape(), got[o].shape());
     for (std::int64_t i = 0; i < want[o].numel(); ++i) {
-      EXPECT_NEAR(got[o].data<float>()[i], want[o].data<float>()[i], 1e-5F) << "output " << o << " element " << i;
+      EXPECT_NEAR(got[o].data<float>()[i], want[o].data<float>()[i], 1e-5F)
+          << "output " << o << " element " << i;
     }
   }
   return fused;
@@ -179,7 +180,8 @@ TEST(FuseConvEpilogues, OptimizeForInferenceFusesAfterFoldingBatchNorm) {
   Graph g = conv_graph();
   for (const char* p : {"scale", "bias", "mean"}) g.set_initializer(p, random_tensor({4}, 11));
   Tensor var = random_tensor({4}, 12);
-  for (std::int64_t i = 0; i < 4; ++i) var.data<float>()[i] = std::fabs(var.data<float>()[i]) + 0.5F;
+  for (std::int64_t i = 0; i < 4; ++i)
+    var.data<float>()[i] = std::fabs(var.data<float>()[i]) + 0.5F;
   g.set_initializer("var", var);
   g.add_node(node("bn", "BatchNormalization", {"conv", "scale", "bias", "mean", "var"}, {"bn"}));
   g.add_node(node("relu", "Relu", {"bn"}, {"y"}));

@@ -1,6 +1,7 @@
+#include "act/kernel/graph.h"
+
 #include <gtest/gtest.h>
 
-#include "act/kernel/graph.h"
 #include "act/kernel/passes.h"
 
 namespace act {

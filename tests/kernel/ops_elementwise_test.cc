@@ -74,7 +74,9 @@ ValueInfo infer1(const std::string& op, std::vector<ValueInfo> ins, Attributes a
 
 std::vector<float> ramp(std::int64_t n, float lo, float hi) {
   std::vector<float> v(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = lo + (hi - lo) * static_cast<float>(i) / static_cast<float>(n - 1);
+  for (std::int64_t i = 0; i < n; ++i)
+    v[static_cast<std::size_t>(i)] =
+        lo + (hi - lo) * static_cast<float>(i) / static_cast<float>(n - 1);
   return v;
 }
 
@@ -95,8 +97,10 @@ std::int64_t source_index(std::int64_t flat, const Shape& out, const Shape& in) 
 }
 
 void expect_unary_f32(const std::string& op, const std::function<double(double)>& ref,
-                      const std::vector<float>& xs, double rel, double abs_tol, Attributes attrs = {}) {
-  const Tensor y = run1(op, {Tensor::from_vector<float>({static_cast<std::int64_t>(xs.size())}, xs)}, attrs);
+                      const std::vector<float>& xs, double rel, double abs_tol,
+                      Attributes attrs = {}) {
+  const Tensor y =
+      run1(op, {Tensor::from_vector<float>({static_cast<std::int64_t>(xs.size())}, xs)}, attrs);
   ASSERT_EQ(y.dtype(), DType::kF32);
   ASSERT_EQ(y.numel(), static_cast<std::int64_t>(xs.size()));
   for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -112,29 +116,47 @@ void expect_unary_f32(const std::string& op, const std::function<double(double)>
 
 TEST(OpsElementwise, UnaryFloatMatchesStdMath) {
   const auto wide = ramp(100003, -100.0F, 100.0F);  // > one parallel grain
-  expect_unary_f32("Exp", [](double v) { return std::exp(v); }, ramp(20001, -86.0F, 88.7F), 3e-7, 0);
-  expect_unary_f32("Exp", [](double v) { return std::exp(v); }, {-200.0F, -88.0F, 0.0F, 89.0F, 1000.0F}, 3e-7, 1e-37);
-  expect_unary_f32("Sigmoid", [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, wide, 1e-6, 1e-7);
-  expect_unary_f32("Tanh", [](double v) { return std::tanh(v); }, wide, 1e-6, 1e-7);
-  expect_unary_f32("Tanh", [](double v) { return std::tanh(v); }, ramp(2001, -1.0F, 1.0F), 1e-6, 1e-9);
-  expect_unary_f32("Sqrt", [](double v) { return std::sqrt(v); }, ramp(101, 0.0F, 50.0F), 1e-6, 0);
-  expect_unary_f32("Log", [](double v) { return std::log(v); }, ramp(101, 0.01F, 50.0F), 1e-6, 1e-7);
-  expect_unary_f32("Neg", [](double v) { return -v; }, ramp(11, -5.0F, 5.0F), 0, 0);
-  expect_unary_f32("Abs", [](double v) { return std::fabs(v); }, ramp(11, -5.0F, 5.0F), 0, 0);
-  expect_unary_f32("Reciprocal", [](double v) { return 1.0 / v; }, ramp(10, 0.5F, 5.0F), 1e-6, 0);
-  expect_unary_f32("Relu", [](double v) { return v > 0 ? v : 0; }, ramp(11, -5.0F, 5.0F), 0, 0);
-  expect_unary_f32("Erf", [](double v) { return std::erf(v); }, ramp(101, -4.0F, 4.0F), 1e-6, 1e-7);
-  expect_unary_f32("HardSwish", [](double v) { return v * std::min(1.0, std::max(0.0, v / 6 + 0.5)); },
-                   ramp(41, -6.0F, 6.0F), 1e-6, 1e-7);
+  expect_unary_f32(
+      "Exp", [](double v) { return std::exp(v); }, ramp(20001, -86.0F, 88.7F), 3e-7, 0);
+  expect_unary_f32(
+      "Exp", [](double v) { return std::exp(v); }, {-200.0F, -88.0F, 0.0F, 89.0F, 1000.0F}, 3e-7,
+      1e-37);
+  expect_unary_f32(
+      "Sigmoid", [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, wide, 1e-6, 1e-7);
+  expect_unary_f32(
+      "Tanh", [](double v) { return std::tanh(v); }, wide, 1e-6, 1e-7);
+  expect_unary_f32(
+      "Tanh", [](double v) { return std::tanh(v); }, ramp(2001, -1.0F, 1.0F), 1e-6, 1e-9);
+  expect_unary_f32(
+      "Sqrt", [](double v) { return std::sqrt(v); }, ramp(101, 0.0F, 50.0F), 1e-6, 0);
+  expect_unary_f32(
+      "Log", [](double v) { return std::log(v); }, ramp(101, 0.01F, 50.0F), 1e-6, 1e-7);
+  expect_unary_f32(
+      "Neg", [](double v) { return -v; }, ramp(11, -5.0F, 5.0F), 0, 0);
+  expect_unary_f32(
+      "Abs", [](double v) { return std::fabs(v); }, ramp(11, -5.0F, 5.0F), 0, 0);
+  expect_unary_f32(
+      "Reciprocal", [](double v) { return 1.0 / v; }, ramp(10, 0.5F, 5.0F), 1e-6, 0);
+  expect_unary_f32(
+      "Relu", [](double v) { return v > 0 ? v : 0; }, ramp(11, -5.0F, 5.0F), 0, 0);
+  expect_unary_f32(
+      "Erf", [](double v) { return std::erf(v); }, ramp(101, -4.0F, 4.0F), 1e-6, 1e-7);
+  expect_unary_f32(
+      "HardSwish", [](double v) { return v * std::min(1.0, std::max(0.0, v / 6 + 0.5)); },
+      ramp(41, -6.0F, 6.0F), 1e-6, 1e-7);
   Attributes leaky;
   leaky.set("alpha", 0.25F);
-  expect_unary_f32("LeakyRelu", [](double v) { return v < 0 ? 0.25 * v : v; }, ramp(11, -5.0F, 5.0F), 1e-7, 0, leaky);
-  expect_unary_f32("LeakyRelu", [](double v) { return v < 0 ? 0.01 * v : v; }, {-3.0F, 2.0F}, 1e-6, 0);
+  expect_unary_f32(
+      "LeakyRelu", [](double v) { return v < 0 ? 0.25 * v : v; }, ramp(11, -5.0F, 5.0F), 1e-7, 0,
+      leaky);
+  expect_unary_f32(
+      "LeakyRelu", [](double v) { return v < 0 ? 0.01 * v : v; }, {-3.0F, 2.0F}, 1e-6, 0);
   Attributes hs;
   hs.set("alpha", 0.5F);
   hs.set("beta", 0.6F);
-  expect_unary_f32("HardSigmoid", [](double v) { return std::min(1.0, std::max(0.0, 0.5 * v + 0.6)); },
-                   ramp(21, -3.0F, 3.0F), 1e-6, 1e-7, hs);
+  expect_unary_f32(
+      "HardSigmoid", [](double v) { return std::min(1.0, std::max(0.0, 0.5 * v + 0.6)); },
+      ramp(21, -3.0F, 3.0F), 1e-6, 1e-7, hs);
 }
 
 TEST(OpsElementwise, ExpAndTanhPropagateNaN) {
@@ -147,8 +169,9 @@ TEST(OpsElementwise, ExpAndTanhPropagateNaN) {
 
 TEST(OpsElementwise, UnaryIntegersAndDouble) {
   const Tensor y = run1("Abs", {Tensor::from_vector<std::int32_t>({3}, {-4, 0, 7})});
-  EXPECT_EQ(std::vector<std::int32_t>(y.values<std::int32_t>().begin(), y.values<std::int32_t>().end()),
-            (std::vector<std::int32_t>{4, 0, 7}));
+  EXPECT_EQ(
+      std::vector<std::int32_t>(y.values<std::int32_t>().begin(), y.values<std::int32_t>().end()),
+      (std::vector<std::int32_t>{4, 0, 7}));
   const Tensor n = run1("Neg", {Tensor::from_vector<std::int64_t>({2}, {5, -9})});
   EXPECT_EQ(n.data<std::int64_t>()[0], -5);
   EXPECT_EQ(n.data<std::int64_t>()[1], 9);
@@ -192,14 +215,16 @@ TEST(OpsElementwise, BinaryBroadcastPatterns) {
       {{3, 1}, {1, 4}},              // both broadcast
       {{1, 3, 1, 5}, {2, 1, 4, 1}},  // alternating
       {{4, 1, 3}, {4, 2, 1}},
-      {{200, 300}, {300}},           // > one parallel grain
-      {{6, 1, 7000}, {6, 9, 1}},     // > one grain, both broadcast
+      {{200, 300}, {300}},        // > one parallel grain
+      {{6, 1, 7000}, {6, 9, 1}},  // > one grain, both broadcast
   };
   for (const auto& [sa, sb] : cases) {
     const std::int64_t na = shape_numel(sa), nb = shape_numel(sb);
     std::vector<float> va(static_cast<std::size_t>(na)), vb(static_cast<std::size_t>(nb));
-    for (std::int64_t i = 0; i < na; ++i) va[static_cast<std::size_t>(i)] = static_cast<float>(i % 97) * 0.5F - 7.0F;
-    for (std::int64_t i = 0; i < nb; ++i) vb[static_cast<std::size_t>(i)] = static_cast<float>(i % 13) + 1.0F;
+    for (std::int64_t i = 0; i < na; ++i)
+      va[static_cast<std::size_t>(i)] = static_cast<float>(i % 97) * 0.5F - 7.0F;
+    for (std::int64_t i = 0; i < nb; ++i)
+      vb[static_cast<std::size_t>(i)] = static_cast<float>(i % 13) + 1.0F;
     const Tensor a = Tensor::from_vector<float>(sa, va), b = Tensor::from_vector<float>(sb, vb);
     const std::vector<std::pair<std::string, std::function<float(float, float)>>> ops = {
         {"Add", [](float x, float z) { return x + z; }},
@@ -218,8 +243,8 @@ TEST(OpsElementwise, BinaryBroadcastPatterns) {
       for (std::int64_t i = 0; i < y.numel(); ++i) {
         const float want = ref(va[static_cast<std::size_t>(source_index(i, want_shape, sa))],
                                vb[static_cast<std::size_t>(source_index(i, want_shape, sb))]);
-        ASSERT_EQ(y.data<float>()[i], want) << op << " at " << i << " of " << shape_to_string(sa)
-                                            << " and " << shape_to_string(sb);
+        ASSERT_EQ(y.data<float>()[i], want)
+            << op << " at " << i << " of " << shape_to_string(sa) << " and " << shape_to_string(sb);
       }
     }
   }
@@ -232,7 +257,8 @@ TEST(OpsElementwise, IncompatibleShapesAreNamed) {
     run1("Add", {a, b});
     FAIL() << "expected a broadcast error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("[2, 3] and [4] do not broadcast"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[2, 3] and [4] do not broadcast"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -241,30 +267,37 @@ TEST(OpsElementwise, IntegerArithmetic) {
   const Tensor b = Tensor::from_vector<std::int32_t>({2}, {2, 3});
   const Tensor q = run1("Div", {a, b});
   // C++ (and ONNX Runtime) integer division truncates toward zero.
-  EXPECT_EQ(std::vector<std::int32_t>(q.values<std::int32_t>().begin(), q.values<std::int32_t>().end()),
-            (std::vector<std::int32_t>{3, -2, 4, 33}));
-  const Tensor u = run1("Add", {Tensor::from_vector<std::uint8_t>({2}, {250, 1}), Tensor::scalar<std::uint8_t>(10)});
+  EXPECT_EQ(
+      std::vector<std::int32_t>(q.values<std::int32_t>().begin(), q.values<std::int32_t>().end()),
+      (std::vector<std::int32_t>{3, -2, 4, 33}));
+  const Tensor u = run1(
+      "Add", {Tensor::from_vector<std::uint8_t>({2}, {250, 1}), Tensor::scalar<std::uint8_t>(10)});
   EXPECT_EQ(u.data<std::uint8_t>()[0], 4);  // wraps like numpy uint8
   EXPECT_EQ(u.data<std::uint8_t>()[1], 11);
-  const Tensor m = run1("Mul", {Tensor::from_vector<std::int64_t>({2}, {1LL << 40, 3}), Tensor::scalar<std::int64_t>(4)});
+  const Tensor m = run1("Mul", {Tensor::from_vector<std::int64_t>({2}, {1LL << 40, 3}),
+                                Tensor::scalar<std::int64_t>(4)});
   EXPECT_EQ(m.data<std::int64_t>()[0], 1LL << 42);
   EXPECT_THROW(run1("Div", {a, Tensor::from_vector<std::int32_t>({2}, {1, 0})}), Error);
 }
 
 TEST(OpsElementwise, PowMixedTypes) {
-  Tensor y = run1("Pow", {Tensor::from_vector<float>({3}, {1, 2, 3}), Tensor::from_vector<std::int64_t>({3}, {4, 5, 6})});
+  Tensor y = run1("Pow", {Tensor::from_vector<float>({3}, {1, 2, 3}),
+                          Tensor::from_vector<std::int64_t>({3}, {4, 5, 6})});
   EXPECT_EQ(y.dtype(), DType::kF32);
   EXPECT_EQ(y.data<float>()[2], 729.0F);
-  y = run1("Pow", {Tensor::from_vector<std::int32_t>({3}, {1, 2, 3}), Tensor::from_vector<float>({3}, {4, 5, 0.5F})});
+  y = run1("Pow", {Tensor::from_vector<std::int32_t>({3}, {1, 2, 3}),
+                   Tensor::from_vector<float>({3}, {4, 5, 0.5F})});
   EXPECT_EQ(y.dtype(), DType::kI32);
   EXPECT_EQ(y.data<std::int32_t>()[1], 32);
   EXPECT_EQ(y.data<std::int32_t>()[2], 1);  // trunc(sqrt(3))
   for (float e : {2.0F, 3.0F, 0.5F, 1.0F, 1.7F}) {
     const Tensor x = Tensor::from_vector<float>({2, 2}, {0.5F, 1.5F, 2.0F, 9.0F});
     y = run1("Pow", {x, Tensor::scalar<float>(e)});
-    for (int i = 0; i < 4; ++i) EXPECT_NEAR(y.data<float>()[i], std::pow(x.data<float>()[i], e), 1e-5) << e;
+    for (int i = 0; i < 4; ++i)
+      EXPECT_NEAR(y.data<float>()[i], std::pow(x.data<float>()[i], e), 1e-5) << e;
   }
-  y = run1("Pow", {Tensor::from_vector<float>({2}, {2, 3}), Tensor::from_vector<float>({2, 1}, {2, 3})});
+  y = run1("Pow",
+           {Tensor::from_vector<float>({2}, {2, 3}), Tensor::from_vector<float>({2, 1}, {2, 3})});
   EXPECT_EQ(y.shape(), (Shape{2, 2}));
   EXPECT_EQ(y.data<float>()[3], 27.0F);
 }
@@ -273,12 +306,14 @@ TEST(OpsElementwise, PReluBroadcastsSlope) {
   const Tensor x = Tensor::from_vector<float>({2, 3}, {-1, 2, -3, 4, -5, -6});
   Tensor y = run1("PRelu", {x, Tensor::from_vector<float>({3}, {0.1F, 0.2F, 0.3F})});
   const std::vector<float> want = {-0.1F, 2, -0.9F, 4, -1.0F, -1.8F};
-  for (int i = 0; i < 6; ++i) EXPECT_FLOAT_EQ(y.data<float>()[i], want[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 6; ++i)
+    EXPECT_FLOAT_EQ(y.data<float>()[i], want[static_cast<std::size_t>(i)]);
   y = run1("PRelu", {x, Tensor::from_vector<float>({2, 1}, {0.5F, 2.0F})});
   EXPECT_FLOAT_EQ(y.data<float>()[0], -0.5F);
   EXPECT_FLOAT_EQ(y.data<float>()[5], -12.0F);
   // The slope may not grow X.
-  EXPECT_THROW(run1("PRelu", {Tensor::zeros(DType::kF32, {3}), Tensor::zeros(DType::kF32, {2, 3})}), Error);
+  EXPECT_THROW(run1("PRelu", {Tensor::zeros(DType::kF32, {3}), Tensor::zeros(DType::kF32, {2, 3})}),
+               Error);
 }
 
 TEST(OpsElementwise, CompareProducesBool) {
@@ -291,10 +326,12 @@ TEST(OpsElementwise, CompareProducesBool) {
   const Tensor lt = run1("Less", {a, b});
   EXPECT_EQ(std::vector<bool>(lt.values<bool>().begin(), lt.values<bool>().end()),
             (std::vector<bool>{false, true, false, false, false, false}));
-  const Tensor gt = run1("Greater", {Tensor::from_vector<float>({3}, {0.5F, 1, 2}), Tensor::scalar<float>(1)});
+  const Tensor gt =
+      run1("Greater", {Tensor::from_vector<float>({3}, {0.5F, 1, 2}), Tensor::scalar<float>(1)});
   EXPECT_EQ(std::vector<bool>(gt.values<bool>().begin(), gt.values<bool>().end()),
             (std::vector<bool>{false, false, true}));
-  const Tensor ge = run1("GreaterOrEqual", {Tensor::from_vector<std::int64_t>({2}, {1, 2}), Tensor::scalar<std::int64_t>(2)});
+  const Tensor ge = run1("GreaterOrEqual", {Tensor::from_vector<std::int64_t>({2}, {1, 2}),
+                                            Tensor::scalar<std::int64_t>(2)});
   EXPECT_FALSE(ge.data<bool>()[0]);
   EXPECT_TRUE(ge.data<bool>()[1]);
 }
@@ -305,24 +342,31 @@ TEST(OpsElementwise, WhereBroadcastsThreeWays) {
   const Tensor y = Tensor::scalar<std::int64_t>(-1);
   const Tensor z = run1("Where", {c, x, y});
   ASSERT_EQ(z.shape(), (Shape{2, 3}));
-  EXPECT_EQ(std::vector<std::int64_t>(z.values<std::int64_t>().begin(), z.values<std::int64_t>().end()),
-            (std::vector<std::int64_t>{1, 2, 3, -1, -1, -1}));
+  EXPECT_EQ(
+      std::vector<std::int64_t>(z.values<std::int64_t>().begin(), z.values<std::int64_t>().end()),
+      (std::vector<std::int64_t>{1, 2, 3, -1, -1, -1}));
   const Tensor cf = Tensor::from_vector<bool>({4}, {true, false, false, true});
-  const Tensor zf = run1("Where", {cf, Tensor::from_vector<float>({4}, {1, 2, 3, 4}), Tensor::from_vector<float>({4}, {5, 6, 7, 8})});
-  EXPECT_EQ(std::vector<float>(zf.values<float>().begin(), zf.values<float>().end()), (std::vector<float>{1, 6, 7, 4}));
-  EXPECT_THROW(run1("Where", {cf, Tensor::zeros(DType::kF32, {4}), Tensor::zeros(DType::kF32, {3})}), Error);
+  const Tensor zf = run1("Where", {cf, Tensor::from_vector<float>({4}, {1, 2, 3, 4}),
+                                   Tensor::from_vector<float>({4}, {5, 6, 7, 8})});
+  EXPECT_EQ(std::vector<float>(zf.values<float>().begin(), zf.values<float>().end()),
+            (std::vector<float>{1, 6, 7, 4}));
+  EXPECT_THROW(
+      run1("Where", {cf, Tensor::zeros(DType::kF32, {4}), Tensor::zeros(DType::kF32, {3})}), Error);
 }
 
 TEST(OpsElementwise, ExpandGrowsAndBroadcasts) {
   const Tensor x = Tensor::from_vector<float>({3, 1}, {1, 2, 3});
   Tensor y = run1("Expand", {x, Tensor::from_vector<std::int64_t>({3}, {2, 1, 4})});
   ASSERT_EQ(y.shape(), (Shape{2, 3, 4}));
-  for (std::int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.data<float>()[i], static_cast<float>((i / 4) % 3 + 1));
+  for (std::int64_t i = 0; i < y.numel(); ++i)
+    EXPECT_EQ(y.data<float>()[i], static_cast<float>((i / 4) % 3 + 1));
   // A target dim of 1 keeps the input's larger dim (bidirectional, unlike a plain reshape).
   y = run1("Expand", {x, Tensor::from_vector<std::int64_t>({2}, {1, 1})});
   EXPECT_EQ(y.shape(), (Shape{3, 1}));
-  const Tensor b = run1("Expand", {Tensor::from_vector<bool>({2}, {true, false}), Tensor::from_vector<std::int64_t>({2}, {2, 2})});
-  EXPECT_EQ(std::vector<bool>(b.values<bool>().begin(), b.values<bool>().end()), (std::vector<bool>{true, false, true, false}));
+  const Tensor b = run1("Expand", {Tensor::from_vector<bool>({2}, {true, false}),
+                                   Tensor::from_vector<std::int64_t>({2}, {2, 2})});
+  EXPECT_EQ(std::vector<bool>(b.values<bool>().begin(), b.values<bool>().end()),
+            (std::vector<bool>{true, false, true, false}));
   EXPECT_THROW(run1("Expand", {x, Tensor::from_vector<std::int64_t>({2}, {2, 1})}), Error);
 }
 

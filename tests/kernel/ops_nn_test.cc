@@ -113,7 +113,8 @@ std::pair<Shape, std::vector<float>> ref_conv(const Tensor& x, const Tensor& w, 
                     const std::int64_t id = od * s[0] + kd * d[0] - pb[0];
                     const std::int64_t ih = oh * s[1] + kh * d[1] - pb[1];
                     const std::int64_t iw = ow * s[2] + kw * d[2] - pb[2];
-                    if (id < 0 || ih < 0 || iw < 0 || id >= in[0] || ih >= in[1] || iw >= in[2]) continue;
+                    if (id < 0 || ih < 0 || iw < 0 || id >= in[0] || ih >= in[1] || iw >= in[2])
+                      continue;
                     const std::int64_t ch = gi * cg + cc;
                     acc += xd[(((bn * c + ch) * in[0] + id) * in[1] + ih) * in[2] + iw] *
                            wd[(((mm * cg + cc) * k[0] + kd) * k[1] + kh) * k[2] + kw];
@@ -177,14 +178,14 @@ TEST(OpsNn, Depthwise3x3FastPathMatchesDirectLoops) {
     for (std::int64_t stride : {1, 2}) {
       for (std::int64_t pad : {0, 1, 2}) {
         const std::int64_t c = 5;
-        const Tensor x = random_tensor({2, c, width - 1 + stride, width}), w = random_tensor({c, 1, 3, 3}),
-                     b = random_tensor({c});
+        const Tensor x = random_tensor({2, c, width - 1 + stride, width}),
+                     w = random_tensor({c, 1, 3, 3}), b = random_tensor({c});
         Win win{{3, 3}, {stride, stride}, {1, 1}, {pad, pad}, {pad, pad}};
         Attributes a = win_attrs(win);
         a.set("group", c);
         const auto [shape, want] = ref_conv(x, w, &b, c, win);
-        SCOPED_TRACE("width " + std::to_string(width) + " stride " + std::to_string(stride) + " pad " +
-                     std::to_string(pad));
+        SCOPED_TRACE("width " + std::to_string(width) + " stride " + std::to_string(stride) +
+                     " pad " + std::to_string(pad));
         expect_near(run_op("Conv", {x, w, b}, a)[0], shape, want);
       }
     }
@@ -270,18 +271,21 @@ TEST(OpsNn, ConvReportsChannelMismatchAndBadRank) {
     run_op("Conv", {x, w}, Attributes{});
     FAIL() << "expected a channel mismatch";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("input has 3 channels, weight expects 4"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("input has 3 channels, weight expects 4"),
+              std::string::npos)
         << e.what();
   }
   Attributes grouped;
   grouped.set("group", std::int64_t{2});
   EXPECT_THROW(run_op("Conv", {random_tensor({1, 4, 5, 5}), random_tensor({3, 2, 3, 3})}, grouped),
                Error);  // 3 output channels do not split into 2 groups
-  EXPECT_THROW(run_op("Conv", {random_tensor({1, 1, 2, 2, 2, 2}), random_tensor({1, 1, 1, 1, 1, 1})},
-                      Attributes{}),
-               Error);  // 4 spatial axes
-  EXPECT_THROW(run_op("Conv", {random_tensor({1, 1, 2, 2}), random_tensor({1, 1, 3, 3})}, Attributes{}),
-               Error);  // kernel larger than the input
+  EXPECT_THROW(
+      run_op("Conv", {random_tensor({1, 1, 2, 2, 2, 2}), random_tensor({1, 1, 1, 1, 1, 1})},
+             Attributes{}),
+      Error);  // 4 spatial axes
+  EXPECT_THROW(
+      run_op("Conv", {random_tensor({1, 1, 2, 2}), random_tensor({1, 1, 3, 3})}, Attributes{}),
+      Error);  // kernel larger than the input
 }
 
 std::pair<Shape, std::vector<float>> ref_conv_transpose(const Tensor& x, const Tensor& w,
@@ -292,7 +296,8 @@ std::pair<Shape, std::vector<float>> ref_conv_transpose(const Tensor& x, const T
   const auto k = pad3(win.k, 1), s = pad3(win.s, 1), d = pad3(win.d, 1), pb = pad3(win.pb, 0),
              pe = pad3(win.pe, 0), op = pad3(outpad, 0);
   std::vector<std::int64_t> out(3);
-  for (int i = 0; i < 3; ++i) out[i] = s[i] * (in[i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 - pb[i] - pe[i];
+  for (int i = 0; i < 3; ++i)
+    out[i] = s[i] * (in[i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 - pb[i] - pe[i];
   const std::int64_t n = x.dim(0), c = x.dim(1), mg = w.dim(1), m = mg * group, cg = c / group;
   Shape shape{n, m};
   for (std::size_t i = 3 - r; i < 3; ++i) shape.push_back(out[i]);
@@ -314,9 +319,11 @@ std::pair<Shape, std::vector<float>> ref_conv_transpose(const Tensor& x, const T
                     const std::int64_t od = id * s[0] + kd * d[0] - pb[0];
                     const std::int64_t oh = ih * s[1] + kh * d[1] - pb[1];
                     const std::int64_t ow = iw * s[2] + kw * d[2] - pb[2];
-                    if (od < 0 || oh < 0 || ow < 0 || od >= out[0] || oh >= out[1] || ow >= out[2]) continue;
+                    if (od < 0 || oh < 0 || ow < 0 || od >= out[0] || oh >= out[1] || ow >= out[2])
+                      continue;
                     const std::int64_t oc = (ch / cg) * mg + mm;
-                    y[static_cast<std::size_t>((((bn * m + oc) * out[0] + od) * out[1] + oh) * out[2] + ow)] +=
+                    y[static_cast<std::size_t>(
+                        (((bn * m + oc) * out[0] + od) * out[1] + oh) * out[2] + ow)] +=
                         xv * wd[(((ch * mg + mm) * k[0] + kd) * k[1] + kh) * k[2] + kw];
                   }
           }
@@ -356,12 +363,14 @@ TEST(OpsNn, ConvTransposeMatchesScatterLoopsOverRandomShapes) {
 }
 
 TEST(OpsNn, ConvTransposeOutputShapeAndAutoPadAndBias) {
-  const Tensor x = random_tensor({1, 2, 3, 3}), w = random_tensor({2, 3, 3, 3}), b = random_tensor({3});
+  const Tensor x = random_tensor({1, 2, 3, 3}), w = random_tensor({2, 3, 3, 3}),
+               b = random_tensor({3});
   // output_shape 7x7 with stride 2: full size is 2*2+3 = 7 with no pads.
   Attributes a;
   a.set("strides", std::vector<std::int64_t>{2, 2});
   a.set("output_shape", std::vector<std::int64_t>{7, 7});
-  auto [shape, want] = ref_conv_transpose(x, w, 1, {{3, 3}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}, {0, 0});
+  auto [shape, want] =
+      ref_conv_transpose(x, w, 1, {{3, 3}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}, {0, 0});
   for (std::size_t i = 0; i < want.size(); ++i) want[i] += b.data<float>()[(i / 49) % 3];
   expect_near(run_op("ConvTranspose", {x, w, b}, a)[0], shape, want);
   // SAME_UPPER: output = in * stride = 6; total padding 1 goes to the end.
@@ -381,7 +390,8 @@ std::vector<float> ref_matmul(const float* a, const float* b, std::int64_t m, st
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t j = 0; j < n; ++j) {
       double acc = 0;
-      for (std::int64_t p = 0; p < k; ++p) acc += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+      for (std::int64_t p = 0; p < k; ++p)
+        acc += (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
       y[static_cast<std::size_t>(i * n + j)] = static_cast<float>(acc);
     }
   return y;
@@ -425,10 +435,14 @@ TEST(OpsNn, MatMulBroadcastsBatchesAndVectors) {
     Shape a, b, y;
   };
   const std::vector<Case> cases = {
-      {{3, 4}, {4, 5}, {3, 5}},          {{2, 3, 4}, {4, 5}, {2, 3, 5}},
-      {{4}, {4, 5}, {5}},                {{3, 4}, {4}, {3}},
-      {{4}, {4}, {}},                    {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}},
-      {{1, 3, 4}, {2, 4, 6}, {2, 3, 6}}, {{2, 2, 3, 4}, {2, 2, 4, 1}, {2, 2, 3, 1}},
+      {{3, 4}, {4, 5}, {3, 5}},
+      {{2, 3, 4}, {4, 5}, {2, 3, 5}},
+      {{4}, {4, 5}, {5}},
+      {{3, 4}, {4}, {3}},
+      {{4}, {4}, {}},
+      {{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}},
+      {{1, 3, 4}, {2, 4, 6}, {2, 3, 6}},
+      {{2, 2, 3, 4}, {2, 2, 4, 1}, {2, 2, 3, 1}},
       {{5}, {3, 5, 2}, {3, 2}},
   };
   for (const auto& cs : cases) {
@@ -459,7 +473,8 @@ TEST(OpsNn, MatMulBroadcastsBatchesAndVectors) {
     SCOPED_TRACE(shape_to_string(cs.a) + " x " + shape_to_string(cs.b));
     expect_near(run_op("MatMul", {a, b}, Attributes{})[0], cs.y, want);
   }
-  EXPECT_THROW(run_op("MatMul", {random_tensor({2, 3}), random_tensor({4, 2})}, Attributes{}), Error);
+  EXPECT_THROW(run_op("MatMul", {random_tensor({2, 3}), random_tensor({4, 2})}, Attributes{}),
+               Error);
   EXPECT_THROW(run_op("MatMul", {random_tensor({2, 2, 3}), random_tensor({3, 3, 2})}, Attributes{}),
                Error);
 }
@@ -480,7 +495,8 @@ TEST(OpsNn, BatchNormInferenceAndTrainingStatistics) {
       for (std::int64_t i = 0; i < hw; ++i) {
         const float xv = x.data<float>()[(b * c + ch) * hw + i];
         want.push_back((xv - mean.data<float>()[ch]) / std::sqrt(var.data<float>()[ch] + 1e-3F) *
-                           scale.data<float>()[ch] + bias.data<float>()[ch]);
+                           scale.data<float>()[ch] +
+                       bias.data<float>()[ch]);
       }
   expect_near(run_op("BatchNormalization", {x, scale, bias, mean, var}, a)[0], {n, c, hw}, want);
 
@@ -494,22 +510,25 @@ TEST(OpsNn, BatchNormInferenceAndTrainingStatistics) {
       for (std::int64_t i = 0; i < hw; ++i) s += x.data<float>()[(b * c + ch) * hw + i];
     const double mu = s / (n * hw);
     for (std::int64_t b = 0; b < n; ++b)
-      for (std::int64_t i = 0; i < hw; ++i) sq += std::pow(x.data<float>()[(b * c + ch) * hw + i] - mu, 2);
+      for (std::int64_t i = 0; i < hw; ++i)
+        sq += std::pow(x.data<float>()[(b * c + ch) * hw + i] - mu, 2);
     const double v = sq / (n * hw);
     run_mean.push_back(static_cast<float>(mean.data<float>()[ch] * 0.8 + mu * 0.2));
     run_var.push_back(static_cast<float>(var.data<float>()[ch] * 0.8 + v * 0.2));
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t i = 0; i < hw; ++i) {
         const auto j = static_cast<std::size_t>((b * c + ch) * hw + i);
-        y[j] = static_cast<float>((x.data<float>()[j] - mu) / std::sqrt(v + 1e-3) * scale.data<float>()[ch] +
+        y[j] = static_cast<float>((x.data<float>()[j] - mu) / std::sqrt(v + 1e-3) *
+                                      scale.data<float>()[ch] +
                                   bias.data<float>()[ch]);
       }
   }
   expect_near(out[0], {n, c, hw}, y);
   expect_near(out[1], {c}, run_mean);
   expect_near(out[2], {c}, run_var);
-  EXPECT_THROW(run_op("BatchNormalization", {x, scale, bias, mean, random_tensor({4})}, Attributes{}),
-               Error);
+  EXPECT_THROW(
+      run_op("BatchNormalization", {x, scale, bias, mean, random_tensor({4})}, Attributes{}),
+      Error);
 }
 
 TEST(OpsNn, LayerNormOverEveryAxisWithStatistics) {
@@ -533,7 +552,8 @@ TEST(OpsNn, LayerNormOverEveryAxisWithStatistics) {
       for (std::int64_t i = 0; i < in_n; ++i) sq += (xr[i] - mu) * (xr[i] - mu);
       const double inv = 1.0 / std::sqrt(sq / in_n + 1e-4);
       for (std::int64_t i = 0; i < in_n; ++i) {
-        y.push_back(static_cast<float>((xr[i] - mu) * inv * scale.data<float>()[i] + bias.data<float>()[i]));
+        y.push_back(static_cast<float>((xr[i] - mu) * inv * scale.data<float>()[i] +
+                                       bias.data<float>()[i]));
       }
       mean_v.push_back(static_cast<float>(mu));
       inv_v.push_back(static_cast<float>(inv));
@@ -557,7 +577,8 @@ TEST(OpsNn, LayerNormOverEveryAxisWithStatistics) {
 }
 
 TEST(OpsNn, InstanceNormNormalizesEachPlane) {
-  const Tensor x = random_tensor({2, 3, 4, 5}), scale = random_tensor({3}), bias = random_tensor({3});
+  const Tensor x = random_tensor({2, 3, 4, 5}), scale = random_tensor({3}),
+               bias = random_tensor({3});
   std::vector<float> want;
   for (std::int64_t p = 0; p < 6; ++p) {
     const float* xp = x.data<float>() + p * 20;
@@ -566,11 +587,13 @@ TEST(OpsNn, InstanceNormNormalizesEachPlane) {
     const double mu = s / 20;
     for (int i = 0; i < 20; ++i) sq += (xp[i] - mu) * (xp[i] - mu);
     for (int i = 0; i < 20; ++i) {
-      want.push_back(static_cast<float>((xp[i] - mu) / std::sqrt(sq / 20 + 1e-5) * scale.data<float>()[p % 3] +
-                                        bias.data<float>()[p % 3]));
+      want.push_back(
+          static_cast<float>((xp[i] - mu) / std::sqrt(sq / 20 + 1e-5) * scale.data<float>()[p % 3] +
+                             bias.data<float>()[p % 3]));
     }
   }
-  expect_near(run_op("InstanceNormalization", {x, scale, bias}, Attributes{})[0], x.shape(), want, 1e-3F);
+  expect_near(run_op("InstanceNormalization", {x, scale, bias}, Attributes{})[0], x.shape(), want,
+              1e-3F);
   EXPECT_THROW(run_op("InstanceNormalization", {x, random_tensor({2}), bias}, Attributes{}), Error);
 }
 
@@ -607,7 +630,8 @@ PoolRef ref_pool(const Tensor& x, const Win& win, bool is_max, bool include_pad,
           for (std::int64_t kd = 0; kd < k[0]; ++kd)
             for (std::int64_t kh = 0; kh < k[1]; ++kh)
               for (std::int64_t kw = 0; kw < k[2]; ++kw) {
-                const std::int64_t pos[3] = {od * s[0] + kd * d[0] - pb[0], oh * s[1] + kh * d[1] - pb[1],
+                const std::int64_t pos[3] = {od * s[0] + kd * d[0] - pb[0],
+                                             oh * s[1] + kh * d[1] - pb[1],
                                              ow * s[2] + kw * d[2] - pb[2]};
                 bool inside = true, in_pad = true;
                 for (int i = 0; i < 3; ++i) {
@@ -682,7 +706,8 @@ TEST(OpsNn, PoolAutoPadAndGlobalPools) {
   std::vector<float> avg, mx;
   for (int p = 0; p < 2; ++p) {
     double s = 0, m = -1e30;
-    for (int i = 0; i < 30; ++i) s += x.data<float>()[p * 30 + i], m = std::max<double>(m, x.data<float>()[p * 30 + i]);
+    for (int i = 0; i < 30; ++i)
+      s += x.data<float>()[p * 30 + i], m = std::max<double>(m, x.data<float>()[p * 30 + i]);
     avg.push_back(static_cast<float>(s / 30));
     mx.push_back(static_cast<float>(m));
   }
@@ -737,7 +762,7 @@ TEST(OpsNn, ShapeInferenceFollowsConvPoolGemmChain) {
   g.add_node(pool);  // [N, 8, 8, 8] (ceil of 13/2 + 1 = 8)
   Node up = node("ConvTranspose", {"p", "wt"}, "u");
   up.attrs.set("strides", std::vector<std::int64_t>{2, 2});
-  g.add_node(up);  // [N, 4, 16, 16]
+  g.add_node(up);                                       // [N, 4, 16, 16]
   g.add_node(node("GlobalAveragePool", {"u"}, "gap"));  // [N, 4, 1, 1]
   g.add_node(node("MatMul", {"gap", "fc"}, "mm"));      // inner 1 vs 10: mismatch
   g.add_output(ValueInfo{"result"});  // inference records value infos only for non-outputs

@@ -37,10 +37,12 @@ std::vector<int> as_ints(const Tensor& t) {
 TEST(OpsQuant, QuantizeRoundsHalfToEvenAndSaturates) {
   // x / 2 = 0.5, 1.5, 2.5, -0.5, -1.5, 1000, -1000
   const Tensor x = Tensor::from_vector<float>({7}, {1, 3, 5, -1, -3, 2000, -2000});
-  const Tensor y = run1("QuantizeLinear", {x, Tensor::scalar<float>(2), Tensor::scalar<std::uint8_t>(128)});
+  const Tensor y =
+      run1("QuantizeLinear", {x, Tensor::scalar<float>(2), Tensor::scalar<std::uint8_t>(128)});
   ASSERT_EQ(y.dtype(), DType::kU8);
   EXPECT_EQ(as_ints<std::uint8_t>(y), (std::vector<int>{128, 130, 130, 128, 126, 255, 0}));
-  const Tensor s = run1("QuantizeLinear", {x, Tensor::scalar<float>(2), Tensor::scalar<std::int8_t>(-1)});
+  const Tensor s =
+      run1("QuantizeLinear", {x, Tensor::scalar<float>(2), Tensor::scalar<std::int8_t>(-1)});
   ASSERT_EQ(s.dtype(), DType::kI8);
   EXPECT_EQ(as_ints<std::int8_t>(s), (std::vector<int>{-1, 1, 1, -1, -3, 127, -128}));
   // Without a zero point the output is u8 with zero point 0.
@@ -63,8 +65,10 @@ TEST(OpsQuant, PerAxisQuantizeAndDequantize) {
   // axis = -1 picks the last dim instead.
   Attributes last;
   last.set("axis", std::int64_t{-1});
-  const Tensor q2 = run1("QuantizeLinear", {Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}), scale, zp}, last);
-  EXPECT_EQ(as_ints<std::uint8_t>(q2), (std::vector<int>{1, 11, 21, 4, 12, 22}));  // 5/2 = 2.5 rounds to 2
+  const Tensor q2 = run1("QuantizeLinear",
+                         {Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6}), scale, zp}, last);
+  EXPECT_EQ(as_ints<std::uint8_t>(q2),
+            (std::vector<int>{1, 11, 21, 4, 12, 22}));  // 5/2 = 2.5 rounds to 2
   // Wrong number of scales for the axis.
   EXPECT_THROW(run1("QuantizeLinear", {Tensor::zeros(DType::kF32, {1, 4}), scale, zp}), Error);
   // Zero point shape must follow the scale's.
@@ -72,29 +76,36 @@ TEST(OpsQuant, PerAxisQuantizeAndDequantize) {
 }
 
 TEST(OpsQuant, DequantizeTypes) {
-  const Tensor a = run1("DequantizeLinear", {Tensor::from_vector<std::int8_t>({3}, {-128, 0, 127}),
-                                             Tensor::scalar<float>(0.5F), Tensor::scalar<std::int8_t>(-1)});
+  const Tensor a =
+      run1("DequantizeLinear", {Tensor::from_vector<std::int8_t>({3}, {-128, 0, 127}),
+                                Tensor::scalar<float>(0.5F), Tensor::scalar<std::int8_t>(-1)});
   EXPECT_EQ(a.data<float>()[0], -63.5F);
   EXPECT_EQ(a.data<float>()[2], 64.0F);
-  const Tensor b = run1("DequantizeLinear", {Tensor::from_vector<std::int32_t>({2}, {-1000000, 7}), Tensor::scalar<float>(0.25F)});
+  const Tensor b = run1("DequantizeLinear", {Tensor::from_vector<std::int32_t>({2}, {-1000000, 7}),
+                                             Tensor::scalar<float>(0.25F)});
   EXPECT_EQ(b.data<float>()[0], -250000.0F);
   EXPECT_EQ(b.data<float>()[1], 1.75F);
-  const Tensor c = run1("DequantizeLinear", {Tensor::from_vector<std::uint8_t>({2}, {0, 255}), Tensor::scalar<float>(1.0F),
-                                             Tensor::scalar<std::uint8_t>(128)});
+  const Tensor c =
+      run1("DequantizeLinear", {Tensor::from_vector<std::uint8_t>({2}, {0, 255}),
+                                Tensor::scalar<float>(1.0F), Tensor::scalar<std::uint8_t>(128)});
   EXPECT_EQ(c.data<float>()[0], -128.0F);
   EXPECT_EQ(c.data<float>()[1], 127.0F);
   // Mixed x / zero-point types are rejected.
-  EXPECT_THROW(run1("DequantizeLinear", {Tensor::from_vector<std::uint8_t>({1}, {1}), Tensor::scalar<float>(1.0F),
-                                         Tensor::scalar<std::int8_t>(0)}),
-               Error);
+  EXPECT_THROW(
+      run1("DequantizeLinear", {Tensor::from_vector<std::uint8_t>({1}, {1}),
+                                Tensor::scalar<float>(1.0F), Tensor::scalar<std::int8_t>(0)}),
+      Error);
 }
 
 TEST(OpsQuant, LargeTensorRoundTrip) {
   std::vector<float> v(100000);
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<int>(i % 255) - 127) * 0.1F;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<float>(static_cast<int>(i % 255) - 127) * 0.1F;
   const Tensor x = Tensor::from_vector<float>({100000}, v);
-  const Tensor q = run1("QuantizeLinear", {x, Tensor::scalar<float>(0.1F), Tensor::scalar<std::int8_t>(0)});
-  const Tensor d = run1("DequantizeLinear", {q, Tensor::scalar<float>(0.1F), Tensor::scalar<std::int8_t>(0)});
+  const Tensor q =
+      run1("QuantizeLinear", {x, Tensor::scalar<float>(0.1F), Tensor::scalar<std::int8_t>(0)});
+  const Tensor d =
+      run1("DequantizeLinear", {q, Tensor::scalar<float>(0.1F), Tensor::scalar<std::int8_t>(0)});
   for (std::size_t i = 0; i < v.size(); ++i) ASSERT_NEAR(d.data<float>()[i], v[i], 1e-5) << i;
 }
 

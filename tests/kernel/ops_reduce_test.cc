@@ -52,13 +52,15 @@ Tensor iota_f32(Shape shape, float scale = 1.0F, float offset = 0.0F) {
 std::vector<double> ref_reduce3(const Tensor& x, std::vector<bool> red, const char* kind) {
   const Shape& s = x.shape();
   const std::int64_t o0 = red[0] ? 1 : s[0], o1 = red[1] ? 1 : s[1], o2 = red[2] ? 1 : s[2];
-  std::vector<double> out(static_cast<std::size_t>(o0 * o1 * o2), std::string(kind) == "max" ? -1e300 : 0.0);
+  std::vector<double> out(static_cast<std::size_t>(o0 * o1 * o2),
+                          std::string(kind) == "max" ? -1e300 : 0.0);
   std::vector<std::int64_t> count(out.size(), 0);
   for (std::int64_t i = 0; i < s[0]; ++i) {
     for (std::int64_t j = 0; j < s[1]; ++j) {
       for (std::int64_t k = 0; k < s[2]; ++k) {
         const double v = x.get_as_double((i * s[1] + j) * s[2] + k);
-        const std::size_t o = static_cast<std::size_t>(((red[0] ? 0 : i) * o1 + (red[1] ? 0 : j)) * o2 + (red[2] ? 0 : k));
+        const std::size_t o = static_cast<std::size_t>(
+            ((red[0] ? 0 : i) * o1 + (red[1] ? 0 : j)) * o2 + (red[2] ? 0 : k));
         if (std::string(kind) == "max") {
           out[o] = std::max(out[o], v);
         } else {
@@ -76,16 +78,22 @@ std::vector<double> ref_reduce3(const Tensor& x, std::vector<bool> red, const ch
 
 TEST(OpsReduce, AllAxisCombinationsMatchReference) {
   const Tensor x = iota_f32({3, 4, 5}, 0.25F, -2.0F);
-  const std::vector<std::vector<std::int64_t>> axis_sets = {{0}, {1}, {2}, {0, 1}, {1, 2}, {0, 2}, {-1, 0}, {0, 1, 2}};
+  const std::vector<std::vector<std::int64_t>> axis_sets = {{0},    {1},    {2},     {0, 1},
+                                                            {1, 2}, {0, 2}, {-1, 0}, {0, 1, 2}};
   for (const auto& axes : axis_sets) {
     std::vector<bool> red(3, false);
     for (auto a : axes) red[static_cast<std::size_t>(a < 0 ? a + 3 : a)] = true;
     for (const char* kind : {"sum", "mean", "max", "sumsq"}) {
-      const std::string op = std::string(kind) == "sum" ? "ReduceSum" : std::string(kind) == "mean" ? "ReduceMean"
-                             : std::string(kind) == "max" ? "ReduceMax" : "ReduceSumSquare";
+      const std::string op = std::string(kind) == "sum"    ? "ReduceSum"
+                             : std::string(kind) == "mean" ? "ReduceMean"
+                             : std::string(kind) == "max"  ? "ReduceMax"
+                                                           : "ReduceSumSquare";
       Tensor y;
       if (op == "ReduceSum") {  // opset 13: axes as an input
-        y = run1(op, {x, Tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(axes.size())}, axes)}, attrs_with({}, 0));
+        y = run1(
+            op,
+            {x, Tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(axes.size())}, axes)},
+            attrs_with({}, 0));
       } else {
         y = run1(op, {x}, attrs_with(axes, 0));
       }
@@ -93,7 +101,8 @@ TEST(OpsReduce, AllAxisCombinationsMatchReference) {
       ASSERT_EQ(y.numel(), static_cast<std::int64_t>(want.size())) << op;
       EXPECT_EQ(y.rank(), 3 - static_cast<int>(std::count(red.begin(), red.end(), true))) << op;
       for (std::size_t i = 0; i < want.size(); ++i) {
-        EXPECT_NEAR(y.data<float>()[i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << op << " axes " << axes.size() << " at " << i;
+        EXPECT_NEAR(y.data<float>()[i], want[i], 1e-4 * (1 + std::fabs(want[i])))
+            << op << " axes " << axes.size() << " at " << i;
       }
     }
   }
@@ -146,11 +155,13 @@ TEST(OpsReduce, LargeTensorsUseEveryPath) {
   for (std::int64_t axis : {2, 0, 1}) {
     std::vector<bool> red(3, false);
     red[static_cast<std::size_t>(axis)] = true;
-    const Tensor y = run1("ReduceSum", {x, Tensor::from_vector<std::int64_t>({1}, {axis})}, attrs_with({}, 1));
+    const Tensor y =
+        run1("ReduceSum", {x, Tensor::from_vector<std::int64_t>({1}, {axis})}, attrs_with({}, 1));
     const auto want = ref_reduce3(x, red, "sum");
     ASSERT_EQ(y.numel(), static_cast<std::int64_t>(want.size()));
     for (std::size_t i = 0; i < want.size(); ++i) {
-      ASSERT_NEAR(y.data<float>()[i], want[i], 1e-3 * (1 + std::fabs(want[i]))) << axis << " at " << i;
+      ASSERT_NEAR(y.data<float>()[i], want[i], 1e-3 * (1 + std::fabs(want[i])))
+          << axis << " at " << i;
     }
   }
 }
@@ -172,8 +183,9 @@ TEST(OpsReduce, ArgMaxTiesAndAxes) {
   Attributes b;  // default axis 0, keepdims 1
   y = run1("ArgMax", {Tensor::from_vector<std::int32_t>({2, 3}, {2, 5, 9, 7, 1, 8})}, b);
   EXPECT_EQ(y.shape(), (Shape{1, 3}));
-  EXPECT_EQ(std::vector<std::int64_t>(y.values<std::int64_t>().begin(), y.values<std::int64_t>().end()),
-            (std::vector<std::int64_t>{1, 0, 0}));
+  EXPECT_EQ(
+      std::vector<std::int64_t>(y.values<std::int64_t>().begin(), y.values<std::int64_t>().end()),
+      (std::vector<std::int64_t>{1, 0, 0}));
   b.set("axis", std::int64_t{-1});
   y = run1("ArgMin", {Tensor::from_vector<std::int64_t>({2, 3}, {2, 5, 9, 7, 1, 8})}, b);
   EXPECT_EQ(y.shape(), (Shape{2, 1}));
@@ -184,16 +196,20 @@ TEST(OpsReduce, ArgMaxTiesAndAxes) {
 }
 
 // Reference softmax over [outer, n, inner] with double math.
-std::vector<double> ref_softmax(const Tensor& x, std::int64_t outer, std::int64_t n, std::int64_t inner, bool log) {
+std::vector<double> ref_softmax(const Tensor& x, std::int64_t outer, std::int64_t n,
+                                std::int64_t inner, bool log) {
   std::vector<double> out(static_cast<std::size_t>(x.numel()));
   for (std::int64_t o = 0; o < outer; ++o) {
     for (std::int64_t i = 0; i < inner; ++i) {
       double m = -1e300, s = 0;
-      for (std::int64_t r = 0; r < n; ++r) m = std::max(m, x.get_as_double((o * n + r) * inner + i));
-      for (std::int64_t r = 0; r < n; ++r) s += std::exp(x.get_as_double((o * n + r) * inner + i) - m);
+      for (std::int64_t r = 0; r < n; ++r)
+        m = std::max(m, x.get_as_double((o * n + r) * inner + i));
+      for (std::int64_t r = 0; r < n; ++r)
+        s += std::exp(x.get_as_double((o * n + r) * inner + i) - m);
       for (std::int64_t r = 0; r < n; ++r) {
         const double v = x.get_as_double((o * n + r) * inner + i) - m;
-        out[static_cast<std::size_t>((o * n + r) * inner + i)] = log ? v - std::log(s) : std::exp(v) / s;
+        out[static_cast<std::size_t>((o * n + r) * inner + i)] =
+            log ? v - std::log(s) : std::exp(v) / s;
       }
     }
   }
@@ -202,12 +218,21 @@ std::vector<double> ref_softmax(const Tensor& x, std::int64_t outer, std::int64_
 
 TEST(OpsReduce, SoftmaxAndLogSoftmaxAllAxes) {
   const Tensor x = iota_f32({3, 4, 5}, 0.37F, -9.0F);
-  struct Case { std::int64_t opset; std::int64_t axis; bool has_axis; std::int64_t outer, n, inner; };
-  const std::vector<Case> cases = {
-      {13, 0, true, 1, 3, 20}, {13, 1, true, 3, 4, 5}, {13, 2, true, 12, 5, 1}, {13, -1, false, 12, 5, 1},
-      {13, -2, true, 3, 4, 5},
-      // Before 13 the input is coerced to 2-D at axis (default 1).
-      {11, 1, false, 3, 20, 1}, {11, 0, true, 1, 60, 1}, {11, 2, true, 12, 5, 1}};
+  struct Case {
+    std::int64_t opset;
+    std::int64_t axis;
+    bool has_axis;
+    std::int64_t outer, n, inner;
+  };
+  const std::vector<Case> cases = {{13, 0, true, 1, 3, 20},
+                                   {13, 1, true, 3, 4, 5},
+                                   {13, 2, true, 12, 5, 1},
+                                   {13, -1, false, 12, 5, 1},
+                                   {13, -2, true, 3, 4, 5},
+                                   // Before 13 the input is coerced to 2-D at axis (default 1).
+                                   {11, 1, false, 3, 20, 1},
+                                   {11, 0, true, 1, 60, 1},
+                                   {11, 2, true, 12, 5, 1}};
   for (const auto& c : cases) {
     for (bool log : {false, true}) {
       Attributes a;
@@ -217,7 +242,8 @@ TEST(OpsReduce, SoftmaxAndLogSoftmaxAllAxes) {
       const auto want = ref_softmax(x, c.outer, c.n, c.inner, log);
       for (std::size_t i = 0; i < want.size(); ++i) {
         ASSERT_NEAR(y.data<float>()[i], want[i], 1e-6 + 1e-5 * std::fabs(want[i]))
-            << (log ? "LogSoftmax" : "Softmax") << " opset " << c.opset << " axis " << c.axis << " at " << i;
+            << (log ? "LogSoftmax" : "Softmax") << " opset " << c.opset << " axis " << c.axis
+            << " at " << i;
       }
     }
   }
@@ -234,7 +260,8 @@ TEST(OpsReduce, SoftmaxIsStableForLargeInputs) {
   const Tensor big = iota_f32({2, 1000}, 0.01F);
   const Tensor yb = run1("Softmax", {big});
   const auto want = ref_softmax(big, 2, 1000, 1, false);
-  for (std::size_t i = 0; i < want.size(); ++i) ASSERT_NEAR(yb.data<float>()[i], want[i], 1e-7 + 1e-5 * want[i]);
+  for (std::size_t i = 0; i < want.size(); ++i)
+    ASSERT_NEAR(yb.data<float>()[i], want[i], 1e-7 + 1e-5 * want[i]);
 }
 
 TEST(OpsReduce, InferenceShapes) {

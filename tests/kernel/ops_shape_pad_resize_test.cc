@@ -65,14 +65,16 @@ std::vector<double> naive_pad(const Tensor& x, const std::vector<std::int64_t>& 
 TEST(ShapePad, AllModesMatchNaivePadding) {
   Tensor x = iota_f({3, 4}, 1.0F);
   for (const std::string mode : {"constant", "edge", "reflect", "wrap"}) {
-    for (const auto& pads : {std::vector<std::int64_t>{1, 2, 0, 3}, std::vector<std::int64_t>{0, 0, 2, 1},
-                             std::vector<std::int64_t>{2, 5, 2, 7}, std::vector<std::int64_t>{-1, 1, 0, -2}}) {
+    for (const auto& pads :
+         {std::vector<std::int64_t>{1, 2, 0, 3}, std::vector<std::int64_t>{0, 0, 2, 1},
+          std::vector<std::int64_t>{2, 5, 2, 7}, std::vector<std::int64_t>{-1, 1, 0, -2}}) {
       if (mode == "reflect" && pads[1] > 3) continue;  // beyond one reflection; checked below
       Attributes a;
       a.set("mode", mode);
       auto out = run_op("Pad", {x, i64(pads), Tensor::scalar<float>(-5.0F)}, a, 1, 13);
       EXPECT_EQ(out[0].shape(), (Shape{3 + pads[0] + pads[2], 4 + pads[1] + pads[3]}));
-      EXPECT_EQ(vals(out[0]), naive_pad(x, pads, mode, -5.0)) << mode << " " << shape_to_string(pads);
+      EXPECT_EQ(vals(out[0]), naive_pad(x, pads, mode, -5.0))
+          << mode << " " << shape_to_string(pads);
     }
   }
 }
@@ -93,7 +95,8 @@ TEST(ShapePad, ConstantDefaultsAxesAndOldAttributes) {
   out = run_op("Pad", {x}, a, 1, 10);
   EXPECT_EQ(vals(out[0]), naive_pad(x, {1, 0, 0, 0, 0, 0}, "constant", 3));
   // A constant_value of another dtype is refused, as are malformed pads.
-  EXPECT_THROW(run_op("Pad", {x, i64({0, 1, 1, 0, 0, 1}), Tensor::scalar<float>(1.0F)}, {}, 1, 13), Error);
+  EXPECT_THROW(run_op("Pad", {x, i64({0, 1, 1, 0, 0, 1}), Tensor::scalar<float>(1.0F)}, {}, 1, 13),
+               Error);
   EXPECT_THROW(run_op("Pad", {x, i64({0, 1, 1})}, {}, 1, 13), Error);
   EXPECT_THROW(run_op("Pad", {x, i64({0, -3, 0, 0, 0, 0})}, {}, 1, 13), Error);
   Attributes bad;
@@ -112,9 +115,12 @@ TEST(ShapePad, ReflectBeyondOneBounceRepeats) {
 
 // ---- Resize
 
-Tensor f32(Shape s, std::vector<float> v) { return Tensor::from_vector<float>(std::move(s), v); }
+Tensor f32(Shape s, std::vector<float> v) {
+  return Tensor::from_vector<float>(std::move(s), v);
+}
 
-void expect_near(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-5) {
+void expect_near(const std::vector<double>& got, const std::vector<double>& want,
+                 double tol = 1e-5) {
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
 }
@@ -146,8 +152,10 @@ TEST(ShapeResize, NearestModesOnIntegers) {
       double i = 0;
       if (mode == "floor") i = std::floor(xo);
       if (mode == "ceil") i = std::ceil(xo);
-      if (mode == "round_prefer_floor") i = (xo - std::floor(xo) > 0.5) ? std::ceil(xo) : std::floor(xo);
-      if (mode == "round_prefer_ceil") i = (xo - std::floor(xo) >= 0.5) ? std::ceil(xo) : std::floor(xo);
+      if (mode == "round_prefer_floor")
+        i = (xo - std::floor(xo) > 0.5) ? std::ceil(xo) : std::floor(xo);
+      if (mode == "round_prefer_ceil")
+        i = (xo - std::floor(xo) >= 0.5) ? std::ceil(xo) : std::floor(xo);
       want.push_back(10 * (std::min(i, 3.0) + 1));
     }
     EXPECT_EQ(vals(out[0]), want) << mode;
@@ -159,13 +167,15 @@ TEST(ShapeResize, LinearHalfPixelAndAlignCorners) {
   Attributes a;
   a.set("mode", std::string("linear"));
   auto out = run_op("Resize", {x, Tensor(), f32({4}, {1, 1, 2, 2})}, a, 1, 13);
-  expect_near(vals(out[0]), {1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4});
+  expect_near(vals(out[0]),
+              {1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4});
 
   a.set("coordinate_transformation_mode", std::string("align_corners"));
   out = run_op("Resize", {x, Tensor(), Tensor(), i64({1, 1, 4, 4})}, a, 1, 13);
   std::vector<double> want;
   for (int r = 0; r < 4; ++r) {
-    for (int c = 0; c < 4; ++c) want.push_back(1 + c / 3.0 + 2 * r / 3.0);  // a plane through the corners
+    for (int c = 0; c < 4; ++c)
+      want.push_back(1 + c / 3.0 + 2 * r / 3.0);  // a plane through the corners
   }
   expect_near(vals(out[0]), want);
 
@@ -209,7 +219,8 @@ TEST(ShapeResize, CubicMatchesKeysKernel) {
       const double xo = o / 2.0;
       double sum = 0;
       double wsum = 0;
-      for (int i = static_cast<int>(std::floor(xo)) - 1; i <= static_cast<int>(std::floor(xo)) + 2; ++i) {
+      for (int i = static_cast<int>(std::floor(xo)) - 1; i <= static_cast<int>(std::floor(xo)) + 2;
+           ++i) {
         double w = keys(xo - i, -0.5);
         if (exclude && (i < 0 || i > 4)) w = 0;
         sum += w * data[static_cast<std::size_t>(std::clamp(i, 0, 4))];
@@ -225,9 +236,12 @@ TEST(ShapeResize, Errors) {
   Tensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
   Attributes lin;
   lin.set("mode", std::string("linear"));
-  EXPECT_THROW(run_op("Resize", {x.cast(DType::kI32), Tensor(), f32({4}, {1, 1, 2, 2})}, lin, 1, 13), Error);
+  EXPECT_THROW(
+      run_op("Resize", {x.cast(DType::kI32), Tensor(), f32({4}, {1, 1, 2, 2})}, lin, 1, 13), Error);
   EXPECT_THROW(run_op("Resize", {x, Tensor(), f32({2}, {2, 2})}, lin, 1, 13), Error);
-  EXPECT_THROW(run_op("Resize", {x, Tensor(), f32({4}, {1, 1, 2, 2}), i64({1, 1, 4, 4})}, lin, 1, 13), Error);
+  EXPECT_THROW(
+      run_op("Resize", {x, Tensor(), f32({4}, {1, 1, 2, 2}), i64({1, 1, 4, 4})}, lin, 1, 13),
+      Error);
   Attributes anti = lin;
   anti.set("antialias", std::int64_t{1});
   EXPECT_THROW(run_op("Resize", {x, Tensor(), f32({4}, {1, 1, 2, 2})}, anti, 1, 18), Error);

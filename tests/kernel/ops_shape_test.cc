@@ -47,8 +47,8 @@ TEST(ShapeOps, ReshapeErrorNamesShapes) {
     EXPECT_NE(msg.find("[2, 3]"), std::string::npos) << msg;
     EXPECT_NE(msg.find("[4, -1]"), std::string::npos) << msg;
   }
-  EXPECT_THROW(run_op("Reshape", {iota_f({2, 3}), Tensor::from_vector<std::int64_t>({2}, {-1, -1})}),
-               Error);
+  EXPECT_THROW(
+      run_op("Reshape", {iota_f({2, 3}), Tensor::from_vector<std::int64_t>({2}, {-1, -1})}), Error);
 }
 
 TEST(ShapeOps, FlattenAxes) {
@@ -73,10 +73,12 @@ TEST(ShapeOps, SqueezeUnsqueezeAttributeAndInputForms) {
   Attributes a;
   a.set("axes", std::vector<std::int64_t>{0, -2});
   EXPECT_EQ(run_op("Squeeze", {x}, a, 1, 11)[0].shape(), (Shape{3, 2}));
-  EXPECT_EQ(run_op("Squeeze", {x, Tensor::from_vector<std::int64_t>({1}, {2})}, {}, 1, 13)[0].shape(),
-            (Shape{1, 3, 2}));
+  EXPECT_EQ(
+      run_op("Squeeze", {x, Tensor::from_vector<std::int64_t>({1}, {2})}, {}, 1, 13)[0].shape(),
+      (Shape{1, 3, 2}));
   EXPECT_EQ(run_op("Squeeze", {x}, {}, 1, 13)[0].shape(), (Shape{3, 2}));
-  EXPECT_THROW(run_op("Squeeze", {x, Tensor::from_vector<std::int64_t>({1}, {1})}, {}, 1, 13), Error);
+  EXPECT_THROW(run_op("Squeeze", {x, Tensor::from_vector<std::int64_t>({1}, {1})}, {}, 1, 13),
+               Error);
 
   Tensor y = iota_f({3, 2});
   Attributes u;
@@ -101,7 +103,8 @@ TEST(ShapeOps, IdentityAndDropoutPassThrough) {
                                   Tensor::scalar<bool>(true)}),
                Error);
   // Training with ratio 0 keeps everything: deterministic, so it runs.
-  auto z = run_op("Dropout", {x.cast(DType::kF32), Tensor::scalar<float>(0.0F), Tensor::scalar<bool>(true)});
+  auto z = run_op("Dropout",
+                  {x.cast(DType::kF32), Tensor::scalar<float>(0.0F), Tensor::scalar<bool>(true)});
   EXPECT_EQ(vals(z[0]), (std::vector<double>{1, -2, 3, -4}));
 }
 
@@ -148,7 +151,8 @@ TEST(ShapeOps, TransposeLargeAndOtherDtypes) {
                     std::vector<std::int64_t>{3, 2, 1, 0}, std::vector<std::int64_t>{1, 0, 2, 3}}) {
     Attributes a;
     a.set("perm", perm);
-    EXPECT_EQ(vals(run_op("Transpose", {x}, a)[0]), naive_transpose(x, perm)) << shape_to_string(perm);
+    EXPECT_EQ(vals(run_op("Transpose", {x}, a)[0]), naive_transpose(x, perm))
+        << shape_to_string(perm);
     for (DType t : {DType::kI8, DType::kF16, DType::kI64}) {
       Tensor xt = iota_f({4, 5, 6}).cast(t);
       Attributes b;
@@ -189,7 +193,8 @@ TEST(ShapeOps, ConcatAlongEachAxis) {
           const std::int64_t half = p == 1 ? 3 : 2;  // a's length along the axis
           const bool from_b = idx[p] >= half;
           if (from_b) idx[p] -= half;
-          const double want = (from_b ? 100 : 0) + static_cast<double>((idx[0] * 3 + idx[1]) * 2 + idx[2]);
+          const double want =
+              (from_b ? 100 : 0) + static_cast<double>((idx[0] * 3 + idx[1]) * 2 + idx[2]);
           EXPECT_EQ(out[0].get_as_double((i * s[1] + j) * s[2] + k), want);
         }
       }
@@ -203,9 +208,10 @@ TEST(ShapeOps, ConcatAlongEachAxis) {
 TEST(ShapeOps, ConcatThreeInputsInt64) {
   Attributes at;
   at.set("axis", std::int64_t{1});
-  auto out = run_op("Concat", {Tensor::from_vector<std::int64_t>({2, 1}, {1, 2}),
-                               Tensor::from_vector<std::int64_t>({2, 0}, {}),
-                               Tensor::from_vector<std::int64_t>({2, 2}, {3, 4, 5, 6})},
+  auto out = run_op("Concat",
+                    {Tensor::from_vector<std::int64_t>({2, 1}, {1, 2}),
+                     Tensor::from_vector<std::int64_t>({2, 0}, {}),
+                     Tensor::from_vector<std::int64_t>({2, 2}, {3, 4, 5, 6})},
                     at);
   EXPECT_EQ(out[0].shape(), (Shape{2, 3}));
   EXPECT_EQ(vals(out[0]), (std::vector<double>{1, 3, 4, 2, 5, 6}));
@@ -231,14 +237,16 @@ TEST(ShapeOps, SplitForms) {
   auto un = run_op("Split", {iota_f({5})}, n18b, 2, 18);
   EXPECT_EQ(vals(un[0]), (std::vector<double>{0, 1, 2}));
   EXPECT_EQ(vals(un[1]), (std::vector<double>{3, 4}));
-  EXPECT_THROW(run_op("Split", {x, Tensor::from_vector<std::int64_t>({2}, {1, 4})}, ax1, 2, 13), Error);
+  EXPECT_THROW(run_op("Split", {x, Tensor::from_vector<std::int64_t>({2}, {1, 4})}, ax1, 2, 13),
+               Error);
   EXPECT_THROW(run_op("Split", {x}, ax1, 4), Error);  // 6 is not divisible by 4
 }
 
 // ---- Slice
 
 // Python-style slice of one axis, computed the simple way.
-std::vector<std::int64_t> py_slice(std::int64_t n, std::int64_t start, std::int64_t end, std::int64_t step) {
+std::vector<std::int64_t> py_slice(std::int64_t n, std::int64_t start, std::int64_t end,
+                                   std::int64_t step) {
   std::vector<std::int64_t> out;
   auto fix = [n, step](std::int64_t v, bool is_end) {
     if (v < 0) v += n;
@@ -264,20 +272,23 @@ TEST(ShapeOps, SliceMatchesPythonSlicing) {
   struct Case {
     std::int64_t s0, e0, st0, s1, e1, st1;
   };
-  for (const Case& c : {Case{0, 5, 1, 0, 7, 1}, Case{1, -1, 2, -1, small, -2}, Case{-100, 100, 3, 6, 2, -1},
-                        Case{4, -100, -1, big, -big, -3}, Case{3, 3, 1, 0, 7, 1}, Case{10, 20, 1, 0, 7, 1}}) {
+  for (const Case& c :
+       {Case{0, 5, 1, 0, 7, 1}, Case{1, -1, 2, -1, small, -2}, Case{-100, 100, 3, 6, 2, -1},
+        Case{4, -100, -1, big, -big, -3}, Case{3, 3, 1, 0, 7, 1}, Case{10, 20, 1, 0, 7, 1}}) {
     auto out = run_op("Slice", {x, Tensor::from_vector<std::int64_t>({2}, {c.s0, c.s1}),
                                 Tensor::from_vector<std::int64_t>({2}, {c.e0, c.e1}),
                                 Tensor::from_vector<std::int64_t>({2}, {0, -1}),
                                 Tensor::from_vector<std::int64_t>({2}, {c.st0, c.st1})});
     const auto rows = py_slice(5, c.s0, c.e0, c.st0);
     const auto cols = py_slice(7, c.s1, c.e1, c.st1);
-    ASSERT_EQ(out[0].shape(), (Shape{static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(cols.size())}));
+    ASSERT_EQ(out[0].shape(), (Shape{static_cast<std::int64_t>(rows.size()),
+                                     static_cast<std::int64_t>(cols.size())}));
     std::vector<double> want;
     for (auto r : rows) {
       for (auto col : cols) want.push_back(static_cast<double>(r * 7 + col));
     }
-    EXPECT_EQ(vals(out[0]), want) << c.s0 << ":" << c.e0 << ":" << c.st0 << ", " << c.s1 << ":" << c.e1 << ":" << c.st1;
+    EXPECT_EQ(vals(out[0]), want) << c.s0 << ":" << c.e0 << ":" << c.st0 << ", " << c.s1 << ":"
+                                  << c.e1 << ":" << c.st1;
   }
 }
 
@@ -294,13 +305,17 @@ TEST(ShapeOps, SliceDefaultsAttributesAndErrors) {
   a.set("axes", std::vector<std::int64_t>{1});
   EXPECT_EQ(vals(run_op("Slice", {x}, a, 1, 9)[0]), (std::vector<double>{1, 2, 5, 6, 9, 10}));
   // i32 starts are read too.
-  auto i32 = run_op("Slice", {x, Tensor::from_vector<std::int32_t>({1}, {2}), Tensor::from_vector<std::int32_t>({1}, {3}),
+  auto i32 = run_op("Slice", {x, Tensor::from_vector<std::int32_t>({1}, {2}),
+                              Tensor::from_vector<std::int32_t>({1}, {3}),
                               Tensor::from_vector<std::int32_t>({1}, {1})});
   EXPECT_EQ(vals(i32[0]), (std::vector<double>{2, 6, 10}));
-  EXPECT_THROW(run_op("Slice", {x, Tensor::from_vector<std::int64_t>({1}, {0}), Tensor::from_vector<std::int64_t>({1}, {3}),
-                                Tensor::from_vector<std::int64_t>({1}, {0}), Tensor::from_vector<std::int64_t>({1}, {0})}),
+  EXPECT_THROW(run_op("Slice", {x, Tensor::from_vector<std::int64_t>({1}, {0}),
+                                Tensor::from_vector<std::int64_t>({1}, {3}),
+                                Tensor::from_vector<std::int64_t>({1}, {0}),
+                                Tensor::from_vector<std::int64_t>({1}, {0})}),
                Error);
-  EXPECT_THROW(run_op("Slice", {x, Tensor::from_vector<std::int64_t>({1}, {0}), Tensor::from_vector<std::int64_t>({1}, {3}),
+  EXPECT_THROW(run_op("Slice", {x, Tensor::from_vector<std::int64_t>({1}, {0}),
+                                Tensor::from_vector<std::int64_t>({1}, {3}),
                                 Tensor::from_vector<std::int64_t>({1}, {2})}),
                Error);
 }
@@ -320,7 +335,8 @@ TEST(ShapeOps, GatherAnyAxisWithNegativeIndices) {
     Shape want_shape(x.shape().begin(), x.shape().begin() + static_cast<std::ptrdiff_t>(p));
     want_shape.push_back(2);
     want_shape.push_back(2);
-    want_shape.insert(want_shape.end(), x.shape().begin() + static_cast<std::ptrdiff_t>(p) + 1, x.shape().end());
+    want_shape.insert(want_shape.end(), x.shape().begin() + static_cast<std::ptrdiff_t>(p) + 1,
+                      x.shape().end());
     ASSERT_EQ(out[0].shape(), want_shape);
     // Walk output multi-indices; the two index dims sit at p, p+1.
     const Shape& os = out[0].shape();
@@ -337,7 +353,8 @@ TEST(ShapeOps, GatherAnyAxisWithNegativeIndices) {
       ii.push_back(g);
       ii.insert(ii.end(), oi.begin() + static_cast<std::ptrdiff_t>(p) + 2, oi.end());
       const std::int64_t src = (ii[0] * 4 + ii[1]) * 2 + ii[2];
-      EXPECT_EQ(out[0].get_as_double(lin), static_cast<double>(src)) << "axis " << axis << " at " << lin;
+      EXPECT_EQ(out[0].get_as_double(lin), static_cast<double>(src))
+          << "axis " << axis << " at " << lin;
     }
   }
   EXPECT_THROW(run_op("Gather", {x, Tensor::from_vector<std::int64_t>({1}, {3})}), Error);
@@ -413,7 +430,8 @@ TEST(ShapeOps, CastTruncatesSaturatesAndRoundTripsHalf) {
   EXPECT_EQ(vals(b), (std::vector<double>{1, 1, 1, 1, 1, 0}));
   Attributes to_f16;
   to_f16.set("to", std::int64_t{10});
-  Tensor h = run_op("Cast", {Tensor::from_vector<float>({3}, {0.5F, 1.0F / 3.0F, 70000.0F})}, to_f16)[0];
+  Tensor h =
+      run_op("Cast", {Tensor::from_vector<float>({3}, {0.5F, 1.0F / 3.0F, 70000.0F})}, to_f16)[0];
   ASSERT_EQ(h.dtype(), DType::kF16);
   EXPECT_EQ(h.get_as_double(0), 0.5);
   EXPECT_NEAR(h.get_as_double(1), 1.0 / 3.0, 1e-3);

@@ -1,3 +1,5 @@
+#include "act/kernel/tensor.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -6,7 +8,6 @@
 #include <limits>
 
 #include "act/kernel/device.h"
-#include "act/kernel/tensor.h"
 
 namespace act {
 namespace {

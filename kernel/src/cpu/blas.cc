@@ -49,6 +49,8 @@ void gemm_f32(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::i
   }
 }
 
-void blas_init_single_threaded() { openblas_set_num_threads(1); }
+void blas_init_single_threaded() {
+  openblas_set_num_threads(1);
+}
 
 }  // namespace act::cpu

@@ -31,11 +31,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b);
 Shape broadcast_shapes(std::initializer_list<const Shape*> shapes);
 
 struct BroadcastPlan {
-  Shape out_shape;                           // the full broadcast shape
-  std::int64_t numel = 0;                    // elements of out_shape
-  std::vector<std::int64_t> dims;            // collapsed dims, outermost first; never empty
+  Shape out_shape;                                 // the full broadcast shape
+  std::int64_t numel = 0;                          // elements of out_shape
+  std::vector<std::int64_t> dims;                  // collapsed dims, outermost first; never empty
   std::vector<std::vector<std::int64_t>> strides;  // [input][dim], 0 where broadcast
-  std::vector<bool> inner_vec;               // per input: innermost stride is 1 (else 0)
+  std::vector<bool> inner_vec;                     // per input: innermost stride is 1 (else 0)
 };
 
 // Plans reading `inputs` at every position of their broadcast shape (Expand passes its target

@@ -8,7 +8,9 @@ ConvEpilogue ConvEpilogue::from_attributes(const Attributes& attrs) {
   ConvEpilogue e;
   const std::string name = attrs.get_string("activation", "");
   const std::vector<float> params = attrs.get_floats("activation_params", {});
-  auto param = [&](std::size_t i, float fallback) { return i < params.size() ? params[i] : fallback; };
+  auto param = [&](std::size_t i, float fallback) {
+    return i < params.size() ? params[i] : fallback;
+  };
   if (name.empty()) {
     e.activation = Activation::kNone;
   } else if (name == "Relu") {

@@ -72,7 +72,9 @@ inline void micro_6x16(std::int64_t kc, const float* __restrict a, const float* 
 
 }  // namespace
 
-bool conv_gemm_available() { return ACT_CONV_GEMM != 0; }
+bool conv_gemm_available() {
+  return ACT_CONV_GEMM != 0;
+}
 
 std::vector<float> pack_a(const float* a, std::int64_t m, std::int64_t k) {
   const std::int64_t blocks = (m + kMr - 1) / kMr;

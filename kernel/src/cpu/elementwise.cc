@@ -180,9 +180,8 @@ void pow_kernel(KernelContext& ctx) {
   } else {
     // Integer bases: numpy semantics through double, exact for the results that fit 2^53.
     const Tensor be = b.dtype() == DType::kF64 ? b : b.cast(DType::kF64);
-    broadcast_binary<T, double, T>(ctx, a, be, [](T x, double y) {
-      return std::pow(static_cast<double>(x), y);
-    });
+    broadcast_binary<T, double, T>(
+        ctx, a, be, [](T x, double y) { return std::pow(static_cast<double>(x), y); });
   }
 }
 
@@ -289,37 +288,36 @@ void register_elementwise_cpu(OpRegistry& r) {
 
   add_unary<f32, f64>(r, "Sqrt", simple([](auto v) { return std::sqrt(v); }));
   add_unary<f32, f64>(r, "Exp", simple([](auto v) {
-    if constexpr (std::is_same_v<decltype(v), float>) {
-      return cpu::fast_expf(v);
-    } else {
-      return std::exp(v);
-    }
-  }));
+                        if constexpr (std::is_same_v<decltype(v), float>) {
+                          return cpu::fast_expf(v);
+                        } else {
+                          return std::exp(v);
+                        }
+                      }));
   add_unary<f32, f64>(r, "Log", simple([](auto v) { return std::log(v); }));
   add_unary<f32, f64, i8, i32, i64>(r, "Neg", simple([](auto v) { return -v; }));
   add_unary<f32, f64, i8, u8, i32, i64>(r, "Abs", simple([](auto v) {
-    using T = decltype(v);
-    if constexpr (std::is_unsigned_v<T>) {
-      return v;
-    } else {
-      return v < T(0) ? T(-v) : v;
-    }
-  }));
+                                          using T = decltype(v);
+                                          if constexpr (std::is_unsigned_v<T>) {
+                                            return v;
+                                          } else {
+                                            return v < T(0) ? T(-v) : v;
+                                          }
+                                        }));
   add_unary<f32, f64>(r, "Reciprocal", simple([](auto v) { return decltype(v)(1) / v; }));
-  add_unary<f32, f64, i8, i32, i64>(r, "Relu", simple([](auto v) {
-    return v > decltype(v)(0) ? v : decltype(v)(0);
-  }));
+  add_unary<f32, f64, i8, i32, i64>(
+      r, "Relu", simple([](auto v) { return v > decltype(v)(0) ? v : decltype(v)(0); }));
   add_unary<f32, f64>(r, "LeakyRelu", [](const KernelInit& init) {
     const float alpha = init.node.attrs.get_float("alpha", 0.01F);
     return [alpha](auto v) { return v < 0 ? v * static_cast<decltype(v)>(alpha) : v; };
   });
   add_unary<f32, f64>(r, "Sigmoid", simple([](auto v) {
-    if constexpr (std::is_same_v<decltype(v), float>) {
-      return cpu::fast_sigmoidf(v);
-    } else {
-      return 1.0 / (1.0 + std::exp(-v));
-    }
-  }));
+                        if constexpr (std::is_same_v<decltype(v), float>) {
+                          return cpu::fast_sigmoidf(v);
+                        } else {
+                          return 1.0 / (1.0 + std::exp(-v));
+                        }
+                      }));
   add_unary<f32, f64>(r, "HardSigmoid", [](const KernelInit& init) {
     const float alpha = init.node.attrs.get_float("alpha", 0.2F);
     const float beta = init.node.attrs.get_float("beta", 0.5F);
@@ -330,17 +328,17 @@ void register_elementwise_cpu(OpRegistry& r) {
     };
   });
   add_unary<f32, f64>(r, "HardSwish", simple([](auto v) {
-    using T = decltype(v);
-    const T y = v / T(6) + T(0.5);
-    return v * (y < T(0) ? T(0) : (y > T(1) ? T(1) : y));
-  }));
+                        using T = decltype(v);
+                        const T y = v / T(6) + T(0.5);
+                        return v * (y < T(0) ? T(0) : (y > T(1) ? T(1) : y));
+                      }));
   add_unary<f32, f64>(r, "Tanh", simple([](auto v) {
-    if constexpr (std::is_same_v<decltype(v), float>) {
-      return cpu::fast_tanhf(v);
-    } else {
-      return std::tanh(v);
-    }
-  }));
+                        if constexpr (std::is_same_v<decltype(v), float>) {
+                          return cpu::fast_tanhf(v);
+                        } else {
+                          return std::tanh(v);
+                        }
+                      }));
   add_unary<f32, f64>(r, "Erf", simple([](auto v) { return std::erf(v); }));
   add_unary<bool>(r, "Not", simple([](bool v) { return !v; }));
   add_clip<f32, f64, i8, u8, i32, i64>(r);
@@ -351,10 +349,12 @@ void register_elementwise_cpu(OpRegistry& r) {
   add_div<f32, f64, i8, u8, i32, i64>(r);
   add_pow<f32, f64, i32, i64>(r);
   add_prelu<f32, f64>(r);
-  add_binary<bool, f32, f64, i8, u8, i32, i64, bool>(r, "Equal", [](auto a, auto b) { return a == b; });
+  add_binary<bool, f32, f64, i8, u8, i32, i64, bool>(r, "Equal",
+                                                     [](auto a, auto b) { return a == b; });
   add_binary<bool, f32, f64, i8, u8, i32, i64>(r, "Less", [](auto a, auto b) { return a < b; });
   add_binary<bool, f32, f64, i8, u8, i32, i64>(r, "Greater", [](auto a, auto b) { return a > b; });
-  add_binary<bool, f32, f64, i8, u8, i32, i64>(r, "LessOrEqual", [](auto a, auto b) { return a <= b; });
+  add_binary<bool, f32, f64, i8, u8, i32, i64>(r, "LessOrEqual",
+                                               [](auto a, auto b) { return a <= b; });
   add_binary<bool, f32, f64, i8, u8, i32, i64>(r, "GreaterOrEqual",
                                                [](auto a, auto b) { return a >= b; });
 

@@ -6,12 +6,12 @@
 #include <cstring>
 #include <vector>
 
+#include "act/kernel/parallel.h"
 #include "cpu/blas.h"
 #include "cpu/conv_epilogue.h"
 #include "cpu/conv_gemm.h"
 #include "cpu/nn_geometry.h"
 #include "cpu/nn_internal.h"
-#include "act/kernel/parallel.h"
 
 namespace act::cpu {
 
@@ -247,13 +247,13 @@ void depthwise_3x3(const G& g, const float* x, const float* w, const float* bias
           const float* __restrict o2 = e2 + half;
           float* __restrict yr = yp + oh * ow_n;
           for (std::int64_t ow = 0; ow < ow_n; ++ow) {
-            yr[ow] = b + w0 * e0[ow] + w1 * o0[ow] + w2 * e0[ow + 1] + w3 * e1[ow] +
-                     w4 * o1[ow] + w5 * e1[ow + 1] + w6 * e2[ow] + w7 * o2[ow] + w8 * e2[ow + 1];
+            yr[ow] = b + w0 * e0[ow] + w1 * o0[ow] + w2 * e0[ow + 1] + w3 * e1[ow] + w4 * o1[ow] +
+                     w5 * e1[ow + 1] + w6 * e2[ow] + w7 * o2[ow] + w8 * e2[ow + 1];
           }
         }
       }
-      epi.apply(yp, oh_n * ow_n, 1, oh_n * ow_n, nullptr,
-                sum ? sum + plane * oh_n * ow_n : nullptr, oh_n * ow_n);
+      epi.apply(yp, oh_n * ow_n, 1, oh_n * ow_n, nullptr, sum ? sum + plane * oh_n * ow_n : nullptr,
+                oh_n * ow_n);
     }
   });
 }
@@ -313,14 +313,15 @@ void depthwise(const G& g, const float* x, const float* w, const float* bias, st
 
 void add_bias(float* y, const float* bias, std::int64_t batch, std::int64_t channels,
               std::int64_t plane) {
-  parallel_for(batch * channels, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(plane, 1)),
+  parallel_for(batch * channels,
+               std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(plane, 1)),
                [&](std::int64_t p0, std::int64_t p1) {
-    for (std::int64_t p = p0; p < p1; ++p) {
-      const float b = bias[p % channels];
-      float* yp = y + p * plane;
-      for (std::int64_t i = 0; i < plane; ++i) yp[i] += b;
-    }
-  });
+                 for (std::int64_t p = p0; p < p1; ++p) {
+                   const float b = bias[p % channels];
+                   float* yp = y + p * plane;
+                   for (std::int64_t i = 0; i < plane; ++i) yp[i] += b;
+                 }
+               });
 }
 
 struct ConvArgs {
@@ -354,7 +355,8 @@ std::vector<std::int64_t> kernel_dims(const char* op, const Attributes& attrs, c
 // their count is a multiple of the thread count.
 std::int64_t conv_tile_width(std::int64_t budget, std::int64_t out_plane) {
   const std::int64_t threads = num_threads();
-  const std::int64_t per_thread = std::max<std::int64_t>(1, (out_plane + threads * budget - 1) / (threads * budget));
+  const std::int64_t per_thread =
+      std::max<std::int64_t>(1, (out_plane + threads * budget - 1) / (threads * budget));
   const std::int64_t tiles = per_thread * threads;
   const std::int64_t width = (out_plane + tiles - 1) / tiles;
   // Whole micro-kernel panels (16) where that keeps the tile count, and so the balance.
@@ -382,10 +384,11 @@ class ConvKernel final : public OpKernel {
     const std::int64_t n = x.dim(0), c = x.dim(1), m = w.dim(0);
     ACT_CHECK(w.dim(1) * group_ == c, op, ": input has ", c, " channels, weight expects ",
               w.dim(1) * group_, " (group ", group_, ")");
-    ACT_CHECK(m % group_ == 0, op, ": ", m, " output channels do not split into ", group_, " groups");
+    ACT_CHECK(m % group_ == 0, op, ": ", m, " output channels do not split into ", group_,
+              " groups");
     if (a.b) {
-      ACT_CHECK(a.b->rank() == 1 && a.b->dim(0) == m && a.b->dtype() == DType::kF32,
-                op, ": bias must be f32[", m, "], got ", a.b->describe());
+      ACT_CHECK(a.b->rank() == 1 && a.b->dim(0) == m && a.b->dtype() == DType::kF32, op,
+                ": bias must be f32[", m, "], got ", a.b->describe());
     }
     const auto kernel = kernel_dims(op, attrs_, w);
     std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
@@ -507,7 +510,8 @@ class ConvKernel final : public OpKernel {
     if (packed_source_ != wd || packed_.size() != static_cast<std::size_t>(group_) ||
         packed_m_ != m || packed_k_ != kdim) {
       packed_.clear();
-      for (std::int64_t gi = 0; gi < group_; ++gi) packed_.push_back(pack_a(wd + gi * mg * kdim, mg, kdim));
+      for (std::int64_t gi = 0; gi < group_; ++gi)
+        packed_.push_back(pack_a(wd + gi * mg * kdim, mg, kdim));
       packed_source_ = wd;
       packed_weight_ = w;  // pins the storage, so its address cannot be reused while cached
       packed_m_ = m;
@@ -578,7 +582,8 @@ class ConvTransposeKernel final : public OpKernel {
     const Tensor& x = *a.x;
     const Tensor& w = *a.w;
     const std::int64_t n = x.dim(0), c = x.dim(1), m = w.dim(1) * group_;
-    ACT_CHECK(w.dim(0) == c, "ConvTranspose: input has ", c, " channels, weight expects ", w.dim(0));
+    ACT_CHECK(w.dim(0) == c, "ConvTranspose: input has ", c, " channels, weight expects ",
+              w.dim(0));
     ACT_CHECK(c % group_ == 0, "ConvTranspose: ", c, " input channels do not split into ", group_,
               " groups");
     if (a.b) {

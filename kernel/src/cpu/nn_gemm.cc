@@ -25,16 +25,17 @@ class GemmKernel final : public OpKernel {
     const std::int64_t k = trans_a_ ? a.dim(0) : a.dim(1);
     const std::int64_t kb = trans_b_ ? b.dim(1) : b.dim(0);
     const std::int64_t n = trans_b_ ? b.dim(0) : b.dim(1);
-    ACT_CHECK(k == kb, "Gemm: inner dimensions differ: A ", a.describe(), (trans_a_ ? " (transA)" : ""),
-              " and B ", b.describe(), (trans_b_ ? " (transB)" : ""));
+    ACT_CHECK(k == kb, "Gemm: inner dimensions differ: A ", a.describe(),
+              (trans_a_ ? " (transA)" : ""), " and B ", b.describe(),
+              (trans_b_ ? " (transB)" : ""));
     Tensor& y = ctx.allocate(0, DType::kF32, {m, n});
     float* yd = y.data<float>();
     float blas_beta = 0.0F;
     if (ctx.has_input(2) && beta_ != 0.0F) {
       // Y starts as beta * C broadcast to [M, N]; the GEMM then accumulates onto it.
       const Tensor& c = ctx.input(2);
-      ACT_CHECK(c.dtype() == DType::kF32 && c.rank() <= 2, "Gemm: C must be an f32 scalar, vector or matrix, got ",
-                c.describe());
+      ACT_CHECK(c.dtype() == DType::kF32 && c.rank() <= 2,
+                "Gemm: C must be an f32 scalar, vector or matrix, got ", c.describe());
       const std::int64_t cm = c.rank() == 2 ? c.dim(0) : 1;
       const std::int64_t cn = c.rank() >= 1 ? c.dim(-1) : 1;
       ACT_CHECK((cm == 1 || cm == m) && (cn == 1 || cn == n), "Gemm: C ", c.describe(),
@@ -109,7 +110,8 @@ void matmul(KernelContext& ctx) {
   const float* ad = a.data<float>();
   const float* bd = b.data<float>();
   const std::int64_t count = shape_numel(batch);
-  const bool b_shared = std::all_of(stride_b.begin(), stride_b.end(), [](auto s) { return s == 0; });
+  const bool b_shared =
+      std::all_of(stride_b.begin(), stride_b.end(), [](auto s) { return s == 0; });
   const bool a_full = acc_a == count * m * k;
   if (b_shared && a_full) {
     // A's batches are contiguous rows: one tall GEMM beats many small ones.

@@ -25,7 +25,8 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 
 WindowGeometry common(const std::string& op, const Attributes& attrs,
-                      const std::vector<std::int64_t>& in, const std::vector<std::int64_t>& kernel) {
+                      const std::vector<std::int64_t>& in,
+                      const std::vector<std::int64_t>& kernel) {
   const std::size_t r = in.size();
   ACT_CHECK(r >= 1, op, ": input needs at least one spatial axis");
   ACT_CHECK(kernel.size() == r, op, ": kernel has ", kernel.size(), " spatial axes, input has ", r);
@@ -99,8 +100,8 @@ WindowGeometry resolve_transposed_window(const std::string& op, const Attributes
             op, ": unknown auto_pad '", auto_pad, "'");
   std::vector<std::int64_t> out_shape = attrs.get_ints("output_shape", {});
   if (out_shape.size() == r + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
-  ACT_CHECK(out_shape.empty() || out_shape.size() == r, op, ": output_shape has ",
-            out_shape.size(), " values for ", r, " spatial axes");
+  ACT_CHECK(out_shape.empty() || out_shape.size() == r, op, ": output_shape has ", out_shape.size(),
+            " values for ", r, " spatial axes");
   const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
   if (auto_pad == "NOTSET") {
     auto pads = per_axis(op, attrs, "pads", 2 * r, 0, 0);
@@ -110,8 +111,8 @@ WindowGeometry resolve_transposed_window(const std::string& op, const Attributes
     }
   }
   for (std::size_t i = 0; i < r; ++i) {
-    ACT_CHECK(g.output_padding[i] < std::max(g.stride[i], g.dilation[i]), op,
-              ": output_padding ", g.output_padding[i], " must be smaller than stride or dilation");
+    ACT_CHECK(g.output_padding[i] < std::max(g.stride[i], g.dilation[i]), op, ": output_padding ",
+              g.output_padding[i], " must be smaller than stride or dilation");
     if (in[i] < 0) continue;
     const std::int64_t full =
         g.stride[i] * (in[i] - 1) + g.output_padding[i] + g.span(static_cast<int>(i));

@@ -14,18 +14,20 @@
 namespace act::cpu {
 
 struct WindowGeometry {
-  std::vector<std::int64_t> in;         // input spatial sizes (-1: unknown)
+  std::vector<std::int64_t> in;  // input spatial sizes (-1: unknown)
   std::vector<std::int64_t> kernel;
   std::vector<std::int64_t> stride;
   std::vector<std::int64_t> dilation;
   std::vector<std::int64_t> pad_begin;  // unknown (0) when auto_pad needs an unknown input
   std::vector<std::int64_t> pad_end;
-  std::vector<std::int64_t> out;        // output spatial sizes (-1: unknown)
+  std::vector<std::int64_t> out;             // output spatial sizes (-1: unknown)
   std::vector<std::int64_t> output_padding;  // ConvTranspose only
 
   int rank() const { return static_cast<int>(in.size()); }
   // Extent of one dilated window along axis i.
-  std::int64_t span(int i) const { return (kernel[static_cast<std::size_t>(i)] - 1) * dilation[static_cast<std::size_t>(i)] + 1; }
+  std::int64_t span(int i) const {
+    return (kernel[static_cast<std::size_t>(i)] - 1) * dilation[static_cast<std::size_t>(i)] + 1;
+  }
 };
 
 // Conv and pools. `op` names the op in error messages; `kernel` comes from kernel_shape or

@@ -12,10 +12,11 @@
 namespace act::cpu {
 
 // Sub-tables, called from register_nn_cpu (cpu/nn.cc).
-void register_conv_cpu(OpRegistry& r);   // Conv, ConvTranspose
-void register_gemm_cpu(OpRegistry& r);   // Gemm, MatMul
-void register_norm_cpu(OpRegistry& r);   // BatchNormalization, LayerNormalization, InstanceNormalization
-void register_pool_cpu(OpRegistry& r);   // MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool
+void register_conv_cpu(OpRegistry& r);  // Conv, ConvTranspose
+void register_gemm_cpu(OpRegistry& r);  // Gemm, MatMul
+void register_norm_cpu(
+    OpRegistry& r);  // BatchNormalization, LayerNormalization, InstanceNormalization
+void register_pool_cpu(OpRegistry& r);  // MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool
 
 // Indices i in [0, count) with 0 <= i * stride + offset < limit, as a half-open range.
 // Lets window loops run branch-free (and vectorize) over the valid part only.

@@ -30,15 +30,16 @@ std::pair<float, float> moments(const float* x, std::int64_t n) {
 // y = x * a[c] + b[c] over [batch, channels, plane].
 void scale_shift(const float* x, const float* a, const float* b, std::int64_t batch,
                  std::int64_t channels, std::int64_t plane, float* y) {
-  parallel_for(batch * channels, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(plane, 1)),
+  parallel_for(batch * channels,
+               std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(plane, 1)),
                [&](std::int64_t p0, std::int64_t p1) {
-    for (std::int64_t p = p0; p < p1; ++p) {
-      const float ac = a[p % channels], bc = b[p % channels];
-      const float* __restrict xp = x + p * plane;
-      float* __restrict yp = y + p * plane;
-      for (std::int64_t i = 0; i < plane; ++i) yp[i] = xp[i] * ac + bc;
-    }
-  });
+                 for (std::int64_t p = p0; p < p1; ++p) {
+                   const float ac = a[p % channels], bc = b[p % channels];
+                   const float* __restrict xp = x + p * plane;
+                   float* __restrict yp = y + p * plane;
+                   for (std::int64_t i = 0; i < plane; ++i) yp[i] = xp[i] * ac + bc;
+                 }
+               });
 }
 
 class BatchNormKernel final : public OpKernel {
@@ -52,7 +53,8 @@ class BatchNormKernel final : public OpKernel {
     const char* op = "BatchNormalization";
     const Tensor& x = ctx.input(0);
     ACT_CHECK(x.rank() >= 2, op, ": input must have rank >= 2 (N, C, ...), got ", x.describe());
-    const std::int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<std::int64_t>(1, n * c);
+    const std::int64_t n = x.dim(0), c = x.dim(1),
+                       plane = x.numel() / std::max<std::int64_t>(1, n * c);
     const float* scale = per_channel(op, "scale", ctx, 1, c);
     const float* bias = per_channel(op, "B", ctx, 2, c);
     const float* mean = per_channel(op, "input_mean", ctx, 3, c);
@@ -83,7 +85,8 @@ class BatchNormKernel final : public OpKernel {
         const auto& current = o == 1 ? use_mean : use_var;
         float* out = ctx.allocate(o, DType::kF32, {c}).data<float>();
         for (std::int64_t ch = 0; ch < c; ++ch) {
-          out[ch] = running[ch] * momentum_ + current[static_cast<std::size_t>(ch)] * (1.0F - momentum_);
+          out[ch] =
+              running[ch] * momentum_ + current[static_cast<std::size_t>(ch)] * (1.0F - momentum_);
         }
       }
     }
@@ -114,8 +117,8 @@ std::vector<float> broadcast_to(const char* op, const char* what, const Tensor& 
   std::int64_t acc = 1;
   for (std::size_t i = target.size(); i-- > lead;) {
     const std::int64_t d = t.shape()[i - lead];
-    ACT_CHECK(d == target[i] || d == 1, op, ": ", what, " ", t.describe(), " does not broadcast to ",
-              shape_to_string(target));
+    ACT_CHECK(d == target[i] || d == 1, op, ": ", what, " ", t.describe(),
+              " does not broadcast to ", shape_to_string(target));
     strides[i] = d == 1 ? 0 : acc;
     acc *= d;
   }
@@ -150,29 +153,33 @@ class LayerNormKernel final : public OpKernel {
     const std::int64_t inner = shape_numel(inner_shape);
     const std::int64_t outer = inner > 0 ? x.numel() / inner : 0;
     const std::vector<float> scale = broadcast_to(op, "Scale", ctx.input(1), inner_shape);
-    const std::vector<float> bias = ctx.has_input(2) ? broadcast_to(op, "B", ctx.input(2), inner_shape)
-                                                     : std::vector<float>(static_cast<std::size_t>(inner), 0.0F);
+    const std::vector<float> bias = ctx.has_input(2)
+                                        ? broadcast_to(op, "B", ctx.input(2), inner_shape)
+                                        : std::vector<float>(static_cast<std::size_t>(inner), 0.0F);
     Tensor& y = ctx.allocate(0, DType::kF32, x.shape());
     Shape stat_shape(x.shape().begin(), x.shape().begin() + axis);
     stat_shape.resize(static_cast<std::size_t>(rank), 1);
-    float* mean_out = ctx.num_outputs() > 1 ? ctx.allocate(1, DType::kF32, stat_shape).data<float>() : nullptr;
-    float* inv_out = ctx.num_outputs() > 2 ? ctx.allocate(2, DType::kF32, stat_shape).data<float>() : nullptr;
+    float* mean_out =
+        ctx.num_outputs() > 1 ? ctx.allocate(1, DType::kF32, stat_shape).data<float>() : nullptr;
+    float* inv_out =
+        ctx.num_outputs() > 2 ? ctx.allocate(2, DType::kF32, stat_shape).data<float>() : nullptr;
     const float* xd = x.data<float>();
     float* yd = y.data<float>();
     parallel_for(outer, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(inner, 1)),
                  [&](std::int64_t r0, std::int64_t r1) {
-      for (std::int64_t r = r0; r < r1; ++r) {
-        const float* __restrict xr = xd + r * inner;
-        float* __restrict yr = yd + r * inner;
-        const auto [mean, var] = moments(xr, inner);
-        const float inv = 1.0F / std::sqrt(var + epsilon_);
-        for (std::int64_t i = 0; i < inner; ++i) {
-          yr[i] = (xr[i] - mean) * inv * scale[static_cast<std::size_t>(i)] + bias[static_cast<std::size_t>(i)];
-        }
-        if (mean_out) mean_out[r] = mean;
-        if (inv_out) inv_out[r] = inv;
-      }
-    });
+                   for (std::int64_t r = r0; r < r1; ++r) {
+                     const float* __restrict xr = xd + r * inner;
+                     float* __restrict yr = yd + r * inner;
+                     const auto [mean, var] = moments(xr, inner);
+                     const float inv = 1.0F / std::sqrt(var + epsilon_);
+                     for (std::int64_t i = 0; i < inner; ++i) {
+                       yr[i] = (xr[i] - mean) * inv * scale[static_cast<std::size_t>(i)] +
+                               bias[static_cast<std::size_t>(i)];
+                     }
+                     if (mean_out) mean_out[r] = mean;
+                     if (inv_out) inv_out[r] = inv;
+                   }
+                 });
   }
 
  private:
@@ -188,8 +195,10 @@ class InstanceNormKernel final : public OpKernel {
   void compute(KernelContext& ctx) override {
     const char* op = "InstanceNormalization";
     const Tensor& x = ctx.input(0);
-    ACT_CHECK(x.rank() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got ", x.describe());
-    const std::int64_t n = x.dim(0), c = x.dim(1), plane = x.numel() / std::max<std::int64_t>(1, n * c);
+    ACT_CHECK(x.rank() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got ",
+              x.describe());
+    const std::int64_t n = x.dim(0), c = x.dim(1),
+                       plane = x.numel() / std::max<std::int64_t>(1, n * c);
     const float* scale = per_channel(op, "scale", ctx, 1, c);
     const float* bias = per_channel(op, "B", ctx, 2, c);
     Tensor& y = ctx.allocate(0, DType::kF32, x.shape());
@@ -219,8 +228,10 @@ KernelFactory factory() {
 }  // namespace
 
 void register_norm_cpu(OpRegistry& r) {
-  r.add_kernel("BatchNormalization", "", DeviceKind::kCpu, {DType::kF32}, factory<BatchNormKernel>());
-  r.add_kernel("LayerNormalization", "", DeviceKind::kCpu, {DType::kF32}, factory<LayerNormKernel>());
+  r.add_kernel("BatchNormalization", "", DeviceKind::kCpu, {DType::kF32},
+               factory<BatchNormKernel>());
+  r.add_kernel("LayerNormalization", "", DeviceKind::kCpu, {DType::kF32},
+               factory<LayerNormKernel>());
   r.add_kernel("InstanceNormalization", "", DeviceKind::kCpu, {DType::kF32},
                factory<InstanceNormKernel>());
 }

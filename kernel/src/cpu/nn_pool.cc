@@ -22,7 +22,8 @@ struct PoolSetup {
 };
 
 PoolSetup setup(const char* op, const Attributes& attrs, const Tensor& x) {
-  ACT_CHECK(x.rank() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got ", x.describe());
+  ACT_CHECK(x.rank() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got ",
+            x.describe());
   const auto& kernel = attrs.get_ints("kernel_shape");
   std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
   PoolSetup s;
@@ -234,19 +235,19 @@ void global_pool(KernelContext& ctx) {
   float* yd = y.data<float>();
   parallel_for(planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(plane, 1)),
                [&](std::int64_t p0, std::int64_t p1) {
-    for (std::int64_t p = p0; p < p1; ++p) {
-      const float* xp = xd + p * plane;
-      if constexpr (kMax) {
-        float m = -std::numeric_limits<float>::infinity();
-        for (std::int64_t i = 0; i < plane; ++i) m = std::max(m, xp[i]);
-        yd[p] = m;
-      } else {
-        float sum = 0.0F;
-        for (std::int64_t i = 0; i < plane; ++i) sum += xp[i];
-        yd[p] = plane > 0 ? sum / static_cast<float>(plane) : 0.0F;
-      }
-    }
-  });
+                 for (std::int64_t p = p0; p < p1; ++p) {
+                   const float* xp = xd + p * plane;
+                   if constexpr (kMax) {
+                     float m = -std::numeric_limits<float>::infinity();
+                     for (std::int64_t i = 0; i < plane; ++i) m = std::max(m, xp[i]);
+                     yd[p] = m;
+                   } else {
+                     float sum = 0.0F;
+                     for (std::int64_t i = 0; i < plane; ++i) sum += xp[i];
+                     yd[p] = plane > 0 ? sum / static_cast<float>(plane) : 0.0F;
+                   }
+                 }
+               });
 }
 
 }  // namespace
@@ -254,8 +255,9 @@ void global_pool(KernelContext& ctx) {
 void register_pool_cpu(OpRegistry& r) {
   r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kF32},
                [](const KernelInit& i) { return std::make_unique<MaxPoolKernel<float>>(i); });
-  r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kU8},
-               [](const KernelInit& i) { return std::make_unique<MaxPoolKernel<std::uint8_t>>(i); });
+  r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kU8}, [](const KernelInit& i) {
+    return std::make_unique<MaxPoolKernel<std::uint8_t>>(i);
+  });
   r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kI8},
                [](const KernelInit& i) { return std::make_unique<MaxPoolKernel<std::int8_t>>(i); });
   r.add_kernel("AveragePool", "", DeviceKind::kCpu, {DType::kF32},

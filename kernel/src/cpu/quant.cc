@@ -48,7 +48,8 @@ void quantize(KernelContext& ctx, std::int64_t axis) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  ACT_CHECK(scale.dtype() == DType::kF32, "QuantizeLinear: scale must be f32, got ", scale.describe());
+  ACT_CHECK(scale.dtype() == DType::kF32, "QuantizeLinear: scale must be f32, got ",
+            scale.describe());
   const QuantLayout l = quant_layout("QuantizeLinear", x, scale, zp, axis);
   Tensor& y = ctx.allocate(0, DTypeOf<Q>::value, x.shape());
   const float* src = x.data<float>();
@@ -58,21 +59,22 @@ void quantize(KernelContext& ctx, std::int64_t axis) {
   constexpr float lo = std::numeric_limits<Q>::lowest();
   constexpr float hi = std::numeric_limits<Q>::max();
   const std::int64_t rows = l.outer * l.channels;
-  parallel_for(rows, std::max<std::int64_t>(1, kGrain / l.inner), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t row = b; row < e; ++row) {
-      const std::int64_t c = row % l.channels;
-      const float sc = s[c];
-      const float zf = z != nullptr ? static_cast<float>(z[c]) : 0.0F;
-      const float* in = src + row * l.inner;
-      Q* out = dst + row * l.inner;
-      // Division (not a reciprocal multiply) so ties land exactly where the reference puts
-      // them; nearbyint rounds half to even in the default rounding mode.
-      for (std::int64_t i = 0; i < l.inner; ++i) {
-        const float v = std::nearbyint(in[i] / sc) + zf;
-        out[i] = static_cast<Q>(std::min(std::max(v, lo), hi));
-      }
-    }
-  });
+  parallel_for(rows, std::max<std::int64_t>(1, kGrain / l.inner),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t row = b; row < e; ++row) {
+                   const std::int64_t c = row % l.channels;
+                   const float sc = s[c];
+                   const float zf = z != nullptr ? static_cast<float>(z[c]) : 0.0F;
+                   const float* in = src + row * l.inner;
+                   Q* out = dst + row * l.inner;
+                   // Division (not a reciprocal multiply) so ties land exactly where the reference
+                   // puts them; nearbyint rounds half to even in the default rounding mode.
+                   for (std::int64_t i = 0; i < l.inner; ++i) {
+                     const float v = std::nearbyint(in[i] / sc) + zf;
+                     out[i] = static_cast<Q>(std::min(std::max(v, lo), hi));
+                   }
+                 }
+               });
 }
 
 template <typename Q>
@@ -80,7 +82,8 @@ void dequantize(KernelContext& ctx, std::int64_t axis) {
   const Tensor& x = ctx.input(0);
   const Tensor& scale = ctx.input(1);
   const Tensor* zp = ctx.has_input(2) ? &ctx.input(2) : nullptr;
-  ACT_CHECK(scale.dtype() == DType::kF32, "DequantizeLinear: scale must be f32, got ", scale.describe());
+  ACT_CHECK(scale.dtype() == DType::kF32, "DequantizeLinear: scale must be f32, got ",
+            scale.describe());
   if (zp != nullptr) {
     ACT_CHECK(zp->dtype() == x.dtype(), "DequantizeLinear: zero point is ", dtype_name(zp->dtype()),
               " but x is ", dtype_name(x.dtype()));
@@ -92,19 +95,20 @@ void dequantize(KernelContext& ctx, std::int64_t axis) {
   const Q* z = zp != nullptr ? zp->data<Q>() : nullptr;
   float* dst = y.data<float>();
   const std::int64_t rows = l.outer * l.channels;
-  parallel_for(rows, std::max<std::int64_t>(1, kGrain / l.inner), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t row = b; row < e; ++row) {
-      const std::int64_t c = row % l.channels;
-      const float sc = s[c];
-      // int32 inputs (bias) can exceed f32's exact range; subtract in 64-bit first.
-      const std::int64_t zi = z != nullptr ? static_cast<std::int64_t>(z[c]) : 0;
-      const Q* in = src + row * l.inner;
-      float* out = dst + row * l.inner;
-      for (std::int64_t i = 0; i < l.inner; ++i) {
-        out[i] = static_cast<float>(static_cast<std::int64_t>(in[i]) - zi) * sc;
-      }
-    }
-  });
+  parallel_for(rows, std::max<std::int64_t>(1, kGrain / l.inner),
+               [&](std::int64_t b, std::int64_t e) {
+                 for (std::int64_t row = b; row < e; ++row) {
+                   const std::int64_t c = row % l.channels;
+                   const float sc = s[c];
+                   // int32 inputs (bias) can exceed f32's exact range; subtract in 64-bit first.
+                   const std::int64_t zi = z != nullptr ? static_cast<std::int64_t>(z[c]) : 0;
+                   const Q* in = src + row * l.inner;
+                   float* out = dst + row * l.inner;
+                   for (std::int64_t i = 0; i < l.inner; ++i) {
+                     out[i] = static_cast<float>(static_cast<std::int64_t>(in[i]) - zi) * sc;
+                   }
+                 }
+               });
 }
 
 }  // namespace
@@ -117,8 +121,8 @@ void register_quant_cpu(OpRegistry& r) {
       const bool to_i8 = ctx.has_input(2) && ctx.input(2).dtype() == DType::kI8;
       if (ctx.has_input(2)) {
         const DType zt = ctx.input(2).dtype();
-        ACT_CHECK(zt == DType::kI8 || zt == DType::kU8, "QuantizeLinear: zero point must be u8 or i8, got ",
-                  dtype_name(zt));
+        ACT_CHECK(zt == DType::kI8 || zt == DType::kU8,
+                  "QuantizeLinear: zero point must be u8 or i8, got ", dtype_name(zt));
       }
       if (to_i8) {
         quantize<std::int8_t>(ctx, axis);

@@ -37,8 +37,10 @@ struct Reducer {
       case ReduceKind::kMin:
         if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
         return std::numeric_limits<T>::max();
-      case ReduceKind::kProd: return T(1);
-      default: return T(0);
+      case ReduceKind::kProd:
+        return T(1);
+      default:
+        return T(0);
     }
   }
 };
@@ -103,7 +105,8 @@ void reduce_compute(KernelContext& ctx, ReduceKind kind, bool axes_input,
   }
   const int rank = x.rank();
   std::vector<bool> reduced(static_cast<std::size_t>(rank), axes.empty());
-  for (std::int64_t a : axes) reduced[static_cast<std::size_t>(normalize_axis(a, rank, "axes entry"))] = true;
+  for (std::int64_t a : axes)
+    reduced[static_cast<std::size_t>(normalize_axis(a, rank, "axes entry"))] = true;
 
   Shape out_shape;
   Shape work = x.shape();  // the shape after each pass, reduced dims set to 1
@@ -148,7 +151,9 @@ void reduce_compute(KernelContext& ctx, ReduceKind kind, bool axes_input,
     T* dst = next.data<T>();
     switch (kind) {
       case ReduceKind::kSum:
-      case ReduceKind::kMean: reduce_middle(src, dst, outer, n, inner, red.init(), identity, sum); break;
+      case ReduceKind::kMean:
+        reduce_middle(src, dst, outer, n, inner, red.init(), identity, sum);
+        break;
       case ReduceKind::kSumSquare:
         if (first) {
           reduce_middle(src, dst, outer, n, inner, red.init(), square, sum);
@@ -156,9 +161,15 @@ void reduce_compute(KernelContext& ctx, ReduceKind kind, bool axes_input,
           reduce_middle(src, dst, outer, n, inner, red.init(), identity, sum);
         }
         break;
-      case ReduceKind::kProd: reduce_middle(src, dst, outer, n, inner, red.init(), identity, mul); break;
-      case ReduceKind::kMax: reduce_middle(src, dst, outer, n, inner, red.init(), identity, mx); break;
-      case ReduceKind::kMin: reduce_middle(src, dst, outer, n, inner, red.init(), identity, mn); break;
+      case ReduceKind::kProd:
+        reduce_middle(src, dst, outer, n, inner, red.init(), identity, mul);
+        break;
+      case ReduceKind::kMax:
+        reduce_middle(src, dst, outer, n, inner, red.init(), identity, mx);
+        break;
+      case ReduceKind::kMin:
+        reduce_middle(src, dst, outer, n, inner, red.init(), identity, mn);
+        break;
     }
     cur = next;
     first = false;
@@ -168,7 +179,8 @@ void reduce_compute(KernelContext& ctx, ReduceKind kind, bool axes_input,
     T* p = cur.data<T>();
     const std::int64_t m = cur.numel();
     if constexpr (std::is_floating_point_v<T>) {
-      const T scale = count > 0 ? T(1) / static_cast<T>(count) : std::numeric_limits<T>::quiet_NaN();
+      const T scale =
+          count > 0 ? T(1) / static_cast<T>(count) : std::numeric_limits<T>::quiet_NaN();
       for (std::int64_t i = 0; i < m; ++i) p[i] *= scale;
     } else {
       ACT_CHECK(count > 0, "ReduceMean over an empty set of integers");
@@ -213,27 +225,28 @@ void arg_compute(KernelContext& ctx, std::int64_t axis_attr, bool keepdims, bool
   Tensor& y = ctx.allocate(0, DType::kI64, out_shape);
   const T* src = x.data<T>();
   std::int64_t* dst = y.data<std::int64_t>();
-  parallel_for(outer, std::max<std::int64_t>(1, kGrain / (n * inner)), [&](std::int64_t ob, std::int64_t oe) {
-    std::vector<T> best(static_cast<std::size_t>(inner));
-    for (std::int64_t o = ob; o < oe; ++o) {
-      const T* block = src + o * n * inner;
-      std::int64_t* idx = dst + o * inner;
-      std::copy(block, block + inner, best.begin());
-      std::fill(idx, idx + inner, 0);
-      for (std::int64_t r = 1; r < n; ++r) {
-        const T* row = block + r * inner;
-        for (std::int64_t i = 0; i < inner; ++i) {
-          const T v = row[i];
-          const T b = best[static_cast<std::size_t>(i)];
-          const bool better = kMax ? (last ? v >= b : v > b) : (last ? v <= b : v < b);
-          if (better) {
-            best[static_cast<std::size_t>(i)] = v;
-            idx[i] = r;
-          }
-        }
-      }
-    }
-  });
+  parallel_for(outer, std::max<std::int64_t>(1, kGrain / (n * inner)),
+               [&](std::int64_t ob, std::int64_t oe) {
+                 std::vector<T> best(static_cast<std::size_t>(inner));
+                 for (std::int64_t o = ob; o < oe; ++o) {
+                   const T* block = src + o * n * inner;
+                   std::int64_t* idx = dst + o * inner;
+                   std::copy(block, block + inner, best.begin());
+                   std::fill(idx, idx + inner, 0);
+                   for (std::int64_t r = 1; r < n; ++r) {
+                     const T* row = block + r * inner;
+                     for (std::int64_t i = 0; i < inner; ++i) {
+                       const T v = row[i];
+                       const T b = best[static_cast<std::size_t>(i)];
+                       const bool better = kMax ? (last ? v >= b : v > b) : (last ? v <= b : v < b);
+                       if (better) {
+                         best[static_cast<std::size_t>(i)] = v;
+                         idx[i] = r;
+                       }
+                     }
+                   }
+                 }
+               });
 }
 
 template <bool kMax, typename... Ts>
@@ -243,9 +256,8 @@ void add_arg(OpRegistry& r, const char* op) {
              const std::int64_t axis = init.node.attrs.get_int("axis", 0);
              const bool keepdims = init.node.attrs.get_int("keepdims", 1) != 0;
              const bool last = init.node.attrs.get_int("select_last_index", 0) != 0;
-             return make_kernel([=](KernelContext& ctx) {
-               arg_compute<Ts, kMax>(ctx, axis, keepdims, last);
-             });
+             return make_kernel(
+                 [=](KernelContext& ctx) { arg_compute<Ts, kMax>(ctx, axis, keepdims, last); });
            }),
    ...);
 }
@@ -295,53 +307,57 @@ void softmax_compute(KernelContext& ctx, std::int64_t axis_attr, bool coerce_2d)
   T* dst = y.data<T>();
   auto mx = [](T a, T b) { return a < b ? b : a; };
   auto add = [](T a, T b) { return a + b; };
-  parallel_for(outer, std::max<std::int64_t>(1, kGrain / (n * inner)), [&](std::int64_t ob, std::int64_t oe) {
-    std::vector<T> colmax, colsum;
-    for (std::int64_t o = ob; o < oe; ++o) {
-      const T* in = src + o * n * inner;
-      T* out = dst + o * n * inner;
-      if (inner == 1) {
-        const T m = lane_reduce(in, n, -std::numeric_limits<T>::infinity(), mx);
-        for (std::int64_t i = 0; i < n; ++i) out[i] = exp_t(in[i] - m);
-        const T s = lane_reduce(out, n, T(0), add);
-        if constexpr (kLog) {
-          // (x - max) first: folding max into the shift loses digits when |max| is large.
-          const T ls = std::log(s);
-          for (std::int64_t i = 0; i < n; ++i) out[i] = (in[i] - m) - ls;
-        } else {
-          const T inv = T(1) / s;
-          for (std::int64_t i = 0; i < n; ++i) out[i] *= inv;
-        }
-        continue;
-      }
-      // Softmax across rows of a [n, inner] block: per-column statistics, row-wise passes.
-      colmax.assign(in, in + inner);
-      colsum.assign(static_cast<std::size_t>(inner), T(0));
-      for (std::int64_t r = 1; r < n; ++r) {
-        for (std::int64_t i = 0; i < inner; ++i) colmax[i] = mx(colmax[i], in[r * inner + i]);
-      }
-      for (std::int64_t r = 0; r < n; ++r) {
-        for (std::int64_t i = 0; i < inner; ++i) {
-          const T e = exp_t(in[r * inner + i] - colmax[i]);
-          out[r * inner + i] = e;
-          colsum[i] += e;
-        }
-      }
-      if constexpr (kLog) {
-        for (std::int64_t i = 0; i < inner; ++i) colsum[i] = std::log(colsum[i]);
-        for (std::int64_t r = 0; r < n; ++r) {
-          for (std::int64_t i = 0; i < inner; ++i) {
-            out[r * inner + i] = (in[r * inner + i] - colmax[i]) - colsum[i];
-          }
-        }
-      } else {
-        for (std::int64_t i = 0; i < inner; ++i) colsum[i] = T(1) / colsum[i];
-        for (std::int64_t r = 0; r < n; ++r) {
-          for (std::int64_t i = 0; i < inner; ++i) out[r * inner + i] *= colsum[i];
-        }
-      }
-    }
-  });
+  parallel_for(outer, std::max<std::int64_t>(1, kGrain / (n * inner)),
+               [&](std::int64_t ob, std::int64_t oe) {
+                 std::vector<T> colmax, colsum;
+                 for (std::int64_t o = ob; o < oe; ++o) {
+                   const T* in = src + o * n * inner;
+                   T* out = dst + o * n * inner;
+                   if (inner == 1) {
+                     const T m = lane_reduce(in, n, -std::numeric_limits<T>::infinity(), mx);
+                     for (std::int64_t i = 0; i < n; ++i) out[i] = exp_t(in[i] - m);
+                     const T s = lane_reduce(out, n, T(0), add);
+                     if constexpr (kLog) {
+                       // (x - max) first: folding max into the shift loses digits when |max| is
+                       // large.
+                       const T ls = std::log(s);
+                       for (std::int64_t i = 0; i < n; ++i) out[i] = (in[i] - m) - ls;
+                     } else {
+                       const T inv = T(1) / s;
+                       for (std::int64_t i = 0; i < n; ++i) out[i] *= inv;
+                     }
+                     continue;
+                   }
+                   // Softmax across rows of a [n, inner] block: per-column statistics, row-wise
+                   // passes.
+                   colmax.assign(in, in + inner);
+                   colsum.assign(static_cast<std::size_t>(inner), T(0));
+                   for (std::int64_t r = 1; r < n; ++r) {
+                     for (std::int64_t i = 0; i < inner; ++i)
+                       colmax[i] = mx(colmax[i], in[r * inner + i]);
+                   }
+                   for (std::int64_t r = 0; r < n; ++r) {
+                     for (std::int64_t i = 0; i < inner; ++i) {
+                       const T e = exp_t(in[r * inner + i] - colmax[i]);
+                       out[r * inner + i] = e;
+                       colsum[i] += e;
+                     }
+                   }
+                   if constexpr (kLog) {
+                     for (std::int64_t i = 0; i < inner; ++i) colsum[i] = std::log(colsum[i]);
+                     for (std::int64_t r = 0; r < n; ++r) {
+                       for (std::int64_t i = 0; i < inner; ++i) {
+                         out[r * inner + i] = (in[r * inner + i] - colmax[i]) - colsum[i];
+                       }
+                     }
+                   } else {
+                     for (std::int64_t i = 0; i < inner; ++i) colsum[i] = T(1) / colsum[i];
+                     for (std::int64_t r = 0; r < n; ++r) {
+                       for (std::int64_t i = 0; i < inner; ++i) out[r * inner + i] *= colsum[i];
+                     }
+                   }
+                 }
+               });
 }
 
 template <bool kLog, typename... Ts>
@@ -350,7 +366,8 @@ void add_softmax(OpRegistry& r, const char* op) {
            [](const KernelInit& init) {
              const bool coerce = init.opset < 13;
              const std::int64_t axis = init.node.attrs.get_int("axis", coerce ? 1 : -1);
-             return make_kernel([=](KernelContext& ctx) { softmax_compute<Ts, kLog>(ctx, axis, coerce); });
+             return make_kernel(
+                 [=](KernelContext& ctx) { softmax_compute<Ts, kLog>(ctx, axis, coerce); });
            }),
    ...);
 }

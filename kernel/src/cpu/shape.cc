@@ -33,15 +33,24 @@ std::vector<std::int64_t> normalize_axes(const std::vector<std::int64_t>& axes, 
 
 DType dtype_from_onnx(std::int64_t onnx_type, const char* op) {
   switch (onnx_type) {
-    case 1: return DType::kF32;
-    case 2: return DType::kU8;
-    case 3: return DType::kI8;
-    case 6: return DType::kI32;
-    case 7: return DType::kI64;
-    case 9: return DType::kBool;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    default: break;
+    case 1:
+      return DType::kF32;
+    case 2:
+      return DType::kU8;
+    case 3:
+      return DType::kI8;
+    case 6:
+      return DType::kI32;
+    case 7:
+      return DType::kI64;
+    case 9:
+      return DType::kBool;
+    case 10:
+      return DType::kF16;
+    case 11:
+      return DType::kF64;
+    default:
+      break;
   }
   fail(op, ": element type ", onnx_type,
        " (ONNX TensorProto::DataType) is not supported; ACT has f32, f64, f16, i8, u8, i32, i64, "
@@ -231,8 +240,8 @@ Shape pad_output(const Shape& in, const std::vector<std::int64_t>& pads) {
   Shape out(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) {
     out[i] = in[i] + pads[i] + pads[i + in.size()];
-    ACT_CHECK(out[i] >= 0, "Pad: pads ", shape_to_string(pads), " remove more than dim ", i,
-              " of ", shape_to_string(in), " holds");
+    ACT_CHECK(out[i] >= 0, "Pad: pads ", shape_to_string(pads), " remove more than dim ", i, " of ",
+              shape_to_string(in), " holds");
   }
   return out;
 }
@@ -251,7 +260,8 @@ ResizeGeometry resize_geometry(const Shape& in, const std::vector<float>& scales
   ResizeGeometry g;
   g.out = in;
   g.scales.assign(in.size(), 1.0);
-  ACT_CHECK(scales.empty() != sizes.empty(), "Resize: exactly one of scales and sizes must be given");
+  ACT_CHECK(scales.empty() != sizes.empty(),
+            "Resize: exactly one of scales and sizes must be given");
   if (!scales.empty()) {
     ACT_CHECK(scales.size() == axes.size(), "Resize: ", scales.size(), " scales for ", axes.size(),
               " axes of input ", shape_to_string(in));
@@ -279,7 +289,8 @@ ResizeGeometry resize_geometry(const Shape& in, const std::vector<float>& scales
   // One scale for all listed axes keeps the aspect ratio.
   double scale = policy == "not_larger" ? std::numeric_limits<double>::max() : 0.0;
   for (std::size_t k = 0; k < axes.size(); ++k) {
-    const double s = static_cast<double>(sizes[k]) / static_cast<double>(in[static_cast<std::size_t>(axes[k])]);
+    const double s =
+        static_cast<double>(sizes[k]) / static_cast<double>(in[static_cast<std::size_t>(axes[k])]);
     scale = policy == "not_larger" ? std::min(scale, s) : std::max(scale, s);
   }
   for (auto a : axes) {
@@ -305,7 +316,9 @@ namespace {
 
 using shape::dtype_from_onnx;
 
-std::vector<std::int64_t> ints_of(const KernelContext& ctx, int i) { return ctx.input(i).to_int_vector(); }
+std::vector<std::int64_t> ints_of(const KernelContext& ctx, int i) {
+  return ctx.input(i).to_int_vector();
+}
 
 // ---- Cast: typed loops; Tensor::cast goes through get_as_double per element, too slow for
 // a hot op. Semantics match Tensor::cast (float->int truncates and saturates, NaN -> 0).
@@ -318,14 +331,22 @@ struct Elem {
 template <typename Fn>
 void visit(DType t, Fn&& fn) {
   switch (t) {
-    case DType::kF32: return fn(Elem<float>{});
-    case DType::kF64: return fn(Elem<double>{});
-    case DType::kF16: return fn(Elem<std::uint16_t>{});
-    case DType::kI8: return fn(Elem<std::int8_t>{});
-    case DType::kU8: return fn(Elem<std::uint8_t>{});
-    case DType::kI32: return fn(Elem<std::int32_t>{});
-    case DType::kI64: return fn(Elem<std::int64_t>{});
-    case DType::kBool: return fn(Elem<bool>{});
+    case DType::kF32:
+      return fn(Elem<float>{});
+    case DType::kF64:
+      return fn(Elem<double>{});
+    case DType::kF16:
+      return fn(Elem<std::uint16_t>{});
+    case DType::kI8:
+      return fn(Elem<std::int8_t>{});
+    case DType::kU8:
+      return fn(Elem<std::uint8_t>{});
+    case DType::kI32:
+      return fn(Elem<std::int32_t>{});
+    case DType::kI64:
+      return fn(Elem<std::int64_t>{});
+    case DType::kBool:
+      return fn(Elem<bool>{});
   }
 }
 
@@ -384,7 +405,8 @@ void register_shape_cpu(OpRegistry& r) {
     // Inference only. Training mode with ratio 0 is still deterministic (keep everything), so
     // it is allowed; any other training-mode dropout is refused rather than faked.
     return make_kernel([](KernelContext& ctx) {
-      const bool training = ctx.has_input(2) && ctx.input(2).numel() == 1 && ctx.input(2).get_as_int(0) != 0;
+      const bool training =
+          ctx.has_input(2) && ctx.input(2).numel() == 1 && ctx.input(2).get_as_int(0) != 0;
       if (training) {
         const double ratio = ctx.has_input(1) ? ctx.input(1).get_as_double(0) : 0.5;
         ACT_CHECK(ratio == 0.0, "Dropout: training_mode with ratio ", ratio,
@@ -404,8 +426,8 @@ void register_shape_cpu(OpRegistry& r) {
     return make_kernel([axis](KernelContext& ctx) {
       const Tensor& x = ctx.input(0);
       const std::int64_t rank = x.rank();
-      ACT_CHECK(axis >= -rank && axis <= rank, "Flatten: axis ", axis,
-                " is out of range for rank ", rank);
+      ACT_CHECK(axis >= -rank && axis <= rank, "Flatten: axis ", axis, " is out of range for rank ",
+                rank);
       const auto a = static_cast<std::size_t>(axis < 0 ? axis + rank : axis);
       std::int64_t outer = 1;
       std::int64_t inner = 1;
@@ -457,7 +479,8 @@ void register_shape_cpu(OpRegistry& r) {
       const Tensor& x = ctx.input(0);
       const auto [b, e] = shape::shape_range(x.rank(), start, has_end ? end : x.rank());
       Tensor& out = ctx.allocate(0, DType::kI64, {e - b});
-      for (std::int64_t i = b; i < e; ++i) out.data<std::int64_t>()[i - b] = x.shape()[static_cast<std::size_t>(i)];
+      for (std::int64_t i = b; i < e; ++i)
+        out.data<std::int64_t>()[i - b] = x.shape()[static_cast<std::size_t>(i)];
     });
   });
 
@@ -479,8 +502,9 @@ void register_shape_cpu(OpRegistry& r) {
     } else if (a.has("sparse_value")) {
       fail("Constant: sparse_value is not supported");
     } else {
-      fail("Constant: no value attribute (value, value_float(s), value_int(s)); string values "
-           "are not supported");
+      fail(
+          "Constant: no value attribute (value, value_float(s), value_int(s)); string values "
+          "are not supported");
     }
     return make_kernel([value](KernelContext& ctx) { ctx.set_output(0, value); });
   });

@@ -55,14 +55,20 @@ void copy_elems(char* dst, std::int64_t dst_stride, const char* src, std::int64_
 void copy_line(char* dst, std::int64_t dst_stride, const char* src, std::int64_t src_stride,
                std::int64_t n, std::size_t elem) {
   switch (elem) {
-    case 1: return copy_elems<std::uint8_t>(dst, dst_stride, src, src_stride, n);
-    case 2: return copy_elems<std::uint16_t>(dst, dst_stride, src, src_stride, n);
-    case 4: return copy_elems<std::uint32_t>(dst, dst_stride, src, src_stride, n);
-    case 8: return copy_elems<std::uint64_t>(dst, dst_stride, src, src_stride, n);
-    default: break;
+    case 1:
+      return copy_elems<std::uint8_t>(dst, dst_stride, src, src_stride, n);
+    case 2:
+      return copy_elems<std::uint16_t>(dst, dst_stride, src, src_stride, n);
+    case 4:
+      return copy_elems<std::uint32_t>(dst, dst_stride, src, src_stride, n);
+    case 8:
+      return copy_elems<std::uint64_t>(dst, dst_stride, src, src_stride, n);
+    default:
+      break;
   }
   const auto e = static_cast<std::int64_t>(elem);
-  for (std::int64_t i = 0; i < n; ++i) std::memcpy(dst + i * dst_stride * e, src + i * src_stride * e, elem);
+  for (std::int64_t i = 0; i < n; ++i)
+    std::memcpy(dst + i * dst_stride * e, src + i * src_stride * e, elem);
 }
 
 // One strip of a transpose: d[a * dst_a_stride + b] = s[a + b * src_b_stride] for a < na
@@ -90,7 +96,8 @@ void transpose_tile(char* dst, std::int64_t dst_a_stride, const char* src,
         continue;
       }
       for (std::int64_t a = a0; a < a0 + am; ++a) {
-        for (std::int64_t b = b0; b < b0 + bm; ++b) d[a * dst_a_stride + b] = s[a + b * src_b_stride];
+        for (std::int64_t b = b0; b < b0 + bm; ++b)
+          d[a * dst_a_stride + b] = s[a + b * src_b_stride];
       }
     }
   }
@@ -99,10 +106,14 @@ void transpose_tile(char* dst, std::int64_t dst_a_stride, const char* src,
 void tile(char* dst, std::int64_t dst_a_stride, const char* src, std::int64_t src_b_stride,
           std::int64_t na, std::int64_t nb, std::size_t elem) {
   switch (elem) {
-    case 1: return transpose_tile<std::uint8_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
-    case 2: return transpose_tile<std::uint16_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
-    case 4: return transpose_tile<std::uint32_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
-    default: return transpose_tile<std::uint64_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
+    case 1:
+      return transpose_tile<std::uint8_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
+    case 2:
+      return transpose_tile<std::uint16_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
+    case 4:
+      return transpose_tile<std::uint32_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
+    default:
+      return transpose_tile<std::uint64_t>(dst, dst_a_stride, src, src_b_stride, na, nb);
   }
 }
 
@@ -111,7 +122,8 @@ void fill_pattern(char* dst, std::int64_t count, const char* value, std::size_t 
     std::memset(dst, 0, static_cast<std::size_t>(count) * elem);
     return;
   }
-  for (std::int64_t i = 0; i < count; ++i) std::memcpy(dst + static_cast<std::size_t>(i) * elem, value, elem);
+  for (std::int64_t i = 0; i < count; ++i)
+    std::memcpy(dst + static_cast<std::size_t>(i) * elem, value, elem);
 }
 
 }  // namespace
@@ -168,15 +180,18 @@ void strided_copy(char* dst, const std::vector<std::int64_t>& dst_strides_in, co
     const std::int64_t outer = shape_numel(od);
     const std::int64_t blocks = (dims[j] + kTile - 1) / kTile;
     const std::int64_t units = outer * blocks;
-    const std::int64_t grain = std::max<std::int64_t>(1, kParallelBytes / std::max<std::int64_t>(1, kTile * inner * e));
-    parallel_for(units, total_bytes < kParallelBytes ? units : grain, [&](std::int64_t b, std::int64_t end) {
-      for (std::int64_t u = b; u < end; ++u) {
-        Odometer o(od, os, odst, u / blocks);
-        const std::int64_t a0 = (u % blocks) * kTile;
-        const std::int64_t na = std::min(kTile, dims[j] - a0);
-        tile(dst + (o.b + a0 * ds[j]) * e, ds[j], src + (o.a + a0) * e, ss.back(), na, inner, elem);
-      }
-    });
+    const std::int64_t grain =
+        std::max<std::int64_t>(1, kParallelBytes / std::max<std::int64_t>(1, kTile * inner * e));
+    parallel_for(units, total_bytes < kParallelBytes ? units : grain,
+                 [&](std::int64_t b, std::int64_t end) {
+                   for (std::int64_t u = b; u < end; ++u) {
+                     Odometer o(od, os, odst, u / blocks);
+                     const std::int64_t a0 = (u % blocks) * kTile;
+                     const std::int64_t na = std::min(kTile, dims[j] - a0);
+                     tile(dst + (o.b + a0 * ds[j]) * e, ds[j], src + (o.a + a0) * e, ss.back(), na,
+                          inner, elem);
+                   }
+                 });
     return;
   }
 
@@ -187,16 +202,17 @@ void strided_copy(char* dst, const std::vector<std::int64_t>& dst_strides_in, co
   const bool contiguous = ss.back() == 1 && ds.back() == 1;
   const std::int64_t row_bytes = inner * e;
   const std::int64_t grain = std::max<std::int64_t>(1, kParallelBytes / row_bytes);
-  parallel_for(rows, total_bytes < kParallelBytes ? rows : grain, [&](std::int64_t b, std::int64_t end) {
-    Odometer o(od, os, odst, b);
-    for (std::int64_t r = b; r < end; ++r, o.next()) {
-      if (contiguous) {
-        std::memcpy(dst + o.b * e, src + o.a * e, static_cast<std::size_t>(row_bytes));
-      } else {
-        copy_line(dst + o.b * e, ds.back(), src + o.a * e, ss.back(), inner, elem);
-      }
-    }
-  });
+  parallel_for(rows, total_bytes < kParallelBytes ? rows : grain,
+               [&](std::int64_t b, std::int64_t end) {
+                 Odometer o(od, os, odst, b);
+                 for (std::int64_t r = b; r < end; ++r, o.next()) {
+                   if (contiguous) {
+                     std::memcpy(dst + o.b * e, src + o.a * e, static_cast<std::size_t>(row_bytes));
+                   } else {
+                     copy_line(dst + o.b * e, ds.back(), src + o.a * e, ss.back(), inner, elem);
+                   }
+                 }
+               });
 }
 
 void transpose_bytes(char* dst, const char* src, const Shape& in_shape,
@@ -217,8 +233,12 @@ void add(OpRegistry& r, const std::string& op, KernelFactory f) {
   r.add_kernel(op, "", DeviceKind::kCpu, {}, std::move(f));
 }
 
-char* bytes(Tensor& t) { return static_cast<char*>(t.raw_data()); }
-const char* bytes(const Tensor& t) { return static_cast<const char*>(t.raw_data()); }
+char* bytes(Tensor& t) {
+  return static_cast<char*>(t.raw_data());
+}
+const char* bytes(const Tensor& t) {
+  return static_cast<const char*>(t.raw_data());
+}
 
 // Copies `src` viewed as [outer, src_block] bytes into dst viewed as [outer, dst_block].
 void copy_blocks(char* dst, std::int64_t dst_block, const char* src, std::int64_t src_block,
@@ -238,8 +258,10 @@ std::int64_t pad_source(std::int64_t i, std::int64_t b, std::int64_t n, int mode
   std::int64_t s = i - b;
   if (s >= 0 && s < n) return s;
   switch (mode) {
-    case 0: return -1;
-    case 1: return std::clamp<std::int64_t>(s, 0, n - 1);
+    case 0:
+      return -1;
+    case 1:
+      return std::clamp<std::int64_t>(s, 0, n - 1);
     case 2: {
       if (n == 1) return 0;
       const std::int64_t period = 2 * (n - 1);
@@ -325,8 +347,9 @@ void register_copy_kernels(OpRegistry& r) {
       const Tensor& x = ctx.input(0);
       const auto axis = static_cast<std::size_t>(normalize_axis(axis_attr, x.rank(), "Split"));
       const bool has = split_input ? ctx.has_input(1) : has_attr;
-      const auto split = split_input ? (has ? ctx.input(1).to_int_vector() : std::vector<std::int64_t>{})
-                                     : split_attr;
+      const auto split = split_input
+                             ? (has ? ctx.input(1).to_int_vector() : std::vector<std::int64_t>{})
+                             : split_attr;
       const auto sizes = split_sizes(x.shape()[axis], split, has, ctx.num_outputs(), num_outputs);
       const auto elem = static_cast<std::int64_t>(dtype_size(x.dtype()));
       const std::int64_t outer = prod(x.shape(), 0, axis);
@@ -359,11 +382,10 @@ void register_copy_kernels(OpRegistry& r) {
       } else {
         const bool has_axes = ctx.has_input(3);
         const bool has_steps = ctx.has_input(4);
-        dims = slice_dims(x.shape(), ctx.input(1).to_int_vector(), ctx.input(2).to_int_vector(),
-                          has_axes ? ctx.input(3).to_int_vector() : std::vector<std::int64_t>{},
-                          has_axes,
-                          has_steps ? ctx.input(4).to_int_vector() : std::vector<std::int64_t>{},
-                          has_steps);
+        dims = slice_dims(
+            x.shape(), ctx.input(1).to_int_vector(), ctx.input(2).to_int_vector(),
+            has_axes ? ctx.input(3).to_int_vector() : std::vector<std::int64_t>{}, has_axes,
+            has_steps ? ctx.input(4).to_int_vector() : std::vector<std::int64_t>{}, has_steps);
       }
       const auto in_strides = contiguous_strides(x.shape());
       Shape out_shape;
@@ -405,7 +427,8 @@ void register_copy_kernels(OpRegistry& r) {
       }
       Shape out_shape(x.shape().begin(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis));
       out_shape.insert(out_shape.end(), ind.shape().begin(), ind.shape().end());
-      out_shape.insert(out_shape.end(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis) + 1, x.shape().end());
+      out_shape.insert(out_shape.end(), x.shape().begin() + static_cast<std::ptrdiff_t>(axis) + 1,
+                       x.shape().end());
       Tensor& out = ctx.allocate(0, x.dtype(), out_shape);
       const auto elem = static_cast<std::int64_t>(dtype_size(x.dtype()));
       const std::int64_t outer = prod(x.shape(), 0, axis);
@@ -414,12 +437,14 @@ void register_copy_kernels(OpRegistry& r) {
       const char* src = bytes(x);
       char* dst = bytes(out);
       const std::int64_t units = outer * k;
-      const std::int64_t grain = std::max<std::int64_t>(1, kParallelBytes / std::max<std::int64_t>(1, block));
+      const std::int64_t grain =
+          std::max<std::int64_t>(1, kParallelBytes / std::max<std::int64_t>(1, block));
       parallel_for(units, units * block < kParallelBytes ? std::max<std::int64_t>(units, 1) : grain,
                    [&](std::int64_t b, std::int64_t e) {
                      for (std::int64_t u = b; u < e; ++u) {
                        const std::int64_t o = u / k;
-                       std::memcpy(dst + u * block, src + (o * n + idx[static_cast<std::size_t>(u % k)]) * block,
+                       std::memcpy(dst + u * block,
+                                   src + (o * n + idx[static_cast<std::size_t>(u % k)]) * block,
                                    static_cast<std::size_t>(block));
                      }
                    });
@@ -447,9 +472,9 @@ void register_copy_kernels(OpRegistry& r) {
       const Tensor& x = ctx.input(0);
       const auto rank = x.rank();
       const bool has_axes = !from_attrs && ctx.has_input(3);
-      const auto pads = full_pads(from_attrs ? pads_attr : ctx.input(1).to_int_vector(),
-                                  has_axes ? ctx.input(3).to_int_vector() : std::vector<std::int64_t>{},
-                                  has_axes, rank);
+      const auto pads = full_pads(
+          from_attrs ? pads_attr : ctx.input(1).to_int_vector(),
+          has_axes ? ctx.input(3).to_int_vector() : std::vector<std::int64_t>{}, has_axes, rank);
       const Shape out_shape = pad_output(x.shape(), pads);
       const std::size_t elem = dtype_size(x.dtype());
       // The fill value, as bytes of x's dtype.
@@ -465,9 +490,10 @@ void register_copy_kernels(OpRegistry& r) {
       if (out.numel() == 0) return;
       for (std::int64_t d = 0; d < rank && mode != 0; ++d) {
         const auto i = static_cast<std::size_t>(d);
-        ACT_CHECK(x.shape()[i] > 0 || (pads[i] <= 0 && pads[i + static_cast<std::size_t>(rank)] <= 0),
-                  "Pad: ", mode_name, " mode cannot pad the empty dim ", d, " of ",
-                  shape_to_string(x.shape()));
+        ACT_CHECK(
+            x.shape()[i] > 0 || (pads[i] <= 0 && pads[i + static_cast<std::size_t>(rank)] <= 0),
+            "Pad: ", mode_name, " mode cannot pad the empty dim ", d, " of ",
+            shape_to_string(x.shape()));
       }
       const auto in_strides = contiguous_strides(x.shape());
       const auto out_strides = contiguous_strides(out_shape);
@@ -486,7 +512,8 @@ void register_copy_kernels(OpRegistry& r) {
           dst_off += std::max<std::int64_t>(b, 0) * out_strides[i];
         }
         const auto e = static_cast<std::int64_t>(elem);
-        strided_copy(bytes(out) + dst_off * e, out_strides, bytes(x) + src_off * e, in_strides, box, elem);
+        strided_copy(bytes(out) + dst_off * e, out_strides, bytes(x) + src_off * e, in_strides, box,
+                     elem);
         return;
       }
       // Edge/reflect/wrap: each output index maps to one input index per dim.
@@ -501,23 +528,27 @@ void register_copy_kernels(OpRegistry& r) {
       const auto& last = maps.back();
       const char* src = bytes(x);
       char* dst = bytes(out);
-      parallel_for(rows, std::max<std::int64_t>(1, kParallelBytes / (inner * static_cast<std::int64_t>(elem))),
-                   [&](std::int64_t b, std::int64_t e) {
-                     for (std::int64_t r = b; r < e; ++r) {
-                       std::int64_t rem = r;
-                       std::int64_t src_row = 0;
-                       for (std::size_t i = maps.size() - 1; i-- > 0;) {
-                         src_row += maps[i][static_cast<std::size_t>(rem % out_shape[i])];
-                         rem /= out_shape[i];
-                       }
-                       char* d = dst + static_cast<std::size_t>(r * inner) * elem;
-                       for (std::int64_t c = 0; c < inner; ++c) {
-                         std::memcpy(d + static_cast<std::size_t>(c) * elem,
-                                     src + static_cast<std::size_t>(src_row + last[static_cast<std::size_t>(c)]) * elem,
-                                     elem);
-                       }
-                     }
-                   });
+      parallel_for(
+          rows,
+          std::max<std::int64_t>(1, kParallelBytes / (inner * static_cast<std::int64_t>(elem))),
+          [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t r = b; r < e; ++r) {
+              std::int64_t rem = r;
+              std::int64_t src_row = 0;
+              for (std::size_t i = maps.size() - 1; i-- > 0;) {
+                src_row += maps[i][static_cast<std::size_t>(rem % out_shape[i])];
+                rem /= out_shape[i];
+              }
+              char* d = dst + static_cast<std::size_t>(r * inner) * elem;
+              for (std::int64_t c = 0; c < inner; ++c) {
+                std::memcpy(
+                    d + static_cast<std::size_t>(c) * elem,
+                    src + static_cast<std::size_t>(src_row + last[static_cast<std::size_t>(c)]) *
+                              elem,
+                    elem);
+              }
+            }
+          });
     });
   });
 }

@@ -74,7 +74,8 @@ std::pair<std::int64_t, std::int64_t> shape_range(std::int64_t rank, std::int64_
 
 // Copies a box of `dims` elements from src to dst; strides are in elements.
 void strided_copy(char* dst, const std::vector<std::int64_t>& dst_strides, const char* src,
-                  const std::vector<std::int64_t>& src_strides, const Shape& dims, std::size_t elem);
+                  const std::vector<std::int64_t>& src_strides, const Shape& dims,
+                  std::size_t elem);
 // Contiguous row-major strides of a shape.
 std::vector<std::int64_t> contiguous_strides(const Shape& shape);
 void transpose_bytes(char* dst, const char* src, const Shape& in_shape,

@@ -52,16 +52,21 @@ double original_coordinate(const Params& p, double x, std::int64_t in_len, std::
   const double in = static_cast<double>(in_len);
   const double out_width = scale * in;  // the reference uses the unrounded width
   switch (p.coord) {
-    case Coord::kHalfPixel: return (x + 0.5) / scale - 0.5;
+    case Coord::kHalfPixel:
+      return (x + 0.5) / scale - 0.5;
     case Coord::kHalfPixelSymmetric: {
       const double adjustment = static_cast<double>(out_len) / out_width;
       const double center = in / 2;
       return center * (1 - adjustment) + (x + 0.5) / scale - 0.5;
     }
-    case Coord::kPytorchHalfPixel: return out_len > 1 ? (x + 0.5) / scale - 0.5 : -0.5;
-    case Coord::kAlignCorners: return out_width == 1 ? 0.0 : x * (in - 1) / (out_width - 1);
-    case Coord::kAsymmetric: return x / scale;
-    case Coord::kTfHalfPixelForNn: return (x + 0.5) / scale;
+    case Coord::kPytorchHalfPixel:
+      return out_len > 1 ? (x + 0.5) / scale - 0.5 : -0.5;
+    case Coord::kAlignCorners:
+      return out_width == 1 ? 0.0 : x * (in - 1) / (out_width - 1);
+    case Coord::kAsymmetric:
+      return x / scale;
+    case Coord::kTfHalfPixelForNn:
+      return (x + 0.5) / scale;
     case Coord::kTfCropAndResize: {
       const double span = (roi_end - roi_start) * (in - 1);
       const double base = roi_start * (in - 1);
@@ -81,17 +86,21 @@ std::int64_t round_nearest(const Params& p, double x, bool downsampling) {
   }
   const double r = x - f;
   switch (p.nearest) {
-    case Nearest::kRoundPreferFloor: return static_cast<std::int64_t>(r <= 0.5 ? f : f + 1);
-    case Nearest::kRoundPreferCeil: return static_cast<std::int64_t>(r < 0.5 ? f : f + 1);
-    case Nearest::kFloor: return static_cast<std::int64_t>(f);
-    case Nearest::kCeil: return static_cast<std::int64_t>(f + 1);
+    case Nearest::kRoundPreferFloor:
+      return static_cast<std::int64_t>(r <= 0.5 ? f : f + 1);
+    case Nearest::kRoundPreferCeil:
+      return static_cast<std::int64_t>(r < 0.5 ? f : f + 1);
+    case Nearest::kFloor:
+      return static_cast<std::int64_t>(f);
+    case Nearest::kCeil:
+      return static_cast<std::int64_t>(f + 1);
   }
   return static_cast<std::int64_t>(f);
 }
 
 void cubic_coeffs(double t, double a, double* c) {
-  auto far = [a](double s) { return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a; };   // 1 <= s < 2
-  auto near = [a](double s) { return ((a + 2) * s - (a + 3)) * s * s + 1; };          // 0 <= s < 1
+  auto far = [a](double s) { return ((a * s - 5 * a) * s + 8 * a) * s - 4 * a; };  // 1 <= s < 2
+  auto near = [a](double s) { return ((a + 2) * s - (a + 3)) * s * s + 1; };       // 0 <= s < 1
   c[0] = far(t + 1);
   c[1] = near(t);
   c[2] = near(1 - t);
@@ -107,9 +116,12 @@ AxisTaps make_taps(const Params& p, std::int64_t in_len, std::int64_t out_len, d
   taps.w.resize(static_cast<std::size_t>(out_len) * n);
   taps.extrapolate.assign(static_cast<std::size_t>(out_len), 0);
   taps.identity = in_len == out_len;
-  const auto clamp = [in_len](std::int64_t i) { return std::clamp<std::int64_t>(i, 0, in_len - 1); };
+  const auto clamp = [in_len](std::int64_t i) {
+    return std::clamp<std::int64_t>(i, 0, in_len - 1);
+  };
   for (std::int64_t o = 0; o < out_len; ++o) {
-    const double x = original_coordinate(p, static_cast<double>(o), in_len, out_len, scale, roi_start, roi_end);
+    const double x =
+        original_coordinate(p, static_cast<double>(o), in_len, out_len, scale, roi_start, roi_end);
     const auto base = static_cast<std::size_t>(o) * n;
     if (p.coord == Coord::kTfCropAndResize && (x < 0 || x > static_cast<double>(in_len - 1))) {
       taps.extrapolate[static_cast<std::size_t>(o)] = 1;
@@ -160,31 +172,32 @@ AxisTaps make_taps(const Params& p, std::int64_t in_len, std::int64_t out_len, d
 
 // One pass over axis d: src is [outer, in_len, inner], dst [outer, out_len, inner].
 void pass_float(float* dst, const float* src, std::int64_t outer, std::int64_t in_len,
-                std::int64_t out_len, std::int64_t inner, const AxisTaps& taps, float extrapolation) {
+                std::int64_t out_len, std::int64_t inner, const AxisTaps& taps,
+                float extrapolation) {
   const auto n = static_cast<std::size_t>(taps.n);
   const std::int64_t rows = outer * out_len;
   parallel_for(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(inner * taps.n, 1)),
                [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t r = b; r < e; ++r) {
-      const std::int64_t o = r % out_len;
-      const float* s = src + (r / out_len) * in_len * inner;
-      float* d = dst + r * inner;
-      if (taps.extrapolate[static_cast<std::size_t>(o)]) {
-        std::fill(d, d + inner, extrapolation);
-        continue;
-      }
-      const std::size_t base = static_cast<std::size_t>(o) * n;
-      const float* s0 = s + taps.idx[base] * inner;
-      const float w0 = taps.w[base];
-      for (std::int64_t i = 0; i < inner; ++i) d[i] = w0 * s0[i];
-      for (std::size_t t = 1; t < n; ++t) {
-        const float w = taps.w[base + t];
-        if (w == 0) continue;
-        const float* st = s + taps.idx[base + t] * inner;
-        for (std::int64_t i = 0; i < inner; ++i) d[i] += w * st[i];
-      }
-    }
-  });
+                 for (std::int64_t r = b; r < e; ++r) {
+                   const std::int64_t o = r % out_len;
+                   const float* s = src + (r / out_len) * in_len * inner;
+                   float* d = dst + r * inner;
+                   if (taps.extrapolate[static_cast<std::size_t>(o)]) {
+                     std::fill(d, d + inner, extrapolation);
+                     continue;
+                   }
+                   const std::size_t base = static_cast<std::size_t>(o) * n;
+                   const float* s0 = s + taps.idx[base] * inner;
+                   const float w0 = taps.w[base];
+                   for (std::int64_t i = 0; i < inner; ++i) d[i] = w0 * s0[i];
+                   for (std::size_t t = 1; t < n; ++t) {
+                     const float w = taps.w[base + t];
+                     if (w == 0) continue;
+                     const float* st = s + taps.idx[base + t] * inner;
+                     for (std::int64_t i = 0; i < inner; ++i) d[i] += w * st[i];
+                   }
+                 }
+               });
 }
 
 void pass_bytes(char* dst, const char* src, std::int64_t outer, std::int64_t in_len,
@@ -192,19 +205,24 @@ void pass_bytes(char* dst, const char* src, std::int64_t outer, std::int64_t in_
                 const char* extrapolation, std::size_t elem) {
   const auto row = static_cast<std::size_t>(inner) * elem;
   const std::int64_t rows = outer * out_len;
-  parallel_for(rows, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(static_cast<std::int64_t>(row), 1)),
-               [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t r = b; r < e; ++r) {
-      const std::int64_t o = r % out_len;
-      char* d = dst + static_cast<std::size_t>(r) * row;
-      if (taps.extrapolate[static_cast<std::size_t>(o)]) {
-        for (std::int64_t i = 0; i < inner; ++i) std::memcpy(d + static_cast<std::size_t>(i) * elem, extrapolation, elem);
-        continue;
-      }
-      const char* s = src + static_cast<std::size_t>((r / out_len) * in_len + taps.idx[static_cast<std::size_t>(o)]) * row;
-      std::memcpy(d, s, row);
-    }
-  });
+  parallel_for(
+      rows,
+      std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(static_cast<std::int64_t>(row), 1)),
+      [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t r = b; r < e; ++r) {
+          const std::int64_t o = r % out_len;
+          char* d = dst + static_cast<std::size_t>(r) * row;
+          if (taps.extrapolate[static_cast<std::size_t>(o)]) {
+            for (std::int64_t i = 0; i < inner; ++i)
+              std::memcpy(d + static_cast<std::size_t>(i) * elem, extrapolation, elem);
+            continue;
+          }
+          const char* s = src + static_cast<std::size_t>((r / out_len) * in_len +
+                                                         taps.idx[static_cast<std::size_t>(o)]) *
+                                    row;
+          std::memcpy(d, s, row);
+        }
+      });
 }
 
 Params parse(const KernelInit& init) {
@@ -221,7 +239,8 @@ Params parse(const KernelInit& init) {
   } else {
     fail("Resize: unknown mode '", mode, "' (nearest, linear, cubic)");
   }
-  const std::string coord = a.get_string("coordinate_transformation_mode", p.opset10 ? "asymmetric" : "half_pixel");
+  const std::string coord =
+      a.get_string("coordinate_transformation_mode", p.opset10 ? "asymmetric" : "half_pixel");
   if (coord == "half_pixel") {
     p.coord = Coord::kHalfPixel;
   } else if (coord == "half_pixel_symmetric") {
@@ -262,7 +281,8 @@ Params parse(const KernelInit& init) {
 
 std::vector<float> floats_of(const Tensor& t) {
   std::vector<float> v(static_cast<std::size_t>(t.numel()));
-  for (std::int64_t i = 0; i < t.numel(); ++i) v[static_cast<std::size_t>(i)] = static_cast<float>(t.get_as_double(i));
+  for (std::int64_t i = 0; i < t.numel(); ++i)
+    v[static_cast<std::size_t>(i)] = static_cast<float>(t.get_as_double(i));
   return v;
 }
 
@@ -271,8 +291,10 @@ void resize(const Params& p, KernelContext& ctx) {
   const int scales_at = p.opset10 ? 1 : 2;
   std::vector<float> scales;
   std::vector<std::int64_t> sizes;
-  if (ctx.has_input(scales_at) && ctx.input(scales_at).numel() > 0) scales = floats_of(ctx.input(scales_at));
-  if (!p.opset10 && ctx.has_input(3) && ctx.input(3).numel() > 0) sizes = ctx.input(3).to_int_vector();
+  if (ctx.has_input(scales_at) && ctx.input(scales_at).numel() > 0)
+    scales = floats_of(ctx.input(scales_at));
+  if (!p.opset10 && ctx.has_input(3) && ctx.input(3).numel() > 0)
+    sizes = ctx.input(3).to_int_vector();
   const ResizeGeometry g = resize_geometry(x.shape(), scales, sizes, p.axes, p.policy);
   const auto rank = static_cast<std::size_t>(x.rank());
 
@@ -326,9 +348,9 @@ void resize(const Params& p, KernelContext& ctx) {
     next_shape[d] = g.out[d];
     Tensor next(cur.dtype(), next_shape);
     if (nearest) {
-      pass_bytes(static_cast<char*>(next.raw_data()), static_cast<const char*>(cur.raw_data()), outer,
-                 shape[d], g.out[d], inner, taps, static_cast<const char*>(extrapolation.raw_data()),
-                 dtype_size(cur.dtype()));
+      pass_bytes(static_cast<char*>(next.raw_data()), static_cast<const char*>(cur.raw_data()),
+                 outer, shape[d], g.out[d], inner, taps,
+                 static_cast<const char*>(extrapolation.raw_data()), dtype_size(cur.dtype()));
     } else {
       pass_float(next.data<float>(), cur.data<float>(), outer, shape[d], g.out[d], inner, taps,
                  p.extrapolation);

@@ -44,7 +44,9 @@ inline float fast_expf(float x) {
   return y;
 }
 
-inline float fast_sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
+inline float fast_sigmoidf(float x) {
+  return 1.0f / (1.0f + fast_expf(-x));
+}
 
 inline float fast_tanhf(float x) {
   const float ax = std::fabs(x);
@@ -52,7 +54,8 @@ inline float fast_tanhf(float x) {
   const float big = (1.0f - e) / (1.0f + e);
   // Near 0 the quotient cancels; the odd series is exact enough there.
   const float x2 = ax * ax;
-  const float small = ax * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * -0.0539682540f)));
+  const float small =
+      ax * (1.0f + x2 * (-0.333333333f + x2 * (0.133333333f + x2 * -0.0539682540f)));
   const float t = ax < 0.0625f ? small : big;
   return std::copysign(t, x);
 }

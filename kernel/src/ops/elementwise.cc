@@ -15,11 +15,17 @@ OpSchema schema(const char* name, int min_in, int max_in, InferFn infer, int typ
   return s;
 }
 
-void infer_unary(InferContext& ctx) { infer_same_as_input(ctx); }
+void infer_unary(InferContext& ctx) {
+  infer_same_as_input(ctx);
+}
 
-void infer_binary(InferContext& ctx) { infer_broadcast(ctx, {0, 1}, std::nullopt); }
+void infer_binary(InferContext& ctx) {
+  infer_broadcast(ctx, {0, 1}, std::nullopt);
+}
 
-void infer_compare(InferContext& ctx) { infer_broadcast(ctx, {0, 1}, DType::kBool); }
+void infer_compare(InferContext& ctx) {
+  infer_broadcast(ctx, {0, 1}, DType::kBool);
+}
 
 void infer_prelu(InferContext& ctx) {
   // The slope broadcasts into X (unidirectionally), so the output is X; still check it fits.
@@ -27,7 +33,9 @@ void infer_prelu(InferContext& ctx) {
   infer_same_as_input(ctx);
 }
 
-void infer_where(InferContext& ctx) { infer_broadcast(ctx, {0, 1, 2}, std::nullopt, 1); }
+void infer_where(InferContext& ctx) {
+  infer_broadcast(ctx, {0, 1, 2}, std::nullopt, 1);
+}
 
 void infer_expand(InferContext& ctx) {
   ValueInfo& out = ctx.outputs.at(0);

@@ -19,7 +19,8 @@ std::string dims_string(const std::vector<Dim>& dims) {
   std::string s = "[";
   for (std::size_t i = 0; i < dims.size(); ++i) {
     if (i) s += ", ";
-    s += dims[i].known() ? std::to_string(dims[i].value) : (dims[i].param.empty() ? "?" : dims[i].param);
+    s += dims[i].known() ? std::to_string(dims[i].value)
+                         : (dims[i].param.empty() ? "?" : dims[i].param);
   }
   return s + "]";
 }

@@ -54,11 +54,13 @@ void infer_conv(InferContext& ctx, bool transposed) {
     set_output(ctx, 0, dtype, nullptr);
     return;
   }
-  ACT_CHECK(x.size() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got rank ", x.size());
+  ACT_CHECK(x.size() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got rank ",
+            x.size());
   const std::size_t r = x.size() - 2;
   std::vector<std::int64_t> kernel = attrs.get_ints("kernel_shape", {});
   if (hw) {
-    ACT_CHECK(w.size() == x.size(), op, ": weight has rank ", w.size(), ", input has rank ", x.size());
+    ACT_CHECK(w.size() == x.size(), op, ": weight has rank ", w.size(), ", input has rank ",
+              x.size());
     if (kernel.empty()) kernel.assign(w.begin() + 2, w.end());
     if (!transposed && x[1] >= 0 && w[1] >= 0) {
       ACT_CHECK(x[1] == w[1] * group, op, ": input has ", x[1], " channels, weight expects ",
@@ -71,8 +73,8 @@ void infer_conv(InferContext& ctx, bool transposed) {
   std::vector<Dim> out(x.size());
   out[0] = ctx.inputs[0]->shape[0];
   if (hw) out[1] = dim_of(transposed ? (w[1] < 0 ? -1 : w[1] * group) : w[0]);
-  const bool kernel_known =
-      kernel.size() == r && std::all_of(kernel.begin(), kernel.end(), [](auto k) { return k >= 0; });
+  const bool kernel_known = kernel.size() == r && std::all_of(kernel.begin(), kernel.end(),
+                                                              [](auto k) { return k >= 0; });
   if (kernel_known) {
     std::vector<std::int64_t> in(x.begin() + 2, x.end());
     auto g = transposed ? cpu::resolve_transposed_window(op, attrs, in, kernel)
@@ -91,7 +93,8 @@ void infer_pool(InferContext& ctx, const char* op) {
     set_output(ctx, 1, DType::kI64, nullptr);
     return;
   }
-  ACT_CHECK(x.size() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got rank ", x.size());
+  ACT_CHECK(x.size() >= 3, op, ": input must have rank >= 3 (N, C, spatial...), got rank ",
+            x.size());
   const auto kernel = ctx.node.attrs.get_ints("kernel_shape");
   std::vector<std::int64_t> in(x.begin() + 2, x.end());
   auto g = cpu::resolve_window(op, ctx.node.attrs, in, kernel, true);
@@ -109,7 +112,8 @@ void infer_global_pool(InferContext& ctx) {
     return;
   }
   auto out = ctx.inputs[0]->shape;
-  ACT_CHECK(out.size() >= 3, ctx.node.op_type, ": input must have rank >= 3, got rank ", out.size());
+  ACT_CHECK(out.size() >= 3, ctx.node.op_type, ": input must have rank >= 3, got rank ",
+            out.size());
   for (std::size_t i = 2; i < out.size(); ++i) out[i] = dim_of(1);
   set_output(ctx, 0, dtype, &out);
 }
@@ -128,8 +132,8 @@ void infer_gemm(InferContext& ctx) {
   const bool tb = ctx.node.attrs.get_int("transB", 0) != 0;
   const std::int64_t ka = ta ? a[0] : a[1];
   const std::int64_t kb = tb ? b[1] : b[0];
-  ACT_CHECK(ka < 0 || kb < 0 || ka == kb, "Gemm: inner dimensions differ (A gives ", ka, ", B gives ",
-            kb, ")");
+  ACT_CHECK(ka < 0 || kb < 0 || ka == kb, "Gemm: inner dimensions differ (A gives ", ka,
+            ", B gives ", kb, ")");
   std::vector<Dim> out{ctx.inputs[0]->shape[ta ? 1 : 0], ctx.inputs[1]->shape[tb ? 0 : 1]};
   set_output(ctx, 0, dtype, &out);
 }
@@ -161,8 +165,8 @@ void infer_matmul(InferContext& ctx) {
     } else if (db == nullptr || (db->known() && db->value == 1)) {
       out.push_back(*da);
     } else {
-      ACT_CHECK(!da->known() || !db->known() || da->value == db->value,
-                "MatMul: batch dimensions ", da->value, " and ", db->value, " do not broadcast");
+      ACT_CHECK(!da->known() || !db->known() || da->value == db->value, "MatMul: batch dimensions ",
+                da->value, " and ", db->value, " do not broadcast");
       out.push_back(da->known() ? *da : *db);
     }
   }

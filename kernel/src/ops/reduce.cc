@@ -46,7 +46,8 @@ void infer_reduce(InferContext& ctx) {
     return;
   }
   std::vector<bool> reduced(in.shape.size(), axes.empty());
-  for (std::int64_t a : axes) reduced[static_cast<std::size_t>(normalize_axis(a, rank, "axes entry"))] = true;
+  for (std::int64_t a : axes)
+    reduced[static_cast<std::size_t>(normalize_axis(a, rank, "axes entry"))] = true;
   out.has_shape = true;
   out.shape.clear();
   for (std::size_t i = 0; i < in.shape.size(); ++i) {

@@ -13,12 +13,16 @@ namespace {
 
 using Dims = std::vector<Dim>;
 
-Dim known(std::int64_t v) { return Dim{v, {}}; }
+Dim known(std::int64_t v) {
+  return Dim{v, {}};
+}
 
 bool has_rank(const InferContext& ctx, std::size_t i) {
   return ctx.has_input(i) && ctx.inputs[i]->has_shape;
 }
-const Dims& dims_of(const InferContext& ctx, std::size_t i) { return ctx.inputs[i]->shape; }
+const Dims& dims_of(const InferContext& ctx, std::size_t i) {
+  return ctx.inputs[i]->shape;
+}
 
 bool all_known(const Dims& d) {
   return std::all_of(d.begin(), d.end(), [](const Dim& x) { return x.known(); });
@@ -57,10 +61,11 @@ void same_type_and_shape(InferContext& ctx) {
 
 // An int list from an attribute (older opsets) or a constant input (newer ones).
 // Returns false when it is an input that is not a constant.
-bool int_list(const InferContext& ctx, const char* attr, std::size_t input, std::int64_t input_since,
-              std::vector<std::int64_t>* out, bool* present) {
+bool int_list(const InferContext& ctx, const char* attr, std::size_t input,
+              std::int64_t input_since, std::vector<std::int64_t>* out, bool* present) {
   if (ctx.opset >= input_since) {
-    *present = ctx.has_input(input) || (input < ctx.node.inputs.size() && !ctx.node.inputs[input].empty());
+    *present =
+        ctx.has_input(input) || (input < ctx.node.inputs.size() && !ctx.node.inputs[input].empty());
     if (!*present) return true;
     const Tensor* c = ctx.constant(input);
     if (c == nullptr) return false;
@@ -72,7 +77,9 @@ bool int_list(const InferContext& ctx, const char* attr, std::size_t input, std:
   return true;
 }
 
-int large() { return INT_MAX; }
+int large() {
+  return INT_MAX;
+}
 
 void add(OpRegistry& r, const char* name, int min_in, int max_in, int min_out, int max_out,
          InferFn infer, int type_input = 0) {
@@ -131,7 +138,8 @@ void infer_flatten(InferContext& ctx) {
   const auto& d = dims_of(ctx, 0);
   const auto rank = static_cast<std::int64_t>(d.size());
   std::int64_t axis = ctx.node.attrs.get_int("axis", 1);
-  ACT_CHECK(axis >= -rank && axis <= rank, "Flatten: axis ", axis, " is out of range for rank ", rank);
+  ACT_CHECK(axis >= -rank && axis <= rank, "Flatten: axis ", axis, " is out of range for rank ",
+            rank);
   if (axis < 0) axis += rank;
   Dim outer = known(1);
   Dim inner = known(1);
@@ -179,8 +187,8 @@ void infer_concat(InferContext& ctx) {
     for (std::size_t k = 0; k < d.size(); ++k) {
       if (k == axis) continue;
       if (!out[k].known() && d[k].known()) out[k] = d[k];
-      ACT_CHECK(!out[k].known() || !d[k].known() || out[k].value == d[k].value, "Concat: input ",
-                i, " has size ", d[k].value, " on axis ", k, " where others have ", out[k].value);
+      ACT_CHECK(!out[k].known() || !d[k].known() || out[k].value == d[k].value, "Concat: input ", i,
+                " has size ", d[k].value, " on axis ", k, " where others have ", out[k].value);
     }
     sum = sum.known() && d[axis].known() ? known(sum.value + d[axis].value) : Dim{};
   }
@@ -230,7 +238,8 @@ void infer_slice(InferContext& ctx) {
     bool ok = s != nullptr && e != nullptr;
     has_axes = ctx.node.inputs.size() > 3 && !ctx.node.inputs[3].empty();
     has_steps = ctx.node.inputs.size() > 4 && !ctx.node.inputs[4].empty();
-    ok = ok && (!has_axes || ctx.constant(3) != nullptr) && (!has_steps || ctx.constant(4) != nullptr);
+    ok = ok && (!has_axes || ctx.constant(3) != nullptr) &&
+         (!has_steps || ctx.constant(4) != nullptr);
     if (!ok) {
       set_dims(ctx, 0, Dims(d.size()));
       return;
@@ -393,7 +402,8 @@ void infer_resize(InferContext& ctx) {
   std::vector<float> sv;
   std::vector<std::int64_t> zv;
   if (scales != nullptr && scales->numel() > 0) {
-    for (std::int64_t i = 0; i < scales->numel(); ++i) sv.push_back(static_cast<float>(scales->get_as_double(i)));
+    for (std::int64_t i = 0; i < scales->numel(); ++i)
+      sv.push_back(static_cast<float>(scales->get_as_double(i)));
   }
   if (sizes != nullptr && sizes->numel() > 0) zv = sizes->to_int_vector();
   if (sv.empty() == zv.empty()) {

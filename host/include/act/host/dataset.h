@@ -81,7 +81,8 @@ struct DatasetOptions {
 
 // IDX images (magic 0x00000803, unsigned bytes, [N, H, W]) -> samples [1, H, W]; labels from
 // an IDX1 file (0x00000801) with N entries. Gzipped or plain files are both accepted.
-std::unique_ptr<Dataset> open_idx(const std::string& images_path, const DatasetOptions& options = {});
+std::unique_ptr<Dataset> open_idx(const std::string& images_path,
+                                  const DatasetOptions& options = {});
 // The labels file that goes with an IDX images file: "x-images-idx3-ubyte[.gz]" ->
 // "x-labels-idx1-ubyte[.gz]" (gzipped or not, whichever exists). Empty if none exists.
 std::string default_idx_labels_path(const std::string& images_path);
@@ -94,7 +95,8 @@ std::unique_ptr<Dataset> open_npy(const std::string& path, const DatasetOptions&
 // An image folder: root/<class>/<file>.{png,jpg,jpeg} (case-insensitive extensions; other
 // files and hidden entries are ignored). Classes are the sorted subfolder names; their index
 // in that order is the label.
-std::unique_ptr<Dataset> open_image_folder(const std::string& root, const DatasetOptions& options = {});
+std::unique_ptr<Dataset> open_image_folder(const std::string& root,
+                                           const DatasetOptions& options = {});
 
 // Picks the format from the path: a directory is an image folder, *.npy / *.npz are NumPy,
 // anything else is read as IDX.

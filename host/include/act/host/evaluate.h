@@ -35,9 +35,11 @@ struct EvalResult {
   std::string input_name;
   std::string output_name;
   std::int64_t effective_batch_size = 0;  // 1 when the model's batch dim is fixed to 1
-  Tensor outputs;  // f32 [count, ...] when keep_outputs; undefined otherwise
+  Tensor outputs;                         // f32 [count, ...] when keep_outputs; undefined otherwise
 
-  double samples_per_second() const { return seconds > 0 ? static_cast<double>(count) / seconds : 0.0; }
+  double samples_per_second() const {
+    return seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
+  }
 };
 
 // Throws act::Error when the data does not fit the model's input ("input 'image' expects

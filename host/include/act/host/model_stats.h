@@ -18,9 +18,9 @@ namespace act::host {
 
 // One node that does multiply-accumulate work (Conv, ConvTranspose, Gemm, MatMul).
 struct LayerStats {
-  std::string node;       // node name (may be empty in the file; then "<op>_<index>")
+  std::string node;  // node name (may be empty in the file; then "<op>_<index>")
   std::string op_type;
-  std::string output;     // first output value
+  std::string output;        // first output value
   std::string output_shape;  // "[1, 64, 56, 56]" or "?"
   std::int64_t params = 0;   // elements of its initializer inputs
   std::int64_t macs = 0;
@@ -36,16 +36,16 @@ struct DistillCandidate {
 };
 
 struct ModelStats {
-  std::vector<ValueInfo> inputs;   // graph inputs that are not initializers
+  std::vector<ValueInfo> inputs;  // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
   std::map<std::string, std::int64_t> op_histogram;  // op_type (domain-qualified if not ai.onnx)
   std::int64_t node_count = 0;
   std::int64_t parameter_count = 0;  // elements over all initializers
   std::int64_t parameter_bytes = 0;
-  std::vector<LayerStats> layers;    // graph order
-  std::int64_t total_flops = 0;      // sum over layers with flops_known
-  bool flops_complete = true;        // false if some layer's shapes were unknown
-  bool symbolic_dims_as_one = false; // true if a symbolic dim was taken as 1
+  std::vector<LayerStats> layers;                    // graph order
+  std::int64_t total_flops = 0;                      // sum over layers with flops_known
+  bool flops_complete = true;                        // false if some layer's shapes were unknown
+  bool symbolic_dims_as_one = false;                 // true if a symbolic dim was taken as 1
   std::vector<DistillCandidate> distill_candidates;  // graph order
 };
 

@@ -36,9 +36,9 @@ template <typename... Parts>
 }  // namespace act
 
 // Checks a condition that depends on user input; throws act::Error with the parts otherwise.
-#define ACT_CHECK(cond, ...)        \
-  do {                              \
-    if (!(cond)) {                  \
-      ::act::fail(__VA_ARGS__);     \
-    }                               \
+#define ACT_CHECK(cond, ...)    \
+  do {                          \
+    if (!(cond)) {              \
+      ::act::fail(__VA_ARGS__); \
+    }                           \
   } while (false)

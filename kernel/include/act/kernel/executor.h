@@ -44,8 +44,8 @@ struct NodeProfile {
 };
 
 struct RunResult {
-  std::vector<Tensor> outputs;            // graph outputs, in declared order
-  std::map<std::string, Tensor> tapped;   // requested taps (and all values with tap_all)
+  std::vector<Tensor> outputs;           // graph outputs, in declared order
+  std::map<std::string, Tensor> tapped;  // requested taps (and all values with tap_all)
 };
 
 class Executor {

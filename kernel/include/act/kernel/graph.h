@@ -40,7 +40,7 @@ struct ValueInfo {
   std::vector<Dim> shape;
 
   bool fully_known() const;
-  Shape concrete_shape() const;  // requires fully_known()
+  Shape concrete_shape() const;      // requires fully_known()
   std::string shape_string() const;  // "[N, 3, 224, 224]" or "?"
   static ValueInfo from_tensor(const std::string& name, const Tensor& t);
 };
@@ -48,7 +48,7 @@ struct ValueInfo {
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;  // "" is the default ONNX domain ("ai.onnx")
+  std::string domain;                // "" is the default ONNX domain ("ai.onnx")
   std::vector<std::string> inputs;   // "" marks an omitted optional input
   std::vector<std::string> outputs;  // "" marks an omitted optional output
   Attributes attrs;

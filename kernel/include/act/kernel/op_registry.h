@@ -31,7 +31,9 @@ struct InferContext {
   std::vector<ValueInfo> outputs;  // pre-named; inference sets dtype and, if it can, shape
 
   bool has_input(std::size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
-  const Tensor* constant(std::size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
+  const Tensor* constant(std::size_t i) const {
+    return i < constants.size() ? constants[i] : nullptr;
+  }
 };
 using InferFn = std::function<void(InferContext&)>;
 

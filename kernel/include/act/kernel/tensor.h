@@ -63,7 +63,9 @@ class Tensor {
   bool defined() const { return storage_ != nullptr; }
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
-  std::int64_t dim(int i) const { return shape_.at(static_cast<std::size_t>(i < 0 ? i + rank() : i)); }
+  std::int64_t dim(int i) const {
+    return shape_.at(static_cast<std::size_t>(i < 0 ? i + rank() : i));
+  }
   int rank() const { return static_cast<int>(shape_.size()); }
   std::int64_t numel() const { return numel_; }
   std::size_t nbytes() const { return static_cast<std::size_t>(numel_) * dtype_size(dtype_); }
