@@ -135,6 +135,7 @@ int run_eval(const std::vector<std::string>& args) {
   eval_options.batch_size = vm["batch-size"].as<std::int64_t>();
   eval_options.limit = vm["limit"].as<std::int64_t>();
   eval_options.keep_outputs = vm.count("output") != 0;
+  eval_options.model_name = vm["model"].as<std::string>();
   if (eval_options.batch_size < 1) {
     std::fprintf(stderr, "act eval: --batch-size must be at least 1\n");
     return 2;

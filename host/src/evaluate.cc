@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <numeric>
 
 #include "act/kernel/error.h"
@@ -64,7 +65,14 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
   Graph optimized = graph;
   optimize_for_inference(optimized, opset);
   ExecutorOptions exec_options;
-  Executor executor(optimized, opset, exec_options);
+  std::unique_ptr<Executor> made;
+  try {
+    made = std::make_unique<Executor>(optimized, opset, exec_options);
+  } catch (const Error& e) {
+    if (options.model_name.empty()) throw;
+    fail(options.model_name, ": ", e.what());
+  }
+  Executor& executor = *made;
   ACT_CHECK(executor.feed_names().size() == 1, "the model takes ", executor.feed_names().size(),
             " inputs; 'eval' feeds exactly one (images)");
 

@@ -279,7 +279,7 @@ TEST_F(ActCliBadInput, EvalUnsupportedOpNamesOpAndNode) {
     host::save_onnx(model_with_op(c.op, c.domain, c.node), model);
     const std::string model_bytes = read_bytes(model);
     expect_clean_failure(run_act("eval " + model + " --data " + data), 1,
-                         {"'" + c.op + "'", "'" + c.node + "'"});
+                         {"'" + c.op + "'", "'" + c.node + "'", model});
     // inspect describes without running, so it needs no kernel and must still work.
     const CliResult r = run_act("inspect " + model);
     EXPECT_EQ(r.code, 0) << r.err;

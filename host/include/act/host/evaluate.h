@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "act/host/dataset.h"
 #include "act/kernel/graph.h"
@@ -21,6 +22,8 @@ struct EvalOptions {
   bool keep_outputs = false;  // gather the first output of every sample into EvalResult::outputs
   // Called after each batch with (samples done, samples total), on the calling thread.
   std::function<void(std::int64_t, std::int64_t)> progress;
+  // Names the model in errors about the model itself (an unsupported op, say); usually its path.
+  std::string model_name;
 };
 
 struct EvalResult {
