@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "act/kernel/autograd.h"
+
 namespace act {
 
 const Tensor& KernelContext::input(int i) const {
@@ -27,6 +29,14 @@ void OpRegistry::add_schema(OpSchema schema) {
 const OpSchema* OpRegistry::schema(const std::string& op, const std::string& domain) const {
   auto it = schemas_.find(key(op, domain));
   return it == schemas_.end() ? nullptr : &it->second;
+}
+
+void OpRegistry::set_gradient(const std::string& op, const std::string& domain,
+                              std::function<void(GradContext&)> gradient) {
+  auto it = schemas_.find(key(op, domain));
+  ACT_CHECK(it != schemas_.end(), "set_gradient: no schema for op '", op, "'",
+            domain.empty() ? "" : " in domain '" + domain + "'");
+  it->second.gradient = std::move(gradient);
 }
 
 void OpRegistry::add_kernel(const std::string& op, const std::string& domain, DeviceKind device,
@@ -61,6 +71,7 @@ OpRegistry& OpRegistry::global() {
     auto* r = new OpRegistry();  // never destroyed: plugins may hold factories past exit
     register_builtin_schemas(*r);
     register_cpu_kernels(*r);
+    register_builtin_gradients(*r);
     return r;
   }();
   return *registry;

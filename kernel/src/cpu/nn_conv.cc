@@ -625,9 +625,77 @@ class ConvTransposeKernel final : public OpKernel {
   std::int64_t group_;
 };
 
+// Conv gradients (domain "act"), attributes as the forward Conv; ConvTranspose geometry in
+// reverse. ConvGradInput(dY, W, X) -> dX: per image and group, W^T dY unfolded back onto the
+// input with col2im (the adjoint of im2col). ConvGradWeight(dY, X, W) -> dW: dY times the
+// transposed im2col of X, summed over the batch. X and W are read for their shapes (and X's
+// values for the weight gradient).
+class ConvGradKernel final : public OpKernel {
+ public:
+  ConvGradKernel(const KernelInit& init, bool weight)
+      : attrs_(init.node.attrs), group_(attrs_.get_int("group", 1)), weight_(weight) {}
+
+  void compute(KernelContext& ctx) override {
+    const char* op = weight_ ? "ConvGradWeight" : "ConvGradInput";
+    const Tensor& dy = ctx.input(0);
+    const Tensor& x = weight_ ? ctx.input(1) : ctx.input(2);
+    const Tensor& w = weight_ ? ctx.input(2) : ctx.input(1);
+    const std::int64_t n = x.dim(0), c = x.dim(1), m = w.dim(0);
+    const auto kernel = kernel_dims(op, attrs_, w);
+    std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
+    const G g = as_3d(op, resolve_window(op, attrs_, in, kernel, false));
+    const std::int64_t cg = c / group_, mg = m / group_;
+    const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out);
+    const std::int64_t kdim = cg * prod(g.kernel);
+    ACT_CHECK(dy.numel() == n * m * out_plane, op, ": gradient ", dy.describe(),
+              " does not match the convolution's output");
+    const float* dyd = dy.data<float>();
+    float* col = scratch_f32(kdim * out_plane);
+    if (weight_) {
+      Tensor& dw = ctx.allocate(0, DType::kF32, w.shape());
+      float* dwd = dw.data<float>();
+      std::fill(dwd, dwd + dw.numel(), 0.0F);
+      for (std::int64_t b = 0; b < n; ++b) {
+        for (std::int64_t gi = 0; gi < group_; ++gi) {
+          const float* xg = x.data<float>() + (b * c + gi * cg) * in_plane;
+          parallel_for(out_plane, 64, [&](std::int64_t p0, std::int64_t p1) {
+            im2col_tile(g, xg, cg, p0, p1, col + p0, out_plane);
+          });
+          gemm_f32(false, true, mg, kdim, out_plane, 1.0F, dyd + (b * m + gi * mg) * out_plane,
+                   out_plane, col, out_plane, 1.0F, dwd + gi * mg * kdim, kdim);
+        }
+      }
+      return;
+    }
+    Tensor& dx = ctx.allocate(0, DType::kF32, x.shape());
+    float* dxd = dx.data<float>();
+    std::fill(dxd, dxd + dx.numel(), 0.0F);
+    // col2im scatters from the transposed geometry: "input" = conv output, "output" = input.
+    G t = g;
+    std::swap(t.in, t.out);
+    for (std::int64_t b = 0; b < n; ++b) {
+      for (std::int64_t gi = 0; gi < group_; ++gi) {
+        gemm_f32(true, false, kdim, out_plane, mg, 1.0F, w.data<float>() + gi * mg * kdim, kdim,
+                 dyd + (b * m + gi * mg) * out_plane, out_plane, 0.0F, col, out_plane);
+        col2im(t, col, cg, dxd + (b * c + gi * cg) * in_plane);
+      }
+    }
+  }
+
+ private:
+  Attributes attrs_;
+  std::int64_t group_;
+  bool weight_;
+};
+
 }  // namespace
 
 void register_conv_cpu(OpRegistry& r) {
+  r.add_kernel("ConvGradInput", "act", DeviceKind::kCpu, {DType::kF32}, [](const KernelInit& init) {
+    return std::make_unique<ConvGradKernel>(init, false);
+  });
+  r.add_kernel("ConvGradWeight", "act", DeviceKind::kCpu, {DType::kF32},
+               [](const KernelInit& init) { return std::make_unique<ConvGradKernel>(init, true); });
   r.add_kernel("Conv", "", DeviceKind::kCpu, {DType::kF32},
                [](const KernelInit& init) { return std::make_unique<ConvKernel>(init, false); });
   r.add_kernel("FusedConv", "act", DeviceKind::kCpu, {DType::kF32},

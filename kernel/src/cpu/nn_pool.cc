@@ -250,9 +250,61 @@ void global_pool(KernelContext& ctx) {
                });
 }
 
+// MaxPoolGrad (domain "act"): inputs (dY, X), attributes as the forward MaxPool. Each output
+// gradient goes to the first maximum of its window, as the forward pass picks it.
+void max_pool_grad(KernelContext& ctx, const Attributes& attrs) {
+  const Tensor& dy = ctx.input(0);
+  const Tensor& x = ctx.input(1);
+  const PoolSetup s = setup("MaxPoolGrad", attrs, x);
+  ACT_CHECK(dy.shape() == s.out_shape, "MaxPoolGrad: gradient ", dy.describe(),
+            " does not match the pooled shape ", shape_to_string(s.out_shape));
+  Tensor& dx = ctx.allocate(0, DType::kF32, x.shape());
+  float* dxd = dx.data<float>();
+  std::fill(dxd, dxd + dx.numel(), 0.0F);
+  const G& g = s.g;
+  const float* xd = x.data<float>();
+  const float* dyd = dy.data<float>();
+  parallel_for(s.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const float* xp = xd + p * s.in_plane;
+      float* dxp = dxd + p * s.in_plane;
+      const float* dyp = dyd + p * s.out_plane;
+      for (std::int64_t od = 0; od < g.out[0]; ++od) {
+        for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+          for (std::int64_t ow = 0; ow < g.out[2]; ++ow) {
+            std::int64_t best = -1;
+            float best_v = 0.0F;
+            for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+              const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
+              if (id < 0 || id >= g.in[0]) continue;
+              for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+                const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+                if (ih < 0 || ih >= g.in[1]) continue;
+                for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+                  const std::int64_t iw = ow * g.stride[2] + kw * g.dilation[2] - g.pad_begin[2];
+                  if (iw < 0 || iw >= g.in[2]) continue;
+                  const std::int64_t i = (id * g.in[1] + ih) * g.in[2] + iw;
+                  if (best < 0 || xp[i] > best_v) {
+                    best = i;
+                    best_v = xp[i];
+                  }
+                }
+              }
+            }
+            if (best >= 0) dxp[best] += dyp[(od * g.out[1] + oh) * g.out[2] + ow];
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void register_pool_cpu(OpRegistry& r) {
+  r.add_kernel("MaxPoolGrad", "act", DeviceKind::kCpu, {DType::kF32}, [](const KernelInit& i) {
+    return make_kernel([attrs = i.node.attrs](KernelContext& ctx) { max_pool_grad(ctx, attrs); });
+  });
   r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kF32},
                [](const KernelInit& i) { return std::make_unique<MaxPoolKernel<float>>(i); });
   r.add_kernel("MaxPool", "", DeviceKind::kCpu, {DType::kU8}, [](const KernelInit& i) {

@@ -21,6 +21,8 @@
 
 namespace act {
 
+class GradContext;  // autograd.h
+
 // What inference sees of one node. Inputs are null where omitted or unknown; constants are
 // the input's value where it is an initializer or a folded constant (Reshape's shape, ...).
 struct InferContext {
@@ -48,6 +50,8 @@ struct OpSchema {
   int type_input = 0;
   // Sets output dtypes (and shapes where it can). Null: outputs stay unknown.
   InferFn infer;
+  // Emits the backward nodes of one node (autograd.h). Null: not differentiable.
+  std::function<void(GradContext&)> gradient;
 };
 
 // What a kernel sees when it runs. Inputs are borrowed for the call; outputs are set by the
@@ -102,6 +106,10 @@ class OpRegistry {
  public:
   void add_schema(OpSchema schema);
   const OpSchema* schema(const std::string& op, const std::string& domain = "") const;
+  // Attaches a gradient builder to an existing schema (built-ins, or a plugin's own op).
+  // Throws act::Error if the op has no schema.
+  void set_gradient(const std::string& op, const std::string& domain,
+                    std::function<void(GradContext&)> gradient);
 
   // Registers a kernel for the listed dtypes of the schema's type input (empty: any dtype).
   void add_kernel(const std::string& op, const std::string& domain, DeviceKind device,
