@@ -248,6 +248,31 @@ TEST(OpsNn, ConvWeightsFedAtRunTimeAreRepackedEveryTimeTheyChange) {
   }
 }
 
+TEST(OpsNn, ConvSeesInPlaceUpdatesOfItsWeightInitializer) {
+  // Training updates parameters in place (same storage); the kernel's packed copy must follow.
+  Graph g;
+  g.add_input(ValueInfo::from_tensor("x", Tensor(DType::kF32, {1, 3, 9, 9})));
+  g.set_initializer("w", random_tensor({4, 3, 3, 3}));
+  Node n;
+  n.name = "conv";
+  n.op_type = "Conv";
+  n.inputs = {"x", "w"};
+  n.outputs = {"y"};
+  g.add_node(n);
+  g.add_output(ValueInfo{"y"});
+  Executor ex(g, 17);
+  const Tensor x = random_tensor({1, 3, 9, 9});
+  const Win win{{3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}};
+  for (int step = 0; step < 3; ++step) {
+    Tensor w = *g.initializer("w");  // shares the executor's storage
+    float* wd = w.data<float>();
+    for (std::int64_t i = 0; i < w.numel(); ++i) wd[i] -= 0.1F * static_cast<float>(step);
+    const auto [shape, want] = ref_conv(x, w, nullptr, 1, win);
+    SCOPED_TRACE("step " + std::to_string(step));
+    expect_near(ex.run({{"x", x}}).outputs[0], shape, want);
+  }
+}
+
 TEST(OpsNn, ConvAutoPadSameUpperLowerAndValid) {
   const Tensor x = random_tensor({1, 2, 6, 7}), w = random_tensor({3, 2, 3, 3});
   for (const std::string mode : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {

@@ -497,9 +497,9 @@ class ConvKernel final : public OpKernel {
 
  private:
   // The conv_gemm path: weights packed once per group, the input packed per tile straight
-  // from the image. The packing is keyed by the weight's storage, which the kernel keeps a
-  // reference to, so a weight fed at run time (new storage) is repacked. Writing into an
-  // initializer's storage in place is not seen: build a new Executor after changing weights.
+  // from the image. The packing is keyed by the weight's storage (which the kernel keeps a
+  // reference to, so the address cannot be reused) and its version, so both a weight fed at
+  // run time and an in-place update of an initializer (an optimizer step) are repacked.
   void compute_packed(const G& g, const Tensor& w, const float* xd, const float* bd,
                       const float* sd, float* yd, std::int64_t n, std::int64_t c, std::int64_t m,
                       bool pointwise) {
@@ -507,13 +507,14 @@ class ConvKernel final : public OpKernel {
     const std::int64_t cg = c / group_, mg = m / group_;
     const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out);
     const std::int64_t kdim = cg * prod(g.kernel);
-    if (packed_source_ != wd || packed_.size() != static_cast<std::size_t>(group_) ||
-        packed_m_ != m || packed_k_ != kdim) {
+    if (packed_source_ != wd || packed_version_ != w.version() ||
+        packed_.size() != static_cast<std::size_t>(group_) || packed_m_ != m || packed_k_ != kdim) {
       packed_.clear();
       for (std::int64_t gi = 0; gi < group_; ++gi)
         packed_.push_back(pack_a(wd + gi * mg * kdim, mg, kdim));
       packed_source_ = wd;
       packed_weight_ = w;  // pins the storage, so its address cannot be reused while cached
+      packed_version_ = w.version();
       packed_m_ = m;
       packed_k_ = kdim;
     }
@@ -567,6 +568,7 @@ class ConvKernel final : public OpKernel {
   std::vector<std::vector<float>> packed_;  // per group, conv_gemm layout
   const float* packed_source_ = nullptr;
   Tensor packed_weight_;
+  std::uint64_t packed_version_ = 0;
   std::int64_t packed_m_ = 0, packed_k_ = 0;
 };
 

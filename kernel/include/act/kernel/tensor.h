@@ -5,6 +5,7 @@
 // Threading: a Tensor may be read from many threads; writing while others read is a race.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -32,15 +33,22 @@ class Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
-  void* data() { return data_; }
+  // Mutable access counts as a write: it bumps version(), so caches derived from the contents
+  // (a conv kernel's packed weights) notice in-place updates such as an optimizer step.
+  void* data() {
+    version_.fetch_add(1, std::memory_order_relaxed);
+    return data_;
+  }
   const void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
+  std::uint64_t version() const { return version_.load(std::memory_order_relaxed); }
 
  private:
   Device device_;
   std::size_t bytes_;
   void* data_;
+  std::atomic<std::uint64_t> version_{0};
 };
 
 class Tensor {
@@ -72,6 +80,8 @@ class Tensor {
   Device device() const { return storage_ ? storage_->device() : Device::cpu(); }
 
   void* raw_data() { return storage_ ? static_cast<char*>(storage_->data()) : nullptr; }
+  // Changes whenever someone takes mutable access to the storage (see Storage::data()).
+  std::uint64_t version() const { return storage_ ? storage_->version() : 0; }
   const void* raw_data() const {
     return storage_ ? static_cast<const char*>(storage_->data()) : nullptr;
   }
