@@ -1,0 +1,88 @@
+#include "act/kernel/train_step.h"
+
+#include <cmath>
+
+#include "act/kernel/autograd.h"
+#include "act/kernel/losses.h"
+#include "act/kernel/passes.h"
+
+namespace act {
+
+TrainStep::TrainStep(const Graph& model, std::int64_t opset, const std::string& input,
+                     const std::string& logits, TrainStepOptions options)
+    : model_(model),
+      opset_(opset),
+      input_(input),
+      optimizer_(options.optimizer),
+      options_(options) {
+  ACT_CHECK(options_.batch_size >= 1, "training: batch size must be >= 1, got ",
+            options_.batch_size);
+  trainable_ = options_.trainable;
+  if (trainable_.empty()) {
+    for (const auto& [name, t] : model_.initializers()) {
+      if (t.dtype() == DType::kF32 && t.rank() >= 1 && !model_.is_graph_input(name)) {
+        trainable_.push_back(name);
+      }
+    }
+  }
+  // Own the weights: clone them so updates never reach the caller's tensors.
+  for (const auto& name : trainable_) {
+    const Tensor* t = model_.initializer(name);
+    ACT_CHECK(t != nullptr, "training: '", name, "' is not an initializer of the model");
+    model_.set_initializer(name, t->clone());
+  }
+  // Fix the batch dimension: backward needs static shapes.
+  bool found = false;
+  for (auto& in : model_.mutable_inputs()) {
+    if (in.name != input) continue;
+    found = true;
+    ACT_CHECK(in.has_shape && !in.shape.empty(), "training: input '", input, "' has no shape");
+    in.shape[0] = Dim{options_.batch_size, ""};
+  }
+  ACT_CHECK(found, "training: the model has no input named '", input, "'");
+  model_.clear_value_infos();
+  // The training graph declares its own outputs (loss, gradients); without the model's, shape
+  // inference records every value, the logits included.
+  train_graph_ = model_;
+  train_graph_.mutable_outputs().clear();
+  infer_shapes(train_graph_, opset_);
+  const ValueInfo* out = train_graph_.value_info(logits);
+  ACT_CHECK(out != nullptr && out->fully_known() && out->shape.size() == 2, "training: output '",
+            logits, "' must have a known [batch, classes] shape, got ",
+            out ? out->shape_string() : std::string("nothing"));
+  train_graph_.add_input(
+      ValueInfo::from_tensor("labels", Tensor(DType::kF32, out->concrete_shape())));
+  loss_ = add_cross_entropy(train_graph_, logits, "labels");
+  infer_shapes(train_graph_, opset_);
+  const std::size_t before = train_graph_.nodes().size();
+  const BackwardResult back =
+      build_backward(train_graph_, loss_, trainable_, opset_, OpRegistry::global());
+  backward_nodes_ = train_graph_.nodes().size() - before;
+  train_graph_.add_output(ValueInfo{loss_});
+  for (const auto& p : trainable_) {
+    grad_names_.push_back(back.grads.at(p));
+    train_graph_.add_output(ValueInfo{grad_names_.back()});
+  }
+  executor_ = std::make_unique<Executor>(train_graph_, opset_);
+}
+
+TrainStep::~TrainStep() = default;
+
+double TrainStep::step(const Tensor& images, const Tensor& labels, double lr) {
+  RunResult r = executor_->run({{input_, images}, {"labels", labels}});
+  const double loss = r.outputs[0].data<float>()[0];
+  ACT_CHECK(std::isfinite(loss), "training: the loss is ", loss, "; stopping before the update");
+  std::vector<ParamGrad> pg;
+  for (std::size_t i = 0; i < trainable_.size(); ++i) {
+    pg.push_back({trainable_[i], *train_graph_.initializer(trainable_[i]), r.outputs[i + 1]});
+  }
+  if (options_.clip_norm > 0.0) clip_by_global_norm(pg, options_.clip_norm);
+  optimizer_.step(pg, lr);
+  return loss;
+}
+
+Graph TrainStep::model() const {
+  return model_;
+}
+
+}  // namespace act
