@@ -264,34 +264,45 @@ void max_pool_grad(KernelContext& ctx, const Attributes& attrs) {
   const G& g = s.g;
   const float* xd = x.data<float>();
   const float* dyd = dy.data<float>();
+  // Valid window taps per output row/column, computed once: the search below then runs
+  // branch-light over in-bounds taps only.
+  auto taps = [](std::int64_t out_n, std::int64_t in_n, std::int64_t k, std::int64_t stride,
+                 std::int64_t dil, std::int64_t pad) {
+    std::vector<std::vector<std::int64_t>> t(static_cast<std::size_t>(out_n));
+    for (std::int64_t o = 0; o < out_n; ++o) {
+      for (std::int64_t j = 0; j < k; ++j) {
+        const std::int64_t i = o * stride + j * dil - pad;
+        if (i >= 0 && i < in_n) t[static_cast<std::size_t>(o)].push_back(i);
+      }
+    }
+    return t;
+  };
+  const auto td = taps(g.out[0], g.in[0], g.kernel[0], g.stride[0], g.dilation[0], g.pad_begin[0]);
+  const auto th = taps(g.out[1], g.in[1], g.kernel[1], g.stride[1], g.dilation[1], g.pad_begin[1]);
+  const auto tw = taps(g.out[2], g.in[2], g.kernel[2], g.stride[2], g.dilation[2], g.pad_begin[2]);
   parallel_for(s.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const float* xp = xd + p * s.in_plane;
       float* dxp = dxd + p * s.in_plane;
       const float* dyp = dyd + p * s.out_plane;
-      for (std::int64_t od = 0; od < g.out[0]; ++od) {
-        for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
-          for (std::int64_t ow = 0; ow < g.out[2]; ++ow) {
+      for (std::size_t od = 0; od < td.size(); ++od) {
+        for (std::size_t oh = 0; oh < th.size(); ++oh) {
+          for (std::size_t ow = 0; ow < tw.size(); ++ow) {
             std::int64_t best = -1;
             float best_v = 0.0F;
-            for (std::int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-              const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
-              if (id < 0 || id >= g.in[0]) continue;
-              for (std::int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-                const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
-                if (ih < 0 || ih >= g.in[1]) continue;
-                for (std::int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-                  const std::int64_t iw = ow * g.stride[2] + kw * g.dilation[2] - g.pad_begin[2];
-                  if (iw < 0 || iw >= g.in[2]) continue;
-                  const std::int64_t i = (id * g.in[1] + ih) * g.in[2] + iw;
-                  if (best < 0 || xp[i] > best_v) {
-                    best = i;
-                    best_v = xp[i];
+            for (const std::int64_t id : td[od]) {
+              for (const std::int64_t ih : th[oh]) {
+                const float* row = xp + (id * g.in[1] + ih) * g.in[2];
+                for (const std::int64_t iw : tw[ow]) {
+                  if (best < 0 || row[iw] > best_v) {
+                    best = (id * g.in[1] + ih) * g.in[2] + iw;
+                    best_v = row[iw];
                   }
                 }
               }
             }
-            if (best >= 0) dxp[best] += dyp[(od * g.out[1] + oh) * g.out[2] + ow];
+            if (best >= 0) dxp[best] += *dyp;
+            ++dyp;
           }
         }
       }

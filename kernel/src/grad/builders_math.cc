@@ -67,8 +67,7 @@ void register_math_gradients(OpRegistry& r) {
   unary(r, "Neg", [](G& g, const std::string& dy) { return g.emit("Neg", {dy}); });
   unary(r, "Identity", [](G&, const std::string& dy) { return dy; });
   unary(r, "Relu", [](G& g, const std::string& dy) {
-    const std::string zero = g.scalar(0.0F);
-    return g.emit("Where", {g.emit("Greater", {out(g), zero}), dy, zero});
+    return g.emit("ReluGrad", {dy, out(g)}, {}, "act");
   });
   unary(r, "LeakyRelu", [](G& g, const std::string& dy) {
     const float alpha = g.node().attrs.get_float("alpha", 0.01F);

@@ -84,9 +84,28 @@ void sum_to_shape(KernelContext& ctx) {
   }
 }
 
+// ReluGrad(dY, Y): dY where Y > 0, else 0. Relu's gradient as forward ops (Greater + Where)
+// took two passes and a broadcast; it is on every layer of a CNN's backward pass.
+void relu_grad(KernelContext& ctx) {
+  const Tensor& dy = ctx.input(0);
+  const Tensor& y = ctx.input(1);
+  ACT_CHECK(dy.shape() == y.shape() && y.dtype() == DType::kF32, "ReluGrad: gradient ",
+            dy.describe(), " and output ", y.describe(), " differ");
+  Tensor& dx = ctx.allocate(0, DType::kF32, y.shape());
+  const float* g = dy.data<float>();
+  const float* v = y.data<float>();
+  float* d = dx.data<float>();
+  parallel_for(y.numel(), 16384, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) d[i] = v[i] > 0.0F ? g[i] : 0.0F;
+  });
+}
+
 }  // namespace
 
 void register_grad_ops(OpRegistry& r) {
+  r.add_schema(schema("ReluGrad", 2, 2, like_input(1)));
+  r.add_kernel("ReluGrad", "act", DeviceKind::kCpu, {DType::kF32},
+               [](const KernelInit&) { return make_kernel(relu_grad); });
   r.add_schema(schema("SumToShape", 2, 2, [](InferContext& c) {
     if (!c.has_input(0) || !c.inputs[0]->has_dtype) return;
     c.outputs[0].dtype = c.inputs[0]->dtype;
