@@ -10,6 +10,7 @@
 #include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
 #include "commands.h"
+#include "json_text.h"
 
 namespace act::host {
 
@@ -17,41 +18,8 @@ namespace po = boost::program_options;
 
 namespace {
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 std::string q(const std::string& s) {
-  // Built by appending: GCC 12 raises a false -Wrestrict on `"\"" + std::string&&`.
-  std::string out = "\"";
-  out += json_escape(s);
-  out += '"';
-  return out;
+  return json_quote(s);
 }
 
 std::string dtype_text(const ValueInfo& v) {

@@ -1,0 +1,35 @@
+// ConfigViewV1: a read-only view of the one config section a strategy handles.
+//
+// The host builds it from the YAML file (one section, e.g. `QuantAware:`); the plugin reads
+// keys and their scalar values as text. Nested maps and lists are not part of V1. Plugins
+// normally read it through act::sdk::ConfigReader (config_reader.h), which parses numbers and
+// flags and reports unknown keys.
+//
+// Ownership: the host owns the view and every string it returns; both stay valid for the
+// duration of the configure() call that received the view. Copy what you keep.
+// Threading: const and safe to read from any thread during that call.
+// Versioning: append-only; a new method means ConfigViewV2.
+#pragma once
+
+#include <cstddef>
+
+#include "act/sdk/export.h"
+
+namespace act::sdk {
+
+class ACT_SDK_API ConfigViewV1 {
+ public:
+  // The section name, e.g. "QuantAware".
+  virtual const char* section() const noexcept = 0;
+  // Keys in file order.
+  virtual std::size_t key_count() const noexcept = 0;
+  // The index-th key, or nullptr when index >= key_count().
+  virtual const char* key(std::size_t index) const noexcept = 0;
+  // The scalar value of `key` as written in the file, or nullptr when the key is absent.
+  virtual const char* value(const char* key) const noexcept = 0;
+
+ protected:
+  virtual ~ConfigViewV1();
+};
+
+}  // namespace act::sdk

@@ -1,0 +1,19 @@
+// Out-of-line destructors: they make libact_sdk.so the one home of each interface's vtable
+// and type info, so plugins and the host never each carry a copy.
+#include "act/sdk/config_view.h"
+#include "act/sdk/graph_editor.h"
+#include "act/sdk/loss_sink.h"
+#include "act/sdk/report_writer.h"
+#include "act/sdk/step_context.h"
+#include "act/sdk/strategy.h"
+
+namespace act::sdk {
+
+ConfigViewV1::~ConfigViewV1() = default;
+GraphEditorV1::~GraphEditorV1() = default;
+StepContextV1::~StepContextV1() = default;
+LossSinkV1::~LossSinkV1() = default;
+ReportWriterV1::~ReportWriterV1() = default;
+StrategyV1::~StrategyV1() = default;
+
+}  // namespace act::sdk
