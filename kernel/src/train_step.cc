@@ -31,6 +31,7 @@ TrainStep::TrainStep(const Graph& model, std::int64_t opset, const std::string& 
     ACT_CHECK(t != nullptr, "training: '", name, "' is not an initializer of the model");
     model_.set_initializer(name, t->clone());
   }
+  original_inputs_ = model_.inputs();
   // Fix the batch dimension: backward needs static shapes.
   bool found = false;
   for (auto& in : model_.mutable_inputs()) {
@@ -82,7 +83,10 @@ double TrainStep::step(const Tensor& images, const Tensor& labels, double lr) {
 }
 
 Graph TrainStep::model() const {
-  return model_;
+  Graph g = model_;
+  g.mutable_inputs() = original_inputs_;  // the batch dimension as the model declared it
+  g.clear_value_infos();
+  return g;
 }
 
 }  // namespace act

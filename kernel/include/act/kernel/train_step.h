@@ -38,7 +38,8 @@ class TrainStep {
   // Throws act::Error on a non-finite loss (nothing is updated then).
   double step(const Tensor& images, const Tensor& labels, double lr);
 
-  // The model graph with the current weights (shares storage with the training state).
+  // The model graph with the current weights (shares storage with the training state) and
+  // its inputs as declared (the training batch size is not baked in).
   Graph model() const;
   const std::vector<std::string>& trainable() const { return trainable_; }
   std::size_t backward_nodes() const { return backward_nodes_; }
@@ -46,6 +47,7 @@ class TrainStep {
  private:
   Graph train_graph_;
   Graph model_;
+  std::vector<ValueInfo> original_inputs_;
   std::int64_t opset_;
   std::string input_, loss_;
   std::vector<std::string> trainable_, grad_names_;
