@@ -11,6 +11,7 @@
 
 #include "act/kernel/executor.h"
 #include "act/kernel/passes.h"
+#include "kernel_test_util.h"
 
 namespace act {
 namespace {
@@ -73,37 +74,30 @@ Tensor scalar(float v) {
 
 // y = op(inputs); loss = sum(y * weights) with fixed random weights, so every output element
 // carries a different gradient.
-Graph forward_graph(const Case& c, const Shape& out_shape, std::mt19937& rng) {
+// The case's op alone: differentiable inputs are graph inputs, the others initializers; its
+// output is "y".
+Graph op_graph(const Case& c) {
   Graph g;
-  Node n;
-  n.name = "node";
-  n.op_type = c.op;
-  n.domain = c.domain;
-  n.attrs = c.attrs;
+  std::vector<std::string> inputs;
   for (const auto& in : c.inputs) {
-    n.inputs.push_back(in.name);
+    inputs.push_back(in.name);
     if (in.differentiable) {
       g.add_input(ValueInfo::from_tensor(in.name, Tensor(DType::kF32, in.shape)));
     } else if (!in.name.empty()) {
       g.set_initializer(in.name, in.constant);
     }
   }
-  n.outputs = {"y"};
-  g.add_node(n);
+  g.add_node(test::make_node("node", c.op, inputs, {"y"}, c.attrs, c.domain));
+  return g;
+}
+
+Graph forward_graph(const Case& c, const Shape& out_shape, std::mt19937& rng) {
+  Graph g = op_graph(c);
   g.set_initializer("weights", draw(out_shape, {}, rng));
-  Node mul;
-  mul.name = "weigh";
-  mul.op_type = "Mul";
-  mul.inputs = {"y", "weights"};
-  mul.outputs = {"weighted"};
-  g.add_node(mul);
-  Node sum;
-  sum.name = "sum";
-  sum.op_type = "ReduceSum";
-  sum.inputs = {"weighted"};
-  sum.outputs = {"loss"};
-  sum.attrs.set("keepdims", std::int64_t{0});
-  g.add_node(sum);
+  g.add_node(test::make_node("weigh", "Mul", {"y", "weights"}, {"weighted"}));
+  Attributes flat;
+  flat.set("keepdims", std::int64_t{0});
+  g.add_node(test::make_node("sum", "ReduceSum", {"weighted"}, {"loss"}, flat));
   g.add_output(ValueInfo{"loss"});
   return g;
 }
@@ -120,22 +114,7 @@ void check_gradients(const Case& c) {
   SCOPED_TRACE(c.label);
   std::mt19937 rng(42);
   // The output shape, from one forward run of the op alone.
-  Graph probe;
-  Node n;
-  n.name = "node";
-  n.op_type = c.op;
-  n.domain = c.domain;
-  n.attrs = c.attrs;
-  for (const auto& in : c.inputs) {
-    n.inputs.push_back(in.name);
-    if (in.differentiable) {
-      probe.add_input(ValueInfo::from_tensor(in.name, Tensor(DType::kF32, in.shape)));
-    } else if (!in.name.empty()) {
-      probe.set_initializer(in.name, in.constant);
-    }
-  }
-  n.outputs = {"y"};
-  probe.add_node(n);
+  Graph probe = op_graph(c);
   probe.add_output(ValueInfo{"y"});
   auto feeds = feeds_of(c, rng);
   const Shape out_shape = Executor(probe, kOpset).run(feeds).outputs[0].shape();

@@ -10,22 +10,14 @@
 
 #include "act/kernel/graph.h"
 #include "act/kernel/passes.h"
+#include "kernel_test_util.h"
 
 namespace act {
 namespace {
 
 constexpr std::int64_t kOpset = 17;
 
-Node make_node(std::string name, std::string op, std::vector<std::string> in,
-               std::vector<std::string> out, Attributes attrs = {}) {
-  Node n;
-  n.name = std::move(name);
-  n.op_type = std::move(op);
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  n.attrs = std::move(attrs);
-  return n;
-}
+using test::make_node;
 
 Tensor uniform(const Shape& shape, unsigned seed) {
   Tensor t(DType::kF32, shape);

@@ -9,6 +9,7 @@
 #include "act/kernel/executor.h"
 #include "act/kernel/graph.h"
 #include "act/kernel/passes.h"
+#include "kernel_test_util.h"
 
 namespace act {
 namespace {
@@ -29,16 +30,7 @@ Tensor scalar(float v) {
   return t;
 }
 
-Node node(const std::string& name, const std::string& op, std::vector<std::string> in,
-          std::vector<std::string> out, Attributes attrs = {}) {
-  Node n;
-  n.name = name;
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  n.attrs = std::move(attrs);
-  return n;
-}
+using test::make_node;
 
 // x[1, 4, 9, 9] -> conv (3x3, pad 1, 4 -> 4 channels, or depthwise) -> "conv"; the caller
 // appends what follows.
@@ -51,7 +43,7 @@ Graph conv_graph(bool depthwise = false) {
   a.set("kernel_shape", std::vector<std::int64_t>{3, 3});
   a.set("pads", std::vector<std::int64_t>{1, 1, 1, 1});
   if (depthwise) a.set("group", std::int64_t{4});
-  g.add_node(node("conv", "Conv", {"x", "w", "b"}, {"conv"}, a));
+  g.add_node(make_node("conv", "Conv", {"x", "w", "b"}, {"conv"}, a));
   return g;
 }
 
@@ -103,7 +95,7 @@ TEST(FuseConvEpilogues, ActivationsFoldAndKeepTheirMeaning) {
       g.set_initializer("hi", scalar(0.5F));
       std::vector<std::string> in{"conv"};
       in.insert(in.end(), c.extra_inputs.begin(), c.extra_inputs.end());
-      g.add_node(node("act", c.op, in, {"y"}, c.attrs));
+      g.add_node(make_node("act", c.op, in, {"y"}, c.attrs));
       g.add_output(ValueInfo{"y"});
       const Graph fused = fuse_and_compare(g);
       EXPECT_EQ(ops(fused), std::vector<std::string>{"FusedConv"});
@@ -114,8 +106,8 @@ TEST(FuseConvEpilogues, ActivationsFoldAndKeepTheirMeaning) {
 
 TEST(FuseConvEpilogues, ResidualAddThenReluBecomesOneNode) {
   Graph g = conv_graph();
-  g.add_node(node("add", "Add", {"x", "conv"}, {"sum"}));
-  g.add_node(node("relu", "Relu", {"sum"}, {"y"}));
+  g.add_node(make_node("add", "Add", {"x", "conv"}, {"sum"}));
+  g.add_node(make_node("relu", "Relu", {"sum"}, {"y"}));
   g.add_output(ValueInfo{"y"});
   const Graph fused = fuse_and_compare(g);
   ASSERT_EQ(ops(fused), std::vector<std::string>{"FusedConv"});
@@ -126,8 +118,8 @@ TEST(FuseConvEpilogues, ResidualAddThenReluBecomesOneNode) {
 TEST(FuseConvEpilogues, BroadcastingAddIsLeftAlone) {
   Graph g = conv_graph();
   g.set_initializer("row", random_tensor({9}, 3));  // broadcasts: the epilogue does not
-  g.add_node(node("add", "Add", {"conv", "row"}, {"sum"}));
-  g.add_node(node("relu", "Relu", {"sum"}, {"y"}));
+  g.add_node(make_node("add", "Add", {"conv", "row"}, {"sum"}));
+  g.add_node(make_node("relu", "Relu", {"sum"}, {"y"}));
   g.add_output(ValueInfo{"y"});
   const Graph fused = fuse_and_compare(g);
   EXPECT_EQ(ops(fused), (std::vector<std::string>{"Conv", "Add", "Relu"}));
@@ -137,8 +129,8 @@ TEST(FuseConvEpilogues, SharedGraphOutputAndKeptValuesAreNotFusedAway) {
   {
     SCOPED_TRACE("conv output read twice");
     Graph g = conv_graph();
-    g.add_node(node("relu", "Relu", {"conv"}, {"y"}));
-    g.add_node(node("neg", "Neg", {"conv"}, {"z"}));
+    g.add_node(make_node("relu", "Relu", {"conv"}, {"y"}));
+    g.add_node(make_node("neg", "Neg", {"conv"}, {"z"}));
     g.add_output(ValueInfo{"y"});
     g.add_output(ValueInfo{"z"});
     EXPECT_EQ(ops(fuse_and_compare(g)), (std::vector<std::string>{"Conv", "Relu", "Neg"}));
@@ -146,7 +138,7 @@ TEST(FuseConvEpilogues, SharedGraphOutputAndKeptValuesAreNotFusedAway) {
   {
     SCOPED_TRACE("conv output is a graph output");
     Graph g = conv_graph();
-    g.add_node(node("relu", "Relu", {"conv"}, {"y"}));
+    g.add_node(make_node("relu", "Relu", {"conv"}, {"y"}));
     g.add_output(ValueInfo{"conv"});
     g.add_output(ValueInfo{"y"});
     EXPECT_EQ(ops(fuse_and_compare(g)), (std::vector<std::string>{"Conv", "Relu"}));
@@ -154,7 +146,7 @@ TEST(FuseConvEpilogues, SharedGraphOutputAndKeptValuesAreNotFusedAway) {
   {
     SCOPED_TRACE("conv output kept as a tap");
     Graph g = conv_graph();
-    g.add_node(node("relu", "Relu", {"conv"}, {"y"}));
+    g.add_node(make_node("relu", "Relu", {"conv"}, {"y"}));
     g.add_output(ValueInfo{"y"});
     EXPECT_EQ(ops(fuse_and_compare(g, {"conv"})), (std::vector<std::string>{"Conv", "Relu"}));
   }
@@ -163,7 +155,7 @@ TEST(FuseConvEpilogues, SharedGraphOutputAndKeptValuesAreNotFusedAway) {
 TEST(FuseConvEpilogues, ClipWithRuntimeBoundsAndUnknownOpsStay) {
   Graph g = conv_graph();
   g.add_input(ValueInfo::from_tensor("hi", scalar(0.0F)));  // fed at run time
-  g.add_node(node("clip", "Clip", {"conv", "", "hi"}, {"y"}));
+  g.add_node(make_node("clip", "Clip", {"conv", "", "hi"}, {"y"}));
   g.add_output(ValueInfo{"y"});
   Graph fused = g;
   infer_shapes(fused, kOpset);
@@ -171,7 +163,7 @@ TEST(FuseConvEpilogues, ClipWithRuntimeBoundsAndUnknownOpsStay) {
   EXPECT_EQ(ops(fused), (std::vector<std::string>{"Conv", "Clip"}));
 
   Graph sig = conv_graph();
-  sig.add_node(node("sig", "Sigmoid", {"conv"}, {"y"}));
+  sig.add_node(make_node("sig", "Sigmoid", {"conv"}, {"y"}));
   sig.add_output(ValueInfo{"y"});
   EXPECT_EQ(ops(fuse_and_compare(sig)), (std::vector<std::string>{"Conv", "Sigmoid"}));
 }
@@ -183,8 +175,9 @@ TEST(FuseConvEpilogues, OptimizeForInferenceFusesAfterFoldingBatchNorm) {
   for (std::int64_t i = 0; i < 4; ++i)
     var.data<float>()[i] = std::fabs(var.data<float>()[i]) + 0.5F;
   g.set_initializer("var", var);
-  g.add_node(node("bn", "BatchNormalization", {"conv", "scale", "bias", "mean", "var"}, {"bn"}));
-  g.add_node(node("relu", "Relu", {"bn"}, {"y"}));
+  g.add_node(
+      make_node("bn", "BatchNormalization", {"conv", "scale", "bias", "mean", "var"}, {"bn"}));
+  g.add_node(make_node("relu", "Relu", {"bn"}, {"y"}));
   g.add_output(ValueInfo{"y"});
   Graph opt = g;
   EXPECT_TRUE(optimize_for_inference(opt, kOpset));

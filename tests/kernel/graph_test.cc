@@ -3,19 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "act/kernel/passes.h"
+#include "kernel_test_util.h"
 
 namespace act {
 namespace {
 
-Node make_node(std::string name, std::string op, std::vector<std::string> in,
-               std::vector<std::string> out) {
-  Node n;
-  n.name = std::move(name);
-  n.op_type = std::move(op);
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
+using test::make_node;
 
 TEST(Graph, TopologicalSortOrdersOutOfOrderNodes) {
   Graph g;

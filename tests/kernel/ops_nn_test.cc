@@ -10,6 +10,7 @@
 #include "act/kernel/graph.h"
 #include "act/kernel/parallel.h"
 #include "act/kernel/passes.h"
+#include "kernel_test_util.h"
 
 namespace act {
 namespace {
@@ -34,29 +35,7 @@ Tensor random_tensor(const Shape& shape) {
 // Runs one node whose inputs are all fed (an empty name marks an omitted input).
 std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs,
                            const Attributes& attrs, int outputs = 1) {
-  Graph g;
-  Node n;
-  n.name = "n0";
-  n.op_type = op;
-  n.attrs = attrs;
-  std::vector<Tensor> feeds;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) {
-      n.inputs.emplace_back();
-      continue;
-    }
-    const std::string name = "in" + std::to_string(i);
-    n.inputs.push_back(name);
-    g.add_input(ValueInfo::from_tensor(name, inputs[i]));
-    feeds.push_back(inputs[i]);
-  }
-  for (int o = 0; o < outputs; ++o) {
-    n.outputs.push_back("out" + std::to_string(o));
-    g.add_output(ValueInfo{"out" + std::to_string(o)});
-  }
-  g.add_node(n);
-  Executor ex(g, 17);
-  return ex.run(feeds).outputs;
+  return test::run_node(op, inputs, attrs, outputs);
 }
 
 void expect_near(const Tensor& got, const Shape& shape, const std::vector<float>& want,

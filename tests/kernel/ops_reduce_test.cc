@@ -6,33 +6,14 @@
 
 #include "act/kernel/executor.h"
 #include "act/kernel/passes.h"
+#include "kernel_test_util.h"
 
 namespace act {
 namespace {
 
 Tensor run1(const std::string& op, const std::vector<Tensor>& inputs, Attributes attrs = {},
             std::int64_t opset = 13) {
-  Graph g;
-  Node n;
-  n.name = "n";
-  n.op_type = op;
-  n.attrs = std::move(attrs);
-  std::map<std::string, Tensor> feeds;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) {
-      n.inputs.emplace_back();
-      continue;
-    }
-    const std::string name = "in" + std::to_string(i);
-    n.inputs.push_back(name);
-    g.add_input(ValueInfo{name});
-    feeds[name] = inputs[i];
-  }
-  n.outputs = {"y"};
-  g.add_node(n);
-  g.add_output(ValueInfo{"y"});
-  Executor ex(g, opset);
-  return ex.run(feeds).outputs.at(0);
+  return test::run_node(op, inputs, attrs, 1, opset)[0];
 }
 
 Attributes attrs_with(std::vector<std::int64_t> axes, std::int64_t keepdims) {

@@ -8,6 +8,8 @@
 #include <limits>
 #include <random>
 
+#include "kernel_test_util.h"
+
 namespace act {
 namespace {
 
@@ -20,16 +22,7 @@ Tensor random(Shape shape, std::mt19937& rng, float scale) {
   return t;
 }
 
-Node node(const std::string& op, std::vector<std::string> in, const std::string& out,
-          Attributes a = {}) {
-  Node n;
-  n.name = out;
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = {out};
-  n.attrs = std::move(a);
-  return n;
-}
+using test::make_node;
 
 // x[N,1,8,8] -> Conv 3x3 (8) -> Relu -> MaxPool 2 -> Conv 3x3 (8) -> Relu -> GAP -> Flatten
 // -> Gemm (4 classes)
@@ -52,14 +45,14 @@ Graph small_cnn(std::mt19937& rng) {
   pool.set("strides", std::vector<std::int64_t>{2, 2});
   Attributes tb;
   tb.set("transB", std::int64_t{1});
-  g.add_node(node("Conv", {"x", "w1", "b1"}, "c1", pad));
-  g.add_node(node("Relu", {"c1"}, "r1"));
-  g.add_node(node("MaxPool", {"r1"}, "p1", pool));
-  g.add_node(node("Conv", {"p1", "w2"}, "c2", pad));
-  g.add_node(node("Relu", {"c2"}, "r2"));
-  g.add_node(node("GlobalAveragePool", {"r2"}, "gap"));
-  g.add_node(node("Flatten", {"gap"}, "flat"));
-  g.add_node(node("Gemm", {"flat", "fc_w", "fc_b"}, "logits", tb));
+  g.add_node(make_node("c1", "Conv", {"x", "w1", "b1"}, {"c1"}, pad));
+  g.add_node(make_node("r1", "Relu", {"c1"}, {"r1"}));
+  g.add_node(make_node("p1", "MaxPool", {"r1"}, {"p1"}, pool));
+  g.add_node(make_node("c2", "Conv", {"p1", "w2"}, {"c2"}, pad));
+  g.add_node(make_node("r2", "Relu", {"c2"}, {"r2"}));
+  g.add_node(make_node("gap", "GlobalAveragePool", {"r2"}, {"gap"}));
+  g.add_node(make_node("flat", "Flatten", {"gap"}, {"flat"}));
+  g.add_node(make_node("logits", "Gemm", {"flat", "fc_w", "fc_b"}, {"logits"}, tb));
   g.add_output(ValueInfo{"logits"});
   return g;
 }
