@@ -32,7 +32,6 @@ class ThreadPool {
     stop();
     threads_ = std::max(1, threads);
     stopping_ = false;
-    stopping_flag_.store(false);
     for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { work(i); });
   }
 
@@ -43,8 +42,7 @@ class ThreadPool {
       chunks_ = chunks;
       next_.store(0);
       pending_ = threads_ - 1;
-      ++generation_;
-      generation_seen_.store(generation_, std::memory_order_release);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     // The caller works too, and a parallel_for from inside its chunk must run serially like
@@ -68,9 +66,8 @@ class ThreadPool {
       const std::function<void(std::int64_t)>* job = nullptr;
       // Spin briefly before sleeping: layers issue parallel loops back to back, and a futex
       // wake-up per loop costs more than a short layer's whole share of work.
-      for (int i = 0;
-           i < kSpinIterations && generation_seen_.load(std::memory_order_acquire) == seen &&
-           !stopping_flag_.load(std::memory_order_relaxed);
+      for (int i = 0; i < kSpinIterations && generation_.load(std::memory_order_acquire) == seen &&
+                      !stopping_.load(std::memory_order_relaxed);
            ++i) {
         cpu_relax();
       }
@@ -96,7 +93,6 @@ class ThreadPool {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
-      stopping_flag_.store(true);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
@@ -116,11 +112,10 @@ class ThreadPool {
   std::int64_t chunks_ = 0;
   std::atomic<std::int64_t> next_{0};
   int pending_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stopping_ = false;
-  // Lock-free mirrors of generation_ and stopping_ for the spin before sleeping.
-  std::atomic<std::uint64_t> generation_seen_{0};
-  std::atomic<bool> stopping_flag_{false};
+  // Written under mu_ (so sleeping workers see them in the wait predicate), atomic so the spin
+  // before sleeping can read them without the lock.
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
   static constexpr int kSpinIterations = 20000;  // ~50-100 us of pause instructions
 };
 
