@@ -78,6 +78,64 @@ TEST(ConfigReader, EveryGetterMarksItsKeyKnownEvenWhenAbsent) {
   EXPECT_NO_THROW(cfg.reject_unknown_keys());
 }
 
+TEST(ConfigReader, ReadsFlowListsAsTheHostEmitsThem) {
+  KeyValueConfig config("QuantAware", {{"ops", "[conv2d, depthwise_conv2d]"},
+                                       {"one", "skip_quant"},
+                                       {"quoted", R"(['a, b', "c\"d", 'it''s', " e "])"},
+                                       {"empty_list", "[ ]"},
+                                       {"null", ""},
+                                       {"ratios", "[0.5, 1e-3, -2]"},
+                                       {"ratio", "0.25"}});
+  ConfigReader cfg(config);
+  EXPECT_EQ(cfg.strings("ops"), (std::vector<std::string>{"conv2d", "depthwise_conv2d"}));
+  EXPECT_EQ(cfg.strings("one"), (std::vector<std::string>{"skip_quant"}));
+  EXPECT_EQ(cfg.strings("quoted"), (std::vector<std::string>{"a, b", "c\"d", "it's", " e "}));
+  EXPECT_TRUE(cfg.strings("empty_list").empty());
+  EXPECT_TRUE(cfg.strings("null").empty());
+  EXPECT_TRUE(cfg.strings("absent").empty());
+  EXPECT_EQ(cfg.numbers("ratios"), (std::vector<double>{0.5, 1e-3, -2}));
+  EXPECT_EQ(cfg.numbers("ratio"), (std::vector<double>{0.25}));
+  EXPECT_TRUE(cfg.numbers("absent_numbers").empty());
+  EXPECT_NO_THROW(cfg.reject_unknown_keys());
+}
+
+TEST(ConfigReader, RefusesNestedAndMalformedListsNamingTheKey) {
+  KeyValueConfig config("Distillation", {{"node", "[[a, b], [c]]"},
+                                         {"map", "{a: 1}"},
+                                         {"open", "[a, b"},
+                                         {"gap", "[a, , b]"},
+                                         {"tail", "[a] b"},
+                                         {"quote", "['a, b]"},
+                                         {"alpha", "[1, x]"},
+                                         {"inner_map", "[a, {b: 1}]"}});
+  ConfigReader cfg(config);
+  EXPECT_EQ(error_of([&] { cfg.strings("node"); }),
+            "Distillation.node: nested lists and maps are not supported, got '[[a, b], [c]]'");
+  EXPECT_EQ(error_of([&] { cfg.strings("map"); }),
+            "Distillation.map: expected a list, got the map '{a: 1}'");
+  EXPECT_EQ(error_of([&] { cfg.strings("open"); }),
+            "Distillation.open: '[a, b' lacks its closing ']'");
+  EXPECT_EQ(error_of([&] { cfg.strings("gap"); }), "Distillation.gap: empty element in '[a, , b]'");
+  EXPECT_EQ(error_of([&] { cfg.strings("tail"); }),
+            "Distillation.tail: unexpected text after ']' in '[a] b'");
+  EXPECT_EQ(error_of([&] { cfg.strings("quote"); }),
+            "Distillation.quote: unterminated quote in '['a, b]'");
+  EXPECT_EQ(error_of([&] { cfg.numbers("alpha"); }), "Distillation.alpha: 'x' is not a number");
+  EXPECT_EQ(error_of([&] { cfg.strings("inner_map"); }),
+            "Distillation.inner_map: nested lists and maps are not supported, got '[a, {b: 1}]'");
+}
+
+TEST(ClosestName, SuggestsOnlyNearNamesIgnoringCase) {
+  const std::vector<std::string> sections = {"Global", "TrainConfig", "QuantAware"};
+  EXPECT_EQ(closest_name("Globals", sections), "Global");
+  EXPECT_EQ(closest_name("trainconfig", sections), "TrainConfig");
+  EXPECT_EQ(closest_name("TRAINCONFIG", sections), "TrainConfig");
+  EXPECT_EQ(closest_name("QuantAwre", sections), "QuantAware");
+  EXPECT_EQ(closest_name("Distillation", sections), "");
+  EXPECT_EQ(closest_name("lr", {"learning_rate"}), "");
+  EXPECT_EQ(closest_name("x", {}), "");
+}
+
 TEST(LossTerms, RefusesWhatTheTrainerCouldNotUse) {
   LossTerms loss;
   LossSinkV1& sink = loss;

@@ -1,9 +1,12 @@
 // ConfigViewV1: a read-only view of the one config section a strategy handles.
 //
 // The host builds it from the YAML file (one section, e.g. `QuantAware:`); the plugin reads
-// keys and their scalar values as text. Nested maps and lists are not part of V1. Plugins
-// normally read it through act::sdk::ConfigReader (config_reader.h), which parses numbers and
-// flags and reports unknown keys.
+// keys and their values as text. A scalar is its text as written (quotes removed); a null
+// (`key:`) is the empty text; a sequence or map arrives in YAML flow style, re-emitted by the
+// host so the spelling is canonical whatever the file used (a block list `- conv2d` becomes
+// "[conv2d, depthwise_conv2d]", a map "{a: 1, b: [2, 3]}"). Plugins normally read it through
+// act::sdk::ConfigReader (config_reader.h), which parses numbers, flags and flat lists and
+// reports unknown keys.
 //
 // Ownership: the host owns the view and every string it returns; both stay valid for the
 // duration of the configure() call that received the view. Copy what you keep.
