@@ -11,33 +11,13 @@
 #include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
 #include "act/kernel/parallel.h"
+#include "cli_util.h"
 #include "commands.h"
 
 namespace act::host {
 namespace {
 
 namespace po = boost::program_options;
-
-// "0.5 0.5" arrives as separate tokens, "0.5,0.5" as one; accept both.
-std::vector<float> parse_floats(const std::vector<std::string>& tokens, const char* flag) {
-  std::vector<float> out;
-  for (std::string token : tokens) {
-    for (char& c : token)
-      if (c == ',') c = ' ';
-    std::istringstream in(token);
-    std::string part;
-    while (in >> part) {
-      try {
-        std::size_t used = 0;
-        out.push_back(std::stof(part, &used));
-        if (used != part.size()) throw std::invalid_argument(part);
-      } catch (const std::exception&) {
-        fail(flag, ": '", part, "' is not a number");
-      }
-    }
-  }
-  return out;
-}
 
 // Redraws one line in place on a terminal; elsewhere (logs, CI) prints a line per quarter.
 class Progress {

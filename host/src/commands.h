@@ -10,5 +10,6 @@ namespace act::host {
 int run_inspect(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_plugins(const std::vector<std::string>& args);
+int run_compress(const std::vector<std::string>& args);
 
 }  // namespace act::host

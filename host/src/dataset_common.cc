@@ -83,6 +83,11 @@ void BatchIterator::reset() {
   if (options_.shuffle) shuffle_order();
 }
 
+void BatchIterator::skip(std::int64_t batches) {
+  position_ =
+      std::min(num_samples(), position_ + std::max<std::int64_t>(batches, 0) * options_.batch_size);
+}
+
 std::int64_t BatchIterator::num_samples() const {
   const auto n = static_cast<std::int64_t>(order_.size());
   return options_.drop_last ? n - n % options_.batch_size : n;

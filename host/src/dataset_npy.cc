@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "act/host/atomic_file.h"
 #include "act/host/dataset.h"
 #include "act/kernel/error.h"
 
@@ -298,43 +299,22 @@ void save_npy(const std::string& path, const Tensor& tensor) {
   header += '\n';
   ACT_CHECK(header.size() <= 0xFFFF, path, ": shape too long for a version 1 .npy header");
 
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  // Built by append: GCC 12 at -O3 raises a false -Wrestrict on "literal" + std::string.
-  std::string tmp_name(".");
-  tmp_name.append(target.filename().string()).append(".tmp").append(std::to_string(::getpid()));
-  const fs::path tmp = target.parent_path() / tmp_name;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    ACT_CHECK(out.good(), path, ": cannot write (", tmp.string(), ")");
-    const unsigned char prefix[10] = {0x93,
-                                      'N',
-                                      'U',
-                                      'M',
-                                      'P',
-                                      'Y',
-                                      1,
-                                      0,
-                                      static_cast<unsigned char>(header.size() & 0xFF),
-                                      static_cast<unsigned char>(header.size() >> 8)};
-    out.write(reinterpret_cast<const char*>(prefix), 10);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    if (tensor.nbytes() > 0)
-      out.write(static_cast<const char*>(tensor.raw_data()),
-                static_cast<std::streamsize>(tensor.nbytes()));
-    out.flush();
-    if (!out.good()) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      fail(path, ": write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail(path, ": cannot rename the temporary file into place: ", ec.message());
-  }
+  std::string bytes;
+  const unsigned char prefix[10] = {0x93,
+                                    'N',
+                                    'U',
+                                    'M',
+                                    'P',
+                                    'Y',
+                                    1,
+                                    0,
+                                    static_cast<unsigned char>(header.size() & 0xFF),
+                                    static_cast<unsigned char>(header.size() >> 8)};
+  bytes.append(reinterpret_cast<const char*>(prefix), 10);
+  bytes.append(header);
+  if (tensor.nbytes() > 0)
+    bytes.append(static_cast<const char*>(tensor.raw_data()), tensor.nbytes());
+  write_file_atomically(path, bytes);
 }
 
 namespace {

@@ -22,6 +22,9 @@ const std::map<std::string, Command>& commands() {
       {"inspect",
        {act::host::run_inspect, "print a model's inputs, outputs, ops, parameters and FLOPs"}},
       {"eval", {act::host::run_eval, "run a model over a dataset: accuracy and throughput"}},
+      {"compress",
+       {act::host::run_compress,
+        "compress a model as a YAML config says (quant, prune, distill...)"}},
       {"plugins", {act::host::run_plugins, "list the plugins act finds and the ones it skips"}},
   };
   return table;

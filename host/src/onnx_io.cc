@@ -13,6 +13,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "act/host/atomic_file.h"
 #include "act/kernel/error.h"
 #include "onnx/checker.h"
 #include "onnx/shape_inference/implementation.h"
@@ -46,32 +47,6 @@ std::string read_file(const std::string& path) {
 fs::path folder_of(const std::string& path) {
   fs::path dir = fs::path(path).parent_path();
   return dir.empty() ? fs::path(".") : dir;
-}
-
-// Removes the temporary file unless released; keeps save_onnx's failure paths short.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
-  ~TempFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const std::string& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
-void write_all(int fd, const std::string& bytes, const std::string& what) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ACT_CHECK(n > 0, what, ": write failed (", std::strerror(errno), ")");
-    done += static_cast<std::size_t>(n);
-  }
 }
 
 }  // namespace
@@ -112,38 +87,14 @@ void save_onnx(const Model& model, const std::string& path) {
   std::string bytes;
   ACT_CHECK(proto.SerializeToString(&bytes), path, ": protobuf serialization failed");
 
-  const fs::path target(path);
-  const fs::path dir = folder_of(path);
-  // Built with append(): gcc 12 warns falsely (-Wrestrict) on the operator+ form.
-  std::string leaf(".");
-  leaf.append(target.filename().string()).append(".tmp-XXXXXX");
-  std::string tmpl = (dir / leaf).string();
-  const int fd = ::mkstemp(tmpl.data());
-  ACT_CHECK(fd >= 0, path, ": cannot create a temporary file in '", dir.string(), "' (",
-            std::strerror(errno), ")");
-  TempFile tmp(tmpl);
-  try {
-    // mkstemp makes 0600 files; a saved model should be as readable as the one it replaces.
-    struct stat st {};
-    const mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
-    ::fchmod(fd, mode);
-    write_all(fd, bytes, path);
-    ACT_CHECK(::fsync(fd) == 0, path, ": fsync failed (", std::strerror(errno), ")");
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ACT_CHECK(::close(fd) == 0, path, ": close failed (", std::strerror(errno), ")");
-
   // Check what was written (reading it back), so a file that passes is one that loads.
-  try {
-    onnx::checker::check_model(tmp.path());
-  } catch (const std::exception& e) {
-    fail(path, ": the model fails the ONNX checker, not saved: ", e.what());
-  }
-  ACT_CHECK(std::rename(tmp.path().c_str(), path.c_str()) == 0, path, ": rename failed (",
-            std::strerror(errno), ")");
-  tmp.release();
+  write_file_atomically(path, bytes, [&](const std::string& written) {
+    try {
+      onnx::checker::check_model(written);
+    } catch (const std::exception& e) {
+      fail(path, ": the model fails the ONNX checker, not saved: ", e.what());
+    }
+  });
 }
 
 Tensor load_tensor_pb(const std::string& path) {

@@ -150,6 +150,8 @@ class BatchIterator {
   // Fills `batch` with the next batch; false at the end of the epoch.
   bool next(Batch& batch);
   void reset();
+  // Moves past the next `batches` batches without decoding them (resuming a run mid-epoch).
+  void skip(std::int64_t batches);
   std::int64_t num_batches() const;
   std::int64_t num_samples() const;  // samples this iterator covers per epoch
   const std::vector<std::int64_t>& order() const { return order_; }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,6 +73,10 @@ class Graph {
   const Tensor* initializer(const std::string& value) const;
   bool is_graph_input(const std::string& value) const;
   bool is_graph_output(const std::string& value) const;
+  // Initializers a strategy froze (a teacher's weights, calibrated scales): training leaves
+  // them alone. A training-time mark only; ONNX files do not carry it.
+  bool is_frozen(const std::string& value) const { return frozen_.count(value) != 0; }
+  const std::set<std::string>& frozen() const { return frozen_; }
 
   // Known type/shape information for intermediate values (ONNX value_info).
   const std::map<std::string, ValueInfo>& value_infos() const { return value_info_; }
@@ -91,6 +96,8 @@ class Graph {
   void remove_nodes_if(const std::function<bool(const Node&)>& pred);
   void set_initializer(const std::string& value, Tensor tensor);
   void remove_initializer(const std::string& value);
+  void freeze(const std::string& value) { frozen_.insert(value); }
+  void unfreeze(const std::string& value) { frozen_.erase(value); }
   void add_input(ValueInfo info) { inputs_.push_back(std::move(info)); }
   void add_output(ValueInfo info) { outputs_.push_back(std::move(info)); }
   // Rewrites every use of `from` (node inputs and graph outputs) to `to`.
@@ -111,6 +118,7 @@ class Graph {
   std::vector<ValueInfo> inputs_;
   std::vector<ValueInfo> outputs_;
   std::map<std::string, ValueInfo> value_info_;
+  std::set<std::string> frozen_;
 };
 
 // A model: a graph plus the file-level facts ONNX keeps, preserved on save.

@@ -1,0 +1,172 @@
+// Checkpoints and --resume: `act compress` killed with SIGKILL after a checkpoint and resumed
+// produces the very bytes an uninterrupted run produces; checkpoint files refuse corruption.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "act/host/checkpoint.h"
+#include "act/kernel/error.h"
+#include "compress_test_util.h"
+
+namespace act::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs act with `args`, stdout and stderr to `log`; returns the pid.
+pid_t spawn_act(const std::vector<std::string>& args, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
+    if (f == nullptr) ::_exit(127);
+    ::dup2(::fileno(stdout), STDERR_FILENO);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(kAct.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(kAct.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+TEST(Resume, KilledRunResumedGivesTheSameBytesAsAnUninterruptedOne) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ScratchDir dir;
+  const std::string train = write_idx_subset("train", 640, dir.path(), "train");
+  const std::string eval = write_idx_subset("t10k", 200, dir.path(), "t10k");
+  const std::string config = dir.file("config.yaml");
+  // 20 steps per epoch: the run crosses epochs (reshuffles) and evaluates on the way; Adam
+  // keeps moment state that a resume must restore exactly.
+  write_bytes(config, R"(
+Global:
+  batch_size: 32
+  seed: 7
+Distillation:
+  l2_weight: 0.001
+TrainConfig:
+  train_iter: 150
+  eval_iter: 25
+  learning_rate:
+    type: CosineAnnealingDecay
+    learning_rate: 0.002
+  optimizer_builder:
+    optimizer:
+      type: Adam
+)");
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{"compress",
+                                    "--config",
+                                    config,
+                                    "--model",
+                                    kBundledModel,
+                                    "--data",
+                                    train,
+                                    "--eval-data",
+                                    eval,
+                                    "--save-dir",
+                                    out,
+                                    "--plugin-dir",
+                                    kProbeDir,
+                                    "--checkpoint-iter",
+                                    "5",
+                                    "--threads",
+                                    "2"};
+  };
+
+  const std::string full = dir.file("full");
+  ASSERT_EQ(wait_exit(spawn_act(args(full), dir.file("full.log"))), 0)
+      << read_bytes(dir.file("full.log"));
+
+  const std::string cut = dir.file("cut");
+  const pid_t pid = spawn_act(args(cut), dir.file("cut.log"));
+  const std::string ckpt = cut + "/checkpoint.actckpt";
+  // Kill as soon as a checkpoint past the first epoch exists.
+  bool killed = false;
+  for (int i = 0; i < 6000 && !killed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (fs::exists(ckpt)) {
+      try {
+        if (std::stoll(host::load_checkpoint(ckpt).meta.at("step")) >= 25) {
+          ::kill(pid, SIGKILL);
+          killed = true;
+        }
+      } catch (const Error&) {
+        // Cannot happen with atomic writes; a torn read would show up as a test failure below.
+        ADD_FAILURE() << "a checkpoint could not be read while the run was writing it";
+      }
+    }
+    int status = 0;
+    if (!killed && ::waitpid(pid, &status, WNOHANG) == pid) break;
+  }
+  ASSERT_TRUE(killed) << "the run finished before a checkpoint appeared";
+  EXPECT_EQ(wait_exit(pid), -SIGKILL);
+  EXPECT_FALSE(fs::exists(cut + "/model.onnx")) << "a killed run left a model behind";
+
+  std::vector<std::string> again = args(cut);
+  again.push_back("--resume");
+  ASSERT_EQ(wait_exit(spawn_act(again, dir.file("resume.log"))), 0)
+      << read_bytes(dir.file("resume.log"));
+  EXPECT_NE(read_bytes(dir.file("resume.log")).find("resuming at step"), std::string::npos);
+  EXPECT_EQ(read_bytes(cut + "/model.onnx"), read_bytes(full + "/model.onnx"))
+      << "the resumed run's model differs from the uninterrupted run's";
+}
+
+TEST(Checkpoint, RoundTripsTensorsAndMetadata) {
+  ScratchDir dir;
+  host::Checkpoint ck;
+  ck.meta = {{"step", "42"}, {"fingerprint", "abc"}};
+  ck.tensors["param/w"] = random_tensor({3, 4}, 1);
+  Tensor steps(DType::kI64, {2});
+  steps.data<std::int64_t>()[0] = 5;
+  steps.data<std::int64_t>()[1] = -7;
+  ck.tensors["opt/steps"] = steps;
+  host::save_checkpoint(dir.file("c"), ck);
+  const host::Checkpoint back = host::load_checkpoint(dir.file("c"));
+  EXPECT_EQ(back.meta, ck.meta);
+  ASSERT_EQ(back.tensors.size(), 2U);
+  const Tensor& w = back.tensors.at("param/w");
+  EXPECT_TRUE(
+      std::equal(w.data<float>(), w.data<float>() + 12, ck.tensors["param/w"].data<float>()));
+  EXPECT_EQ(back.tensors.at("opt/steps").data<std::int64_t>()[1], -7);
+}
+
+TEST(Checkpoint, CorruptedOrTruncatedFilesAreRefusedByName) {
+  ScratchDir dir;
+  host::Checkpoint ck;
+  ck.meta = {{"step", "1"}};
+  ck.tensors["param/w"] = random_tensor({16}, 2);
+  host::save_checkpoint(dir.file("c"), ck);
+  std::string bytes = read_bytes(dir.file("c"));
+  auto error_for = [&](const std::string& content) {
+    write_bytes(dir.file("bad"), content);
+    try {
+      host::load_checkpoint(dir.file("bad"));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  std::string flipped = bytes;
+  flipped[40] = static_cast<char>(flipped[40] ^ 0x10);
+  EXPECT_NE(error_for(flipped).find("bad: checkpoint is corrupted (checksum mismatch)"),
+            std::string::npos);
+  EXPECT_NE(error_for(bytes.substr(0, bytes.size() / 2)).find("checkpoint is corrupted"),
+            std::string::npos);
+  EXPECT_NE(error_for("hello").find("bad: not an ACT checkpoint"), std::string::npos);
+  EXPECT_NE(error_for("").find("not an ACT checkpoint"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace act::test
