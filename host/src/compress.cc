@@ -10,6 +10,7 @@
 #include "act/host/checkpoint.h"
 #include "act/host/compress_config.h"
 #include "act/host/compress_plan.h"
+#include "act/host/evaluate.h"
 #include "act/host/onnx_io.h"
 #include "act/host/plugin_manager.h"
 #include "act/host/version.h"
@@ -207,6 +208,9 @@ int compress(const CompressOptions& options) {
           ? (original.graph.inputs().empty() ? std::string() : original.graph.inputs()[0].name)
           : config.global.input_list[0];
   ACT_CHECK(!input.empty(), run.model_path, ": the model has no input");
+  ACT_CHECK(std::any_of(original.graph.inputs().begin(), original.graph.inputs().end(),
+                        [&](const ValueInfo& in) { return in.name == input; }),
+            "Global.input_list names '", input, "', which is not an input of ", run.model_path);
 
   PluginManager plugins;
   plugins.load(plugin_search_path(options.plugin_dirs, options.env_plugin_path));
@@ -221,6 +225,11 @@ int compress(const CompressOptions& options) {
   if (!data_path.empty()) data = open_dataset(data_path, options.data_options);
   if (!eval_path.empty()) eval = open_dataset(eval_path, options.data_options);
   const Dataset* eval_data = eval ? eval.get() : data.get();
+  for (const ValueInfo& in : original.graph.inputs()) {
+    if (in.name != input) continue;
+    if (data) check_data_fits(in, *data);
+    if (eval) check_data_fits(in, *eval);
+  }
 
   if (options.dry_run) {
     print_plan(options.out, config, plan, plugins, original, data.get());

@@ -19,9 +19,11 @@ double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Checks the dataset's samples against the model input's known dims before any run, so the
-// user sees both shapes side by side rather than a kernel error deep in the graph.
-void check_input(const ValueInfo& input, const Dataset& dataset) {
+}  // namespace
+
+// Before any run, so the user sees both shapes side by side rather than a kernel error deep
+// in the graph.
+void check_data_fits(const ValueInfo& input, const Dataset& dataset) {
   const Shape sample = dataset.sample_shape();
   if (!input.has_shape) return;
   auto expected_text = [&] {
@@ -43,8 +45,6 @@ void check_input(const ValueInfo& input, const Dataset& dataset) {
   }
 }
 
-}  // namespace
-
 EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOptions& options) {
   ACT_CHECK(options.batch_size >= 1, "batch size must be at least 1, got ", options.batch_size);
   const Graph& graph = model.graph;
@@ -57,7 +57,7 @@ EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOption
   }
   ACT_CHECK(input != nullptr, "the model has no input to feed");
   ACT_CHECK(!graph.outputs().empty(), "the model has no outputs");
-  check_input(*input, dataset);
+  check_data_fits(*input, dataset);
 
   std::int64_t opset = model.default_opset();
   // A copy, optimized for ACT's executor (BatchNorm folded, Conv epilogues fused); the

@@ -5,9 +5,11 @@
 #     same compiler and generator;
 #  3. the installed `act plugins --plugin-dir <its build dir>` must list the plugin;
 #  4. after installing the plugin into the prefix, the installed `act plugins` must find it
-#     in the install's plugin folder with no flag at all (the install is relocatable).
+#     in the install's plugin folder with no flag at all (the install is relocatable);
+#  5. the installed `act compress` runs the plugin's section on MODEL and its report line
+#     reaches report.json.
 # Inputs: ACT_BUILD_DIR PLUGIN_SOURCE_DIR WORK_DIR CXX_COMPILER CXX_LAUNCHER GENERATOR
-#         BUILD_TYPE
+#         BUILD_TYPE MODEL
 cmake_minimum_required(VERSION 3.25)
 
 function(run)
@@ -58,6 +60,17 @@ run(${CMAKE_COMMAND} -E env --unset=ACT_PLUGIN_PATH ${act} plugins)
 expect_listed("${out}" "install folder")
 if(NOT out MATCHES "path: ${prefix}/[^\n]*/act/plugins/hello_plugin\\.so")
   message(FATAL_ERROR "the plugin is not listed from the install's plugin folder:\n${out}")
+endif()
+
+file(WRITE ${WORK_DIR}/hello.yaml "HelloOutOfTree:\n  greeting: hi from outside\n")
+run(${CMAKE_COMMAND} -E env --unset=ACT_PLUGIN_PATH ${act} compress --config ${WORK_DIR}/hello.yaml
+    --model ${MODEL} --save-dir ${WORK_DIR}/out)
+file(READ ${WORK_DIR}/out/report.json report)
+if(NOT report MATCHES "\"plugin\": \"hello-out-of-tree\", \"report\": {\"greeting\": \"hi from outside\"}")
+  message(FATAL_ERROR "act compress did not run the out-of-tree plugin:\n${report}")
+endif()
+if(NOT EXISTS ${WORK_DIR}/out/model.onnx)
+  message(FATAL_ERROR "act compress wrote no model")
 endif()
 
 file(REMOVE_RECURSE ${WORK_DIR})

@@ -48,6 +48,10 @@ struct EvalResult {
 // Throws act::Error when the data does not fit the model's input ("input 'image' expects
 // [N, 1, 28, 28], the data gives samples of [1, 32, 32]"), when the model has no fed input
 // or output, or when a label is outside [0, classes).
+// Throws act::Error when the dataset's samples cannot feed `input` ("input 'image' expects
+// [N, 1, 28, 28], but the data gives samples of [5] (...)").
+void check_data_fits(const ValueInfo& input, const Dataset& dataset);
+
 EvalResult evaluate(const Model& model, const Dataset& dataset, const EvalOptions& options = {});
 
 }  // namespace act::host
