@@ -66,11 +66,13 @@ void profile(const act::Model& model, const std::string& input, const std::strin
   for (int i = 0; i < steps; ++i) exec.run({{input, images}, {"labels", labels}});
   const std::vector<act::NodeProfile> after = exec.profile();
   std::map<std::string, std::pair<double, std::int64_t>> by_op;  // ms per step, nodes
+  std::vector<std::pair<double, std::string>> nodes;
   double total = 0.0;
   for (std::size_t i = 0; i < after.size(); ++i) {
     const double ms = (after[i].total_ms - before[i].total_ms) / std::max(1, steps);
     by_op[after[i].op_type].first += ms;
     by_op[after[i].op_type].second += 1;
+    nodes.emplace_back(ms, after[i].op_type + " " + after[i].node);
     total += ms;
   }
   std::vector<std::pair<double, std::string>> order;
@@ -82,6 +84,10 @@ void profile(const act::Model& model, const std::string& input, const std::strin
     std::printf("  %-24s %9.2f ms %6.1f%%  %4lld nodes\n", op.c_str(), ms, 100.0 * ms / total,
                 static_cast<long long>(by_op[op].second));
   }
+  std::sort(nodes.rbegin(), nodes.rend());
+  std::printf("slowest nodes:\n");
+  for (std::size_t i = 0; i < nodes.size() && i < 25; ++i)
+    std::printf("  %9.2f ms  %s\n", nodes[i].first, nodes[i].second.c_str());
 }
 
 }  // namespace
