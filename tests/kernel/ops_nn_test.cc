@@ -238,9 +238,9 @@ std::pair<std::vector<float>, std::vector<float>> ref_conv_grads(const Tensor& x
 }
 
 TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
-  // Covers both ways ConvGradInput runs (stride 1 as a convolution with flipped weights, with
-  // dilation, asymmetric pads, groups and 1x1; strided through col2im), ConvGradWeight's
-  // chunks of images and partial panels, and the forward Conv's batched small-map path.
+  // Covers both ways ConvGradInput runs (stride 1 and at least 48 input channels per group as
+  // a convolution with flipped weights, with dilation, asymmetric pads, groups and 1x1;
+  // otherwise through col2im), and the forward Conv's batched small-map path.
   struct Case {
     Shape x, w;
     std::int64_t group;
@@ -248,8 +248,12 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
   };
   const std::vector<Case> cases = {
       {{5, 8, 4, 4}, {20, 8, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{5, 64, 4, 4}, {56, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
       {{6, 64, 2, 2}, {40, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
       {{3, 6, 24, 24}, {4, 6, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {1, 0}, {2, 1}}},
+      {{3, 48, 9, 8}, {4, 48, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {1, 0}, {2, 1}}},
+      {{2, 96, 5, 5}, {6, 48, 3, 3}, 2, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{3, 64, 5, 5}, {8, 64, 1, 1}, 1, {{1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}},
       {{2, 4, 9, 8}, {6, 2, 3, 3}, 2, {{3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 0}}},
       {{3, 16, 5, 5}, {8, 16, 1, 1}, 1, {{1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}},
       {{2, 5, 6, 6}, {5, 1, 3, 3}, 5, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},

@@ -713,18 +713,6 @@ class ConvTransposeKernel final : public OpKernel {
   std::int64_t group_;
 };
 
-// Sink: one row of a packed B whose K axis is the pixel axis (the weight gradient's col^T):
-// element q lands at dst[q * kNr].
-struct ColumnSink {
-  float* dst;
-  void zeros(std::int64_t q, std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i) dst[(q + i) * kNr] = 0.0F;
-  }
-  void copy(std::int64_t q, const float* src, std::int64_t n, std::int64_t stride) {
-    for (std::int64_t i = 0; i < n; ++i) dst[(q + i) * kNr] = src[i * stride];
-  }
-};
-
 // Conv gradients (domain "act"), attributes as the forward Conv. ConvGradInput(dY, W, X) -> dX,
 // ConvGradWeight(dY, X, W) -> dW; X and W are read for their shapes (and X's values for the
 // weight gradient).
@@ -732,15 +720,17 @@ struct ColumnSink {
 // dX with stride 1 is itself a convolution: dY convolved with the weights transposed (input
 // and output channels swapped) and flipped, padded by dilation * (k - 1) - pad; it runs on the
 // forward path (conv_packed), so no im2col matrix is built and nothing is scattered back.
-// Other strides: per image, W^T dY unfolded back onto the input with col2im.
+// Packing dY costs the same whatever the number of input channels (the product's rows), so
+// narrow layers (the Fashion-MNIST CNN's 16 and 32 channels, depthwise) measured faster the
+// old way, which other strides take too: per image, W^T dY folded back with col2im.
 //
-// dW = sum over images of dY (M x pixels) times the transposed im2col of X (pixels x K): one
-// product whose inner axis is the pixels of several images, on conv_gemm's micro-kernel with
-// dY packed as A and X unfolded straight into B's panels (no im2col matrix, no BLAS
-// repacking). The pool splits it by column panels of dW, so threads never write the same
-// output.
+// dW: per image, dY times the transposed im2col of X, accumulated by the BLAS. (The same
+// product on conv_gemm's micro-kernel, dY packed as A and X unfolded straight into B, measured
+// no faster on the CIFAR ResNet-18 and slower on the small Fashion-MNIST CNN.)
 class ConvGradKernel final : public OpKernel {
  public:
+  static constexpr std::int64_t kMinFlippedChannels = 48;  // input channels per group
+
   ConvGradKernel(const KernelInit& init, bool weight)
       : attrs_(init.node.attrs), group_(attrs_.get_int("group", 1)), weight_(weight) {}
 
@@ -762,10 +752,6 @@ class ConvGradKernel final : public OpKernel {
     if (weight_) {
       Tensor& dw = ctx.allocate(0, DType::kF32, w.shape());
       float* dwd = dw.data<float>();
-      if (conv_gemm_available()) {
-        weight_packed(g, x.data<float>(), dyd, dwd, n, c, m);
-        return;
-      }
       std::fill(dwd, dwd + dw.numel(), 0.0F);
       float* col = scratch_f32(kdim * out_plane);
       const std::vector<Tap> taps = make_taps(g, cg);
@@ -803,6 +789,7 @@ class ConvGradKernel final : public OpKernel {
   // unless every stride is 1 and the padding fits inside the flipped window.
   bool input_as_conv(const G& g, const Tensor& w, const float* dyd, float* dxd, std::int64_t n,
                      std::int64_t c, std::int64_t m) {
+    if (c / group_ < kMinFlippedChannels) return false;
     G t = g;
     std::swap(t.in, t.out);
     for (std::size_t i = 0; i < 3; ++i) {
@@ -842,72 +829,10 @@ class ConvGradKernel final : public OpKernel {
     return true;
   }
 
-  void weight_packed(const G& g, const float* xd, const float* dyd, float* dwd, std::int64_t n,
-                     std::int64_t c, std::int64_t m) {
-    const std::int64_t cg = c / group_, mg = m / group_;
-    const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out);
-    const std::int64_t kdim = cg * prod(g.kernel);
-    const std::int64_t mblocks = (mg + kMr - 1) / kMr;
-    const std::int64_t panels = (kdim + kNr - 1) / kNr;
-    const std::vector<Tap> taps = make_taps(g, cg);
-    // Images per chunk: about 1024 pixels of inner dimension per product.
-    const std::int64_t per = std::clamp<std::int64_t>(1024 / std::max<std::int64_t>(1, out_plane),
-                                                      1, std::max<std::int64_t>(1, n));
-    for (std::int64_t gi = 0; gi < group_; ++gi) {
-      float* dwg = dwd + gi * mg * kdim;
-      for (std::int64_t b0 = 0; b0 < n; b0 += per) {
-        const std::int64_t b1 = std::min(n, b0 + per);
-        const std::int64_t kc = (b1 - b0) * out_plane;
-        // A: dY of the chunk's images, rows = output channels, inner axis = their pixels.
-        a_.resize(static_cast<std::size_t>(mblocks * kc * kMr));
-        parallel_for(mblocks, 1, [&](std::int64_t mb0, std::int64_t mb1) {
-          for (std::int64_t mb = mb0; mb < mb1; ++mb) {
-            float* dst = a_.data() + mb * kc * kMr;
-            const std::int64_t rows = std::min(kMr, mg - mb * kMr);
-            for (std::int64_t b = b0; b < b1; ++b) {
-              float* db = dst + (b - b0) * out_plane * kMr;
-              for (std::int64_t r = 0; r < kMr; ++r) {
-                if (r >= rows) {
-                  for (std::int64_t p = 0; p < out_plane; ++p) db[p * kMr + r] = 0.0F;
-                  continue;
-                }
-                const float* src = dyd + (b * m + gi * mg + mb * kMr + r) * out_plane;
-                for (std::int64_t p = 0; p < out_plane; ++p) db[p * kMr + r] = src[p];
-              }
-            }
-          }
-        });
-        // B: each thread unfolds its own column panels of dW, then multiplies them.
-        parallel_for(panels, 1, [&](std::int64_t j0, std::int64_t j1) {
-          float* bp = scratch_f32((j1 - j0) * kc * kNr);
-          for (std::int64_t j = j0; j < j1; ++j) {
-            float* panel = bp + (j - j0) * kc * kNr;
-            for (std::int64_t lane = 0; lane < kNr; ++lane) {
-              const std::int64_t r = j * kNr + lane;
-              if (r >= kdim) {
-                for (std::int64_t q = 0; q < kc; ++q) panel[q * kNr + lane] = 0.0F;
-                continue;
-              }
-              for (std::int64_t b = b0; b < b1; ++b) {
-                ColumnSink sink{panel + (b - b0) * out_plane * kNr + lane};
-                im2col_row(g, xd + (b * c + gi * cg) * in_plane, taps[static_cast<std::size_t>(r)],
-                           0, out_plane, sink);
-              }
-            }
-          }
-          const std::int64_t col0 = j0 * kNr, col1 = std::min(kdim, j1 * kNr);
-          gemm_packed_groups(a_.data(), bp, mg, col1 - col0, 1, kc, 0, mblocks, dwg + col0, kdim, 0,
-                             b0 > 0);
-        });
-      }
-    }
-  }
-
   Attributes attrs_;
   std::int64_t group_;
   bool weight_;
   std::vector<std::vector<float>> flipped_;  // ConvGradInput: per group, conv_gemm A layout
-  std::vector<float> a_;                     // ConvGradWeight: the packed dY of one chunk
 };
 
 }  // namespace
