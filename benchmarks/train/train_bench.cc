@@ -4,27 +4,104 @@
 // claim.
 //
 // usage: train_bench MODEL.onnx INPUT LOGITS [--batch 64] [--steps 30] [--warmup 5] [--threads 2]
+//                    [--batch-statistics 0|1] [--profile 0|1]
+// --batch-statistics 1 trains BatchNorm with batch statistics (TrainStepOptions). --profile 1
+// instead builds the same training graph as TrainStep, runs it with the executor's per-node
+// profile and prints the time per op type (forward and backward, without the optimizer).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "act/host/onnx_io.h"
+#include "act/kernel/autograd.h"
+#include "act/kernel/batch_statistics.h"
+#include "act/kernel/executor.h"
+#include "act/kernel/losses.h"
 #include "act/kernel/parallel.h"
+#include "act/kernel/passes.h"
 #include "act/kernel/train_step.h"
+
+namespace {
+
+// The graph TrainStep executes (batch fixed, optional batch statistics, cross-entropy,
+// backward for every f32 weight), run `steps` times with profiling on.
+void profile(const act::Model& model, const std::string& input, const std::string& logits,
+             const act::Tensor& images, const act::Tensor& labels, bool batch_statistics,
+             int warmup, int steps) {
+  act::Graph g = model.graph;
+  const std::int64_t opset = model.default_opset();
+  for (auto& in : g.mutable_inputs()) {
+    if (in.name == input) in.shape[0] = act::Dim{images.dim(0), ""};
+  }
+  g.clear_value_infos();
+  g.mutable_outputs().clear();
+  std::vector<std::string> stats;
+  if (batch_statistics) {
+    for (const auto& u : act::use_batch_statistics(g)) stats.push_back(u.initializer);
+  }
+  std::vector<std::string> wrt;
+  for (const auto& [name, t] : g.initializers()) {
+    if (t.dtype() == act::DType::kF32 && t.rank() >= 1 &&
+        std::find(stats.begin(), stats.end(), name) == stats.end())
+      wrt.push_back(name);
+  }
+  g.add_input(act::ValueInfo::from_tensor("labels", labels));
+  act::infer_shapes(g, opset);
+  const std::string loss = act::add_cross_entropy(g, logits, "labels");
+  act::infer_shapes(g, opset);
+  const act::BackwardResult back =
+      act::build_backward(g, loss, wrt, opset, act::OpRegistry::global());
+  g.add_output(act::ValueInfo{loss});
+  for (const auto& w : wrt) g.add_output(act::ValueInfo{back.grads.at(w)});
+  act::ExecutorOptions options;
+  options.profile = true;
+  act::Executor exec(g, opset, options);
+  for (int i = 0; i < warmup; ++i) exec.run({{input, images}, {"labels", labels}});
+  const std::vector<act::NodeProfile> before = exec.profile();
+  for (int i = 0; i < steps; ++i) exec.run({{input, images}, {"labels", labels}});
+  const std::vector<act::NodeProfile> after = exec.profile();
+  std::map<std::string, std::pair<double, std::int64_t>> by_op;  // ms per step, nodes
+  std::vector<std::pair<double, std::string>> nodes;
+  double total = 0.0;
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    const double ms = (after[i].total_ms - before[i].total_ms) / std::max(1, steps);
+    by_op[after[i].op_type].first += ms;
+    by_op[after[i].op_type].second += 1;
+    nodes.emplace_back(ms, after[i].op_type + " " + after[i].node);
+    total += ms;
+  }
+  std::vector<std::pair<double, std::string>> order;
+  for (const auto& [op, v] : by_op) order.emplace_back(v.first, op);
+  std::sort(order.rbegin(), order.rend());
+  std::printf("profile: %.2f ms per step in kernels, %zu backward nodes\n", total,
+              back.nodes_added);
+  for (const auto& [ms, op] : order) {
+    std::printf("  %-24s %9.2f ms %6.1f%%  %4lld nodes\n", op.c_str(), ms, 100.0 * ms / total,
+                static_cast<long long>(by_op[op].second));
+  }
+  std::sort(nodes.rbegin(), nodes.rend());
+  std::printf("slowest nodes:\n");
+  for (std::size_t i = 0; i < nodes.size() && i < 25; ++i)
+    std::printf("  %9.2f ms  %s\n", nodes[i].first, nodes[i].second.c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr,
                  "usage: %s MODEL.onnx INPUT LOGITS [--batch N] [--steps N] [--warmup N] "
-                 "[--threads N]\n",
+                 "[--threads N] [--batch-statistics 0|1] [--profile 0|1]\n",
                  argv[0]);
     return 2;
   }
   int batch = 64, steps = 30, warmup = 5, threads = 2;
+  bool batch_statistics = false, profiling = false;
   for (int i = 4; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int v = std::atoi(argv[i + 1]);
@@ -36,6 +113,10 @@ int main(int argc, char** argv) {
       warmup = v;
     else if (flag == "--threads")
       threads = v;
+    else if (flag == "--batch-statistics")
+      batch_statistics = v != 0;
+    else if (flag == "--profile")
+      profiling = v != 0;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -46,6 +127,7 @@ int main(int argc, char** argv) {
     const act::Model model = act::host::load_onnx(argv[1]);
     act::TrainStepOptions options;
     options.batch_size = batch;
+    options.batch_statistics = batch_statistics;
     options.optimizer.kind = act::OptimizerConfig::Kind::kMomentum;
     act::TrainStep train(model.graph, model.default_opset(), argv[2], argv[3], options);
     act::Shape image_shape;
@@ -67,6 +149,10 @@ int main(int argc, char** argv) {
     act::Tensor labels(act::DType::kF32, {batch, classes});
     std::fill(labels.data<float>(), labels.data<float>() + labels.numel(), 0.0F);
     for (int i = 0; i < batch; ++i) labels.data<float>()[i * classes + i % classes] = 1.0F;
+    if (profiling) {
+      profile(model, argv[2], argv[3], images, labels, batch_statistics, warmup, steps);
+      return 0;
+    }
     for (int i = 0; i < warmup; ++i) train.step(images, labels, 0.01);
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < steps; ++i) train.step(images, labels, 0.01);

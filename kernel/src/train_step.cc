@@ -1,6 +1,8 @@
 #include "act/kernel/train_step.h"
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "act/kernel/autograd.h"
 #include "act/kernel/losses.h"
@@ -17,16 +19,27 @@ TrainStep::TrainStep(const Graph& model, std::int64_t opset, const std::string& 
       options_(options) {
   ACT_CHECK(options_.batch_size >= 1, "training: batch size must be >= 1, got ",
             options_.batch_size);
+  constexpr float kBatchNormMomentum = 0.9F;  // ONNX's form of PyTorch's default 0.1
+  std::set<std::string> stats;                // running statistics: updated, not trained
+  if (options_.batch_statistics) {
+    Graph probe = model_;
+    for (const auto& u : use_batch_statistics(probe, kBatchNormMomentum))
+      stats.insert(u.initializer);
+  }
   trainable_ = options_.trainable;
   if (trainable_.empty()) {
     for (const auto& [name, t] : model_.initializers()) {
-      if (t.dtype() == DType::kF32 && t.rank() >= 1 && !model_.is_graph_input(name)) {
+      if (t.dtype() == DType::kF32 && t.rank() >= 1 && !model_.is_graph_input(name) &&
+          stats.count(name) == 0) {
         trainable_.push_back(name);
       }
     }
   }
-  // Own the weights: clone them so updates never reach the caller's tensors.
-  for (const auto& name : trainable_) {
+  // Own the weights (and the running statistics step() writes): clone them so updates never
+  // reach the caller's tensors.
+  std::vector<std::string> owned = trainable_;
+  owned.insert(owned.end(), stats.begin(), stats.end());
+  for (const auto& name : owned) {
     const Tensor* t = model_.initializer(name);
     ACT_CHECK(t != nullptr, "training: '", name, "' is not an initializer of the model");
     model_.set_initializer(name, t->clone());
@@ -46,6 +59,8 @@ TrainStep::TrainStep(const Graph& model, std::int64_t opset, const std::string& 
   // inference records every value, the logits included.
   train_graph_ = model_;
   train_graph_.mutable_outputs().clear();
+  if (options_.batch_statistics)
+    running_stats_ = use_batch_statistics(train_graph_, kBatchNormMomentum);
   infer_shapes(train_graph_, opset_);
   const ValueInfo* out = train_graph_.value_info(logits);
   ACT_CHECK(out != nullptr && out->fully_known() && out->shape.size() == 2, "training: output '",
@@ -64,6 +79,7 @@ TrainStep::TrainStep(const Graph& model, std::int64_t opset, const std::string& 
     grad_names_.push_back(back.grads.at(p));
     train_graph_.add_output(ValueInfo{grad_names_.back()});
   }
+  for (const auto& u : running_stats_) train_graph_.add_output(ValueInfo{u.updated});
   executor_ = std::make_unique<Executor>(train_graph_, opset_);
 }
 
@@ -79,6 +95,15 @@ double TrainStep::step(const Tensor& images, const Tensor& labels, double lr) {
   }
   if (options_.clip_norm > 0.0) clip_by_global_norm(pg, options_.clip_norm);
   optimizer_.step(pg, lr);
+  // New running statistics, in place: model_ and the executor share these tensors' storage.
+  for (std::size_t i = 0; i < running_stats_.size(); ++i) {
+    const Tensor& fresh = r.outputs[1 + trainable_.size() + i];
+    Tensor stat = *train_graph_.initializer(running_stats_[i].initializer);
+    ACT_CHECK(fresh.numel() == stat.numel() && stat.dtype() == DType::kF32,
+              "training: ", running_stats_[i].updated, " ", fresh.describe(), " does not fit ",
+              running_stats_[i].initializer, " ", stat.describe());
+    std::copy_n(fresh.data<float>(), fresh.numel(), stat.data<float>());
+  }
   return loss;
 }
 

@@ -195,6 +195,15 @@ std::vector<Case> cases() {
   Attributes reduce_mean;
   reduce_mean.set("axes", std::vector<std::int64_t>{0, 2});
   reduce_mean.set("keepdims", std::int64_t{0});
+  Attributes bn_train;
+  bn_train.set("training_mode", std::int64_t{1});
+  bn_train.set("epsilon", 1e-3F);
+  auto bn_inputs = [&](Shape xs) {  // running statistics are read but get no gradient
+    const std::int64_t c = xs[1];
+    return std::vector<Input>{x("x", std::move(xs)), x("scale", {c}), x("bias", {c}),
+                              fixed("mean", seeded({c}, {}, 3)),
+                              fixed("var", seeded({c}, {0.5F, 1.5F, 0.0F}, 4))};
+  };
   return {
       {"Add broadcast", "Add", {x("a", {2, 3}), x("b", {3})}, {}, ""},
       {"Sub broadcast", "Sub", {x("a", {2, 3}), x("b", {2, 1})}, {}, ""},
@@ -255,6 +264,11 @@ std::vector<Case> cases() {
         fixed("var", seeded({3}, {0.5F, 1.5F, 0.0F}, 4))},
        {},
        ""},
+      // Training mode: the gradient flows through the batch mean and variance too.
+      {"BatchNormalization training 4-D", "BatchNormalization", bn_inputs({3, 2, 2, 3}), bn_train,
+       ""},
+      {"BatchNormalization training 2-D", "BatchNormalization", bn_inputs({5, 3}), bn_train, ""},
+      {"BatchNormalization training 3-D", "BatchNormalization", bn_inputs({2, 4, 3}), bn_train, ""},
   };
 }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "act/kernel/executor.h"
@@ -197,6 +198,95 @@ TEST(OpsNn, ConvTilesOfLargePlanesMatchDirectLoopsAtOneAndTwoThreads) {
       SCOPED_TRACE("threads " + std::to_string(threads) + " x " + shape_to_string(c.x) + " w " +
                    shape_to_string(c.w));
       expect_near(run_op("Conv", {x, w, b}, a)[0], shape, want);
+    }
+  }
+  set_num_threads(saved);
+}
+
+// dX and dW of a convolution by direct loops: every (output pixel, tap) pair that reads an
+// input pixel passes dY back to it (2-D, any stride, dilation, pads and group).
+std::pair<std::vector<float>, std::vector<float>> ref_conv_grads(const Tensor& x, const Tensor& w,
+                                                                 const Tensor& dy,
+                                                                 std::int64_t group,
+                                                                 const Win& win) {
+  const std::int64_t n = x.dim(0), c = x.dim(1), ih_n = x.dim(2), iw_n = x.dim(3);
+  const std::int64_t m = w.dim(0), kh_n = w.dim(2), kw_n = w.dim(3);
+  const std::int64_t oh_n = dy.dim(2), ow_n = dy.dim(3), cg = c / group, mg = m / group;
+  std::vector<double> dx(static_cast<std::size_t>(x.numel()), 0.0),
+      dw(static_cast<std::size_t>(w.numel()), 0.0);
+  const float* xd = x.data<float>();
+  const float* wd = w.data<float>();
+  const float* g = dy.data<float>();
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t mm = 0; mm < m; ++mm)
+      for (std::int64_t oh = 0; oh < oh_n; ++oh)
+        for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+          const double gv = g[((b * m + mm) * oh_n + oh) * ow_n + ow];
+          for (std::int64_t cc = 0; cc < cg; ++cc)
+            for (std::int64_t kh = 0; kh < kh_n; ++kh)
+              for (std::int64_t kw = 0; kw < kw_n; ++kw) {
+                const std::int64_t ih = oh * win.s[0] + kh * win.d[0] - win.pb[0];
+                const std::int64_t iw = ow * win.s[1] + kw * win.d[1] - win.pb[1];
+                if (ih < 0 || iw < 0 || ih >= ih_n || iw >= iw_n) continue;
+                const std::int64_t xi = ((b * c + mm / mg * cg + cc) * ih_n + ih) * iw_n + iw;
+                const std::int64_t wi = ((mm * cg + cc) * kh_n + kh) * kw_n + kw;
+                dx[static_cast<std::size_t>(xi)] += gv * wd[wi];
+                dw[static_cast<std::size_t>(wi)] += gv * xd[xi];
+              }
+        }
+  return {std::vector<float>(dx.begin(), dx.end()), std::vector<float>(dw.begin(), dw.end())};
+}
+
+TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
+  // Covers both ways ConvGradInput runs (stride 1 and at least 48 input channels per group as
+  // a convolution with flipped weights, with dilation, asymmetric pads, groups and 1x1;
+  // otherwise through col2im), and the forward Conv's batched small-map path.
+  struct Case {
+    Shape x, w;
+    std::int64_t group;
+    Win win;
+  };
+  const std::vector<Case> cases = {
+      {{5, 8, 4, 4}, {20, 8, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{5, 64, 4, 4}, {56, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{6, 64, 2, 2}, {40, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{3, 6, 24, 24}, {4, 6, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {1, 0}, {2, 1}}},
+      {{3, 48, 9, 8}, {4, 48, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {1, 0}, {2, 1}}},
+      {{2, 96, 5, 5}, {6, 48, 3, 3}, 2, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{3, 64, 5, 5}, {8, 64, 1, 1}, 1, {{1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}},
+      {{2, 4, 9, 8}, {6, 2, 3, 3}, 2, {{3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 0}}},
+      {{3, 16, 5, 5}, {8, 16, 1, 1}, 1, {{1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}},
+      {{2, 5, 6, 6}, {5, 1, 3, 3}, 5, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{4, 3, 7, 5}, {9, 3, 1, 1}, 1, {{1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}},
+  };
+  auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
+    Graph g;
+    std::map<std::string, Tensor> feeds;
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      names.push_back("in" + std::to_string(i));
+      g.add_input(ValueInfo{names.back()});
+      feeds[names.back()] = in[i];
+    }
+    g.add_node(test::make_node("n", op, names, {"out"}, a, "act"));
+    g.add_output(ValueInfo{"out"});
+    return Executor(g, 17).run(feeds).outputs[0];
+  };
+  const int saved = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& c : cases) {
+      const Tensor x = random_tensor(c.x), w = random_tensor(c.w);
+      Attributes a = win_attrs(c.win);
+      a.set("group", c.group);
+      const auto [yshape, y] = ref_conv(x, w, nullptr, c.group, c.win);
+      const Tensor dy = random_tensor(yshape);
+      const auto [dx, dw] = ref_conv_grads(x, w, dy, c.group, c.win);
+      SCOPED_TRACE("threads " + std::to_string(threads) + " x " + shape_to_string(c.x) + " w " +
+                   shape_to_string(c.w));
+      expect_near(run_op("Conv", {x, w}, a)[0], yshape, y);
+      expect_near(run_act("ConvGradInput", {dy, w, x}, a), c.x, dx);
+      expect_near(run_act("ConvGradWeight", {dy, x, w}, a), c.w, dw);
     }
   }
   set_num_threads(saved);

@@ -17,6 +17,9 @@ namespace {
 // K is walked in blocks so a micro-panel of A (kMr x kKc) stays in L1 while the B panels of
 // the block stream from L2.
 constexpr std::int64_t kKc = 256;
+// B panels per block: kNb * kKc * kNr floats (256 KiB) of B stay in L2 while every row block
+// of A passes over them.
+constexpr std::int64_t kNb = 16;
 
 #if ACT_CONV_GEMM
 // acc[6][16] over kc steps; twelve accumulators, two B vectors and one broadcast fill 15 of the
@@ -91,40 +94,53 @@ std::vector<float> pack_a(const float* a, std::int64_t m, std::int64_t k) {
 
 void gemm_packed(const float* a_packed, const float* b_packed, std::int64_t m, std::int64_t n,
                  std::int64_t k, std::int64_t mb0, std::int64_t mb1, float* c, std::int64_t ldc) {
+  gemm_packed_groups(a_packed, b_packed, m, n, 1, k, mb0, mb1, c, ldc, 0, false);
+}
+
+void gemm_packed_groups(const float* a_packed, const float* b_packed, std::int64_t m,
+                        std::int64_t n, std::int64_t groups, std::int64_t k, std::int64_t mb0,
+                        std::int64_t mb1, float* c, std::int64_t ldc, std::int64_t group_stride,
+                        bool accumulate) {
 #if ACT_CONV_GEMM
-  const std::int64_t panels = (n + kNr - 1) / kNr;
+  const std::int64_t per_group = (n + kNr - 1) / kNr;
+  const std::int64_t panels = per_group * groups;
   alignas(32) float edge[kMr * kNr];
   for (std::int64_t pc = 0; pc < k; pc += kKc) {
     const std::int64_t kc = std::min(kKc, k - pc);
-    const bool add = pc > 0;
-    for (std::int64_t mb = mb0; mb < mb1; ++mb) {
-      const float* a = a_packed + mb * k * kMr + pc * kMr;
-      const std::int64_t rows = std::min(kMr, m - mb * kMr);
-      float* crow = c + mb * kMr * ldc;
-      for (std::int64_t j = 0; j < panels; ++j) {
-        const float* b = b_packed + j * k * kNr + pc * kNr;
-        const std::int64_t cols = std::min(kNr, n - j * kNr);
-        if (rows == kMr && cols == kNr) {
-          micro_6x16(kc, a, b, crow + j * kNr, ldc, add);
-          continue;
-        }
-        // Partial block: compute the whole 6x16 into a scratch tile, keep the valid part.
-        micro_6x16(kc, a, b, edge, kNr, false);
-        for (std::int64_t r = 0; r < rows; ++r) {
-          float* dst = crow + r * ldc + j * kNr;
-          const float* src = edge + r * kNr;
-          if (add) {
-            for (std::int64_t q = 0; q < cols; ++q) dst[q] += src[q];
-          } else {
-            std::memcpy(dst, src, static_cast<std::size_t>(cols) * sizeof(float));
+    const bool add = accumulate || pc > 0;
+    // Panels in blocks of kNb, so the B block a row of A panels sweeps stays in L2.
+    for (std::int64_t jb = 0; jb < panels; jb += kNb) {
+      const std::int64_t jend = std::min(panels, jb + kNb);
+      for (std::int64_t mb = mb0; mb < mb1; ++mb) {
+        const float* a = a_packed + mb * k * kMr + pc * kMr;
+        const std::int64_t rows = std::min(kMr, m - mb * kMr);
+        for (std::int64_t j = jb; j < jend; ++j) {
+          const std::int64_t gi = j / per_group, jj = j % per_group;
+          const float* b = b_packed + j * k * kNr + pc * kNr;
+          const std::int64_t cols = std::min(kNr, n - jj * kNr);
+          float* cblock = c + gi * group_stride + mb * kMr * ldc + jj * kNr;
+          if (rows == kMr && cols == kNr) {
+            micro_6x16(kc, a, b, cblock, ldc, add);
+            continue;
+          }
+          // Partial block: compute the whole 6x16 into a scratch tile, keep the valid part.
+          micro_6x16(kc, a, b, edge, kNr, false);
+          for (std::int64_t r = 0; r < rows; ++r) {
+            float* dst = cblock + r * ldc;
+            const float* src = edge + r * kNr;
+            if (add) {
+              for (std::int64_t q = 0; q < cols; ++q) dst[q] += src[q];
+            } else {
+              std::memcpy(dst, src, static_cast<std::size_t>(cols) * sizeof(float));
+            }
           }
         }
       }
     }
   }
 #else
-  (void)a_packed, (void)b_packed, (void)m, (void)n, (void)k, (void)mb0, (void)mb1, (void)c,
-      (void)ldc;
+  (void)a_packed, (void)b_packed, (void)m, (void)n, (void)groups, (void)k, (void)mb0, (void)mb1,
+      (void)c, (void)ldc, (void)group_stride, (void)accumulate;
 #endif
 }
 

@@ -28,4 +28,13 @@ std::vector<float> pack_a(const float* a, std::int64_t m, std::int64_t k);
 void gemm_packed(const float* a_packed, const float* b_packed, std::int64_t m, std::int64_t n,
                  std::int64_t k, std::int64_t mb0, std::int64_t mb1, float* c, std::int64_t ldc);
 
+// The same for `groups` column blocks sharing A (the images of a batch): packed B holds, one
+// after the other, `groups` blocks of ceil(n / kNr) panels, and block g writes n columns at
+// c + g * group_stride. One A panel then serves every group while it is in L1. `accumulate`
+// adds to C instead of overwriting it.
+void gemm_packed_groups(const float* a_packed, const float* b_packed, std::int64_t m,
+                        std::int64_t n, std::int64_t groups, std::int64_t k, std::int64_t mb0,
+                        std::int64_t mb1, float* c, std::int64_t ldc, std::int64_t group_stride,
+                        bool accumulate);
+
 }  // namespace act::cpu

@@ -4,6 +4,7 @@
 // pad) into a per-thread scratch block, multiplied by one single-threaded GEMM and finished by
 // the epilogue while hot. ConvTranspose: GEMM then col2im.
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "act/kernel/parallel.h"
@@ -35,32 +36,64 @@ std::int64_t prod(const std::vector<std::int64_t>& v) {
   return p;
 }
 
-// Unfolds row r = (c, kd, kh, kw) of the im2col matrix of one image, for output pixels
-// [p0, p1). Pixels are walked in runs that share an output row; each run reaches the sink as
-// zeros (padding) and one strided copy of the valid columns. Sinks decide where pixel
-// q = p - p0 lands: a plain row, or conv_gemm's packed panels.
-template <typename Sink>
-void im2col_row(const G& g, const float* x, std::int64_t r, std::int64_t p0, std::int64_t p1,
-                Sink& sink) {
+// Row r = (c, kd, kh, kw) of the im2col matrix, decoded once per convolution: the row is
+// unfolded for every image and tile, and decoding it per call (six divisions) cost more than
+// copying the 16 pixels of a late-stage map.
+struct Tap {
+  std::int64_t x_off;   // offset of channel c's plane
+  std::int64_t d_off;   // input depth of output depth 0: kd * dilation - pad
+  std::int64_t h_off;   // input row of output row 0
+  std::int64_t w_off;   // input column of output column 0
+  std::int64_t lo, hi;  // output columns whose input column is inside the row
+};
+
+std::vector<Tap> make_taps(const G& g, std::int64_t channels) {
   const std::int64_t kd_n = g.kernel[0], kh_n = g.kernel[1], kw_n = g.kernel[2];
+  std::vector<Tap> taps;
+  taps.reserve(static_cast<std::size_t>(channels * kd_n * kh_n * kw_n));
+  for (std::int64_t c = 0; c < channels; ++c) {
+    for (std::int64_t kd = 0; kd < kd_n; ++kd) {
+      for (std::int64_t kh = 0; kh < kh_n; ++kh) {
+        for (std::int64_t kw = 0; kw < kw_n; ++kw) {
+          Tap t;
+          t.x_off = c * g.in[0] * g.in[1] * g.in[2];
+          t.d_off = kd * g.dilation[0] - g.pad_begin[0];
+          t.h_off = kh * g.dilation[1] - g.pad_begin[1];
+          t.w_off = kw * g.dilation[2] - g.pad_begin[2];
+          std::tie(t.lo, t.hi) = valid_range(t.w_off, g.stride[2], g.in[2], g.out[2]);
+          taps.push_back(t);
+        }
+      }
+    }
+  }
+  return taps;
+}
+
+// Unfolds one im2col row (tap) of one image, for output pixels [p0, p1). Pixels are walked in
+// runs that share an output row; each run reaches the sink as zeros (padding) and one strided
+// copy of the valid columns. Sinks decide where pixel q = p - p0 lands: a plain row, or
+// conv_gemm's packed panels.
+template <typename Sink>
+void im2col_row(const G& g, const float* x, const Tap& t, std::int64_t p0, std::int64_t p1,
+                Sink& sink) {
   const std::int64_t id_n = g.in[0], ih_n = g.in[1], iw_n = g.in[2];
   const std::int64_t oh_n = g.out[1], ow_n = g.out[2];
   const std::int64_t sw = g.stride[2];
-  const std::int64_t kw = r % kw_n;
-  const std::int64_t kh = (r / kw_n) % kh_n;
-  const std::int64_t kd = (r / (kw_n * kh_n)) % kd_n;
-  const std::int64_t c = r / (kw_n * kh_n * kd_n);
-  const float* xc = x + c * id_n * ih_n * iw_n;
-  const std::int64_t woff = kw * g.dilation[2] - g.pad_begin[2];
-  const auto [lo, hi] = valid_range(woff, sw, iw_n, ow_n);
+  const float* xc = x + t.x_off;
+  const std::int64_t woff = t.w_off, lo = t.lo, hi = t.hi;
+  // The output coordinates of p0 once; afterwards runs advance them without dividing (a run is
+  // a single row of a small late-stage map, so divisions per run were a visible share).
+  std::int64_t ow0 = 0, oh = 0, od = 0;
+  if (p0 > 0) {
+    ow0 = p0 % ow_n;
+    oh = (p0 / ow_n) % oh_n;
+    od = p0 / (ow_n * oh_n);
+  }
   for (std::int64_t p = p0; p < p1;) {
-    const std::int64_t ow0 = p % ow_n;
-    const std::int64_t oh = (p / ow_n) % oh_n;
-    const std::int64_t od = p / (ow_n * oh_n);
     const std::int64_t run_end = std::min(p1, p - ow0 + ow_n);
     const std::int64_t ow1 = ow0 + (run_end - p);
-    const std::int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad_begin[0];
-    const std::int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad_begin[1];
+    const std::int64_t id = od * g.stride[0] + t.d_off;
+    const std::int64_t ih = oh * g.stride[1] + t.h_off;
     const std::int64_t q = p - p0 - ow0;  // sink position of column ow is q + ow
     if (id < 0 || id >= id_n || ih < 0 || ih >= ih_n) {
       sink.zeros(q + ow0, ow1 - ow0);
@@ -72,6 +105,11 @@ void im2col_row(const G& g, const float* x, std::int64_t r, std::int64_t p0, std
       sink.zeros(q + b, ow1 - b);
     }
     p = run_end;
+    ow0 = 0;
+    if (++oh == oh_n) {
+      oh = 0;
+      ++od;
+    }
   }
 }
 
@@ -92,6 +130,7 @@ struct RowSink {
 };
 
 // Sink: one row r of conv_gemm's packed B, i.e. kNr-wide chunks `panel_stride` floats apart.
+// Runs are at most kNr floats, so plain loops beat memcpy/memset calls.
 struct PanelSink {
   float* dst;  // row r of panel 0
   std::int64_t panel_stride;
@@ -99,7 +138,8 @@ struct PanelSink {
   void zeros(std::int64_t q, std::int64_t n) {
     while (n > 0) {
       const std::int64_t run = std::min(n, kNr - q % kNr);
-      std::memset(at(q), 0, static_cast<std::size_t>(run) * sizeof(float));
+      float* __restrict d = at(q);
+      for (std::int64_t i = 0; i < run; ++i) d[i] = 0.0F;
       q += run;
       n -= run;
     }
@@ -107,9 +147,9 @@ struct PanelSink {
   void copy(std::int64_t q, const float* src, std::int64_t n, std::int64_t stride) {
     while (n > 0) {
       const std::int64_t run = std::min(n, kNr - q % kNr);
-      float* d = at(q);
+      float* __restrict d = at(q);
       if (stride == 1) {
-        std::memcpy(d, src, static_cast<std::size_t>(run) * sizeof(float));
+        for (std::int64_t i = 0; i < run; ++i) d[i] = src[i];
       } else {
         for (std::int64_t i = 0; i < run; ++i) d[i] = src[i * stride];
       }
@@ -120,21 +160,20 @@ struct PanelSink {
   }
 };
 
-// The im2col matrix of channels [0, channels), pixels [p0, p1): col[r * ld + (p - p0)].
-void im2col_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
+// The im2col matrix of the rows in `taps`, pixels [p0, p1): col[r * ld + (p - p0)].
+void im2col_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::int64_t p0,
                  std::int64_t p1, float* col, std::int64_t ld) {
-  const std::int64_t rows = channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
-  for (std::int64_t r = 0; r < rows; ++r) {
-    RowSink sink{col + r * ld};
-    im2col_row(g, x, r, p0, p1, sink);
+  for (std::size_t r = 0; r < taps.size(); ++r) {
+    RowSink sink{col + static_cast<std::int64_t>(r) * ld};
+    im2col_row(g, x, taps[r], p0, p1, sink);
   }
 }
 
 // The same pixels straight into conv_gemm's packed B layout ([panel][k][kNr]), the last
 // panel zero-padded. Pointwise layers copy the input rows as they are.
-void pack_b_tile(const G& g, const float* x, std::int64_t channels, std::int64_t p0,
+void pack_b_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::int64_t p0,
                  std::int64_t p1, bool pointwise, std::int64_t in_plane, float* dst) {
-  const std::int64_t rows = channels * g.kernel[0] * g.kernel[1] * g.kernel[2];
+  const auto rows = static_cast<std::int64_t>(taps.size());
   const std::int64_t width = p1 - p0;
   const std::int64_t panels = (width + kNr - 1) / kNr;
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -142,7 +181,7 @@ void pack_b_tile(const G& g, const float* x, std::int64_t channels, std::int64_t
     if (pointwise) {
       sink.copy(0, x + r * in_plane + p0, width, 1);
     } else {
-      im2col_row(g, x, r, p0, p1, sink);
+      im2col_row(g, x, taps[static_cast<std::size_t>(r)], p0, p1, sink);
     }
     sink.zeros(width, panels * kNr - width);
   }
@@ -364,6 +403,93 @@ std::int64_t conv_tile_width(std::int64_t budget, std::int64_t out_plane) {
   return (out_plane + rounded - 1) / rounded == tiles ? rounded : width;
 }
 
+// The conv_gemm path of a grouped convolution: `packed` holds each group's weights in
+// conv_gemm's A layout. Large maps are cut into pixel tiles that the pool shares out, each
+// packed straight from the image and multiplied while hot. Small maps (the late stages, where
+// one image has fewer pixels than a tile) are packed several images at a time and multiplied
+// as one product, so each weight panel is loaded once for all of them instead of once per
+// image.
+void conv_packed(const G& g, const std::vector<std::vector<float>>& packed, const float* xd,
+                 const float* bd, const float* sd, float* yd, std::int64_t n, std::int64_t c,
+                 std::int64_t m, std::int64_t group, bool pointwise, const ConvEpilogue& epi) {
+  const std::int64_t cg = c / group, mg = m / group;
+  const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out);
+  const std::int64_t kdim = cg * prod(g.kernel);
+  const std::int64_t mblocks = (mg + kMr - 1) / kMr;
+  const std::vector<Tap> taps = make_taps(g, cg);
+  // The packed input block of a tile (K x width floats) should fit the 512 KiB L2.
+  const std::int64_t budget = std::clamp<std::int64_t>(98304 / kdim / kNr * kNr, kNr, 512);
+  const std::int64_t width = conv_tile_width(budget, out_plane);
+  const std::int64_t tiles = (out_plane + width - 1) / width;
+  const std::int64_t panels = (out_plane + kNr - 1) / kNr;
+  // Small maps: images in chunks of about 256 columns (the product blocks B internally, so a
+  // chunk need not fit L2), as long as every thread gets a chunk (batch-1 inference keeps the
+  // split by channel blocks below).
+  const std::int64_t threads = num_threads();
+  std::int64_t per = std::max<std::int64_t>(1, 256 / (panels * kNr));
+  per = std::min(per, (n + threads - 1) / threads);
+  const std::int64_t chunks = (n + per - 1) / per;
+  if (out_plane <= 256 && (mg >= out_plane || tiles < threads) && chunks >= threads) {
+    for (std::int64_t gi = 0; gi < group; ++gi) {
+      const float* ag = packed[static_cast<std::size_t>(gi)].data();
+      parallel_for(chunks, 1, [&](std::int64_t q0, std::int64_t q1) {
+        float* packed_b = scratch_f32(per * panels * kdim * kNr);
+        for (std::int64_t q = q0; q < q1; ++q) {
+          const std::int64_t b0 = q * per, b1 = std::min(n, b0 + per);
+          for (std::int64_t b = b0; b < b1; ++b) {
+            pack_b_tile(g, taps, xd + (b * c + gi * cg) * in_plane, 0, out_plane, pointwise,
+                        in_plane, packed_b + (b - b0) * panels * kdim * kNr);
+          }
+          const std::int64_t y0 = (b0 * m + gi * mg) * out_plane;
+          gemm_packed_groups(ag, packed_b, mg, out_plane, b1 - b0, kdim, 0, mblocks, yd + y0,
+                             out_plane, m * out_plane, false);
+          for (std::int64_t b = b0; b < b1; ++b) {
+            const std::int64_t yoff = (b * m + gi * mg) * out_plane;
+            epi.apply(yd + yoff, out_plane, mg, out_plane, bd ? bd + gi * mg : nullptr,
+                      sd ? sd + yoff : nullptr, out_plane);
+          }
+        }
+      });
+    }
+    return;
+  }
+  for (std::int64_t b = 0; b < n; ++b) {
+    for (std::int64_t gi = 0; gi < group; ++gi) {
+      const float* xg = xd + (b * c + gi * cg) * in_plane;
+      const float* ag = packed[static_cast<std::size_t>(gi)].data();
+      const std::int64_t yoff = (b * m + gi * mg) * out_plane;
+      float* yg = yd + yoff;
+      const float* sg = sd ? sd + yoff : nullptr;
+      const float* bg = bd ? bd + gi * mg : nullptr;
+      if (tiles < num_threads() || mg >= out_plane) {
+        // Small maps with many channels: pack the whole map once, split by channel blocks.
+        float* packed_b = scratch_f32(panels * kdim * kNr);
+        parallel_for(panels, 1, [&](std::int64_t j0, std::int64_t j1) {
+          pack_b_tile(g, taps, xg, j0 * kNr, std::min(out_plane, j1 * kNr), pointwise, in_plane,
+                      packed_b + j0 * kdim * kNr);
+        });
+        parallel_for(mblocks, 1, [&](std::int64_t mb0, std::int64_t mb1) {
+          gemm_packed(ag, packed_b, mg, out_plane, kdim, mb0, mb1, yg, out_plane);
+          const std::int64_t r0 = mb0 * kMr, r1 = std::min(mg, mb1 * kMr);
+          epi.apply(yg + r0 * out_plane, out_plane, r1 - r0, out_plane, bg ? bg + r0 : nullptr,
+                    sg ? sg + r0 * out_plane : nullptr, out_plane);
+        });
+        continue;
+      }
+      parallel_for(tiles, 1, [&](std::int64_t t0, std::int64_t t1) {
+        for (std::int64_t t = t0; t < t1; ++t) {
+          const std::int64_t p0 = t * width, p1 = std::min(out_plane, p0 + width);
+          const std::int64_t tile_panels = (p1 - p0 + kNr - 1) / kNr;
+          float* packed_b = scratch_f32(tile_panels * kdim * kNr);
+          pack_b_tile(g, taps, xg, p0, p1, pointwise, in_plane, packed_b);
+          gemm_packed(ag, packed_b, mg, p1 - p0, kdim, 0, mblocks, yg + p0, out_plane);
+          epi.apply(yg + p0, out_plane, mg, p1 - p0, bg, sg ? sg + p0 : nullptr, out_plane);
+        }
+      });
+    }
+  }
+}
+
 // Conv (ONNX) and FusedConv (domain "act": Conv plus an optional residual input 3 and an
 // activation, see conv_epilogue.h). One kernel serves both: plain Conv has an empty epilogue.
 class ConvKernel final : public OpKernel {
@@ -445,6 +571,7 @@ class ConvKernel final : public OpKernel {
     const std::int64_t width = conv_tile_width(
         pointwise ? 1024 : std::clamp<std::int64_t>(65536 / kdim, 64, 512), out_plane);
     const std::int64_t tiles = (out_plane + width - 1) / width;
+    const std::vector<Tap> taps = make_taps(g, cg);
     for (std::int64_t b = 0; b < n; ++b) {
       for (std::int64_t gi = 0; gi < group_; ++gi) {
         const float* xg = xd + (b * c + gi * cg) * in_plane;
@@ -461,7 +588,7 @@ class ConvKernel final : public OpKernel {
           if (!pointwise) {
             float* col = scratch_f32(kdim * out_plane);
             parallel_for(out_plane, 16, [&](std::int64_t p0, std::int64_t p1) {
-              im2col_tile(g, xg, cg, p0, p1, col + p0, out_plane);
+              im2col_tile(g, taps, xg, p0, p1, col + p0, out_plane);
             });
             rhs = col;
           }
@@ -482,7 +609,7 @@ class ConvKernel final : public OpKernel {
             std::int64_t ldb = in_plane;
             if (!pointwise) {
               float* col = scratch_f32(kdim * (p1 - p0));
-              im2col_tile(g, xg, cg, p0, p1, col, p1 - p0);
+              im2col_tile(g, taps, xg, p0, p1, col, p1 - p0);
               rhs = col;
               ldb = p1 - p0;
             }
@@ -496,17 +623,16 @@ class ConvKernel final : public OpKernel {
   }
 
  private:
-  // The conv_gemm path: weights packed once per group, the input packed per tile straight
-  // from the image. The packing is keyed by the weight's storage (which the kernel keeps a
-  // reference to, so the address cannot be reused) and its version, so both a weight fed at
-  // run time and an in-place update of an initializer (an optimizer step) are repacked.
+  // The conv_gemm path. The weights are packed once per group and the packing is keyed by the
+  // weight's storage (which the kernel keeps a reference to, so the address cannot be reused)
+  // and its version, so both a weight fed at run time and an in-place update of an initializer
+  // (an optimizer step) are repacked.
   void compute_packed(const G& g, const Tensor& w, const float* xd, const float* bd,
                       const float* sd, float* yd, std::int64_t n, std::int64_t c, std::int64_t m,
                       bool pointwise) {
     const float* wd = w.data<float>();
-    const std::int64_t cg = c / group_, mg = m / group_;
-    const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out);
-    const std::int64_t kdim = cg * prod(g.kernel);
+    const std::int64_t mg = m / group_;
+    const std::int64_t kdim = c / group_ * prod(g.kernel);
     if (packed_source_ != wd || packed_version_ != w.version() ||
         packed_.size() != static_cast<std::size_t>(group_) || packed_m_ != m || packed_k_ != kdim) {
       packed_.clear();
@@ -518,47 +644,7 @@ class ConvKernel final : public OpKernel {
       packed_m_ = m;
       packed_k_ = kdim;
     }
-    const std::int64_t mblocks = (mg + kMr - 1) / kMr;
-    // The packed input block of a tile (K x width floats) should fit the 512 KiB L2.
-    const std::int64_t budget = std::clamp<std::int64_t>(98304 / kdim / kNr * kNr, kNr, 512);
-    const std::int64_t width = conv_tile_width(budget, out_plane);
-    const std::int64_t tiles = (out_plane + width - 1) / width;
-    for (std::int64_t b = 0; b < n; ++b) {
-      for (std::int64_t gi = 0; gi < group_; ++gi) {
-        const float* xg = xd + (b * c + gi * cg) * in_plane;
-        const float* ag = packed_[static_cast<std::size_t>(gi)].data();
-        const std::int64_t yoff = (b * m + gi * mg) * out_plane;
-        float* yg = yd + yoff;
-        const float* sg = sd ? sd + yoff : nullptr;
-        const float* bg = bd ? bd + gi * mg : nullptr;
-        if (tiles < num_threads() || mg >= out_plane) {
-          // Small maps with many channels: pack the whole map once, split by channel blocks.
-          const std::int64_t panels = (out_plane + kNr - 1) / kNr;
-          float* packed_b = scratch_f32(panels * kdim * kNr);
-          parallel_for(panels, 1, [&](std::int64_t j0, std::int64_t j1) {
-            pack_b_tile(g, xg, cg, j0 * kNr, std::min(out_plane, j1 * kNr), pointwise, in_plane,
-                        packed_b + j0 * kdim * kNr);
-          });
-          parallel_for(mblocks, 1, [&](std::int64_t mb0, std::int64_t mb1) {
-            gemm_packed(ag, packed_b, mg, out_plane, kdim, mb0, mb1, yg, out_plane);
-            const std::int64_t r0 = mb0 * kMr, r1 = std::min(mg, mb1 * kMr);
-            epilogue_.apply(yg + r0 * out_plane, out_plane, r1 - r0, out_plane,
-                            bg ? bg + r0 : nullptr, sg ? sg + r0 * out_plane : nullptr, out_plane);
-          });
-          continue;
-        }
-        parallel_for(tiles, 1, [&](std::int64_t t0, std::int64_t t1) {
-          for (std::int64_t t = t0; t < t1; ++t) {
-            const std::int64_t p0 = t * width, p1 = std::min(out_plane, p0 + width);
-            const std::int64_t panels = (p1 - p0 + kNr - 1) / kNr;
-            float* packed_b = scratch_f32(panels * kdim * kNr);
-            pack_b_tile(g, xg, cg, p0, p1, pointwise, in_plane, packed_b);
-            gemm_packed(ag, packed_b, mg, p1 - p0, kdim, 0, mblocks, yg + p0, out_plane);
-            epilogue_.apply(yg + p0, out_plane, mg, p1 - p0, bg, sg ? sg + p0 : nullptr, out_plane);
-          }
-        });
-      }
-    }
+    conv_packed(g, packed_, xd, bd, sd, yd, n, c, m, group_, pointwise, epilogue_);
   }
 
   Attributes attrs_;
@@ -627,13 +713,24 @@ class ConvTransposeKernel final : public OpKernel {
   std::int64_t group_;
 };
 
-// Conv gradients (domain "act"), attributes as the forward Conv; ConvTranspose geometry in
-// reverse. ConvGradInput(dY, W, X) -> dX: per image and group, W^T dY unfolded back onto the
-// input with col2im (the adjoint of im2col). ConvGradWeight(dY, X, W) -> dW: dY times the
-// transposed im2col of X, summed over the batch. X and W are read for their shapes (and X's
-// values for the weight gradient).
+// Conv gradients (domain "act"), attributes as the forward Conv. ConvGradInput(dY, W, X) -> dX,
+// ConvGradWeight(dY, X, W) -> dW; X and W are read for their shapes (and X's values for the
+// weight gradient).
+//
+// dX with stride 1 is itself a convolution: dY convolved with the weights transposed (input
+// and output channels swapped) and flipped, padded by dilation * (k - 1) - pad; it runs on the
+// forward path (conv_packed), so no im2col matrix is built and nothing is scattered back.
+// Packing dY costs the same whatever the number of input channels (the product's rows), so
+// narrow layers (the Fashion-MNIST CNN's 16 and 32 channels, depthwise) measured faster the
+// old way, which other strides take too: per image, W^T dY folded back with col2im.
+//
+// dW: per image, dY times the transposed im2col of X, accumulated by the BLAS. (The same
+// product on conv_gemm's micro-kernel, dY packed as A and X unfolded straight into B, measured
+// no faster on the CIFAR ResNet-18 and slower on the small Fashion-MNIST CNN.)
 class ConvGradKernel final : public OpKernel {
  public:
+  static constexpr std::int64_t kMinFlippedChannels = 48;  // input channels per group
+
   ConvGradKernel(const KernelInit& init, bool weight)
       : attrs_(init.node.attrs), group_(attrs_.get_int("group", 1)), weight_(weight) {}
 
@@ -652,16 +749,17 @@ class ConvGradKernel final : public OpKernel {
     ACT_CHECK(dy.numel() == n * m * out_plane, op, ": gradient ", dy.describe(),
               " does not match the convolution's output");
     const float* dyd = dy.data<float>();
-    float* col = scratch_f32(kdim * out_plane);
     if (weight_) {
       Tensor& dw = ctx.allocate(0, DType::kF32, w.shape());
       float* dwd = dw.data<float>();
       std::fill(dwd, dwd + dw.numel(), 0.0F);
+      float* col = scratch_f32(kdim * out_plane);
+      const std::vector<Tap> taps = make_taps(g, cg);
       for (std::int64_t b = 0; b < n; ++b) {
         for (std::int64_t gi = 0; gi < group_; ++gi) {
           const float* xg = x.data<float>() + (b * c + gi * cg) * in_plane;
           parallel_for(out_plane, 64, [&](std::int64_t p0, std::int64_t p1) {
-            im2col_tile(g, xg, cg, p0, p1, col + p0, out_plane);
+            im2col_tile(g, taps, xg, p0, p1, col + p0, out_plane);
           });
           gemm_f32(false, true, mg, kdim, out_plane, 1.0F, dyd + (b * m + gi * mg) * out_plane,
                    out_plane, col, out_plane, 1.0F, dwd + gi * mg * kdim, kdim);
@@ -671,7 +769,9 @@ class ConvGradKernel final : public OpKernel {
     }
     Tensor& dx = ctx.allocate(0, DType::kF32, x.shape());
     float* dxd = dx.data<float>();
+    if (conv_gemm_available() && input_as_conv(g, w, dyd, dxd, n, c, m)) return;
     std::fill(dxd, dxd + dx.numel(), 0.0F);
+    float* col = scratch_f32(kdim * out_plane);
     // col2im scatters from the transposed geometry: "input" = conv output, "output" = input.
     G t = g;
     std::swap(t.in, t.out);
@@ -685,9 +785,54 @@ class ConvGradKernel final : public OpKernel {
   }
 
  private:
+  // dX as the convolution of dY with the flipped, transposed weights; false (nothing written)
+  // unless every stride is 1 and the padding fits inside the flipped window.
+  bool input_as_conv(const G& g, const Tensor& w, const float* dyd, float* dxd, std::int64_t n,
+                     std::int64_t c, std::int64_t m) {
+    if (c / group_ < kMinFlippedChannels) return false;
+    G t = g;
+    std::swap(t.in, t.out);
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (g.stride[i] != 1) return false;
+      const std::int64_t reach = g.dilation[i] * (g.kernel[i] - 1);
+      t.pad_begin[i] = reach - g.pad_begin[i];
+      t.pad_end[i] = reach - g.pad_end[i];
+      if (t.pad_begin[i] < 0 || t.pad_end[i] < 0) return false;
+    }
+    const std::int64_t cg = c / group_, mg = m / group_, ksize = prod(g.kernel);
+    const std::int64_t k = mg * ksize;  // inner dimension of the transposed convolution
+    const std::int64_t blocks = (cg + kMr - 1) / kMr;
+    const float* wd = w.data<float>();
+    // Per group, A'[ci][mi * ksize + kk] = W[mi][ci][ksize - 1 - kk] in conv_gemm's A layout.
+    flipped_.resize(static_cast<std::size_t>(group_));
+    for (std::int64_t gi = 0; gi < group_; ++gi) {
+      auto& a = flipped_[static_cast<std::size_t>(gi)];
+      a.assign(static_cast<std::size_t>(blocks * k * kMr), 0.0F);
+      parallel_for(blocks, 1, [&](std::int64_t cb0, std::int64_t cb1) {
+        for (std::int64_t cb = cb0; cb < cb1; ++cb) {
+          const std::int64_t rows = std::min(kMr, cg - cb * kMr);
+          float* dst = a.data() + cb * k * kMr;
+          for (std::int64_t mi = 0; mi < mg; ++mi) {
+            const float* wm = wd + ((gi * mg + mi) * cg + cb * kMr) * ksize;
+            for (std::int64_t kk = 0; kk < ksize; ++kk) {
+              float* d = dst + (mi * ksize + kk) * kMr;
+              for (std::int64_t r = 0; r < rows; ++r) d[r] = wm[r * ksize + ksize - 1 - kk];
+            }
+          }
+        }
+      });
+    }
+    const bool pointwise = ksize == 1 && t.pad_begin == std::vector<std::int64_t>(3, 0) &&
+                           t.pad_end == std::vector<std::int64_t>(3, 0);
+    conv_packed(t, flipped_, dyd, nullptr, nullptr, dxd, n, m, c, group_, pointwise,
+                ConvEpilogue{});
+    return true;
+  }
+
   Attributes attrs_;
   std::int64_t group_;
   bool weight_;
+  std::vector<std::vector<float>> flipped_;  // ConvGradInput: per group, conv_gemm A layout
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
-// BatchNormalization, LayerNormalization, InstanceNormalization on f32. Statistics are
-// two-pass (mean, then centered squares) for accuracy; rows/planes run in parallel.
+// BatchNormalization (both modes) and its training-mode gradient, LayerNormalization,
+// InstanceNormalization on f32. Statistics are two-pass (mean, then centered squares) for
+// accuracy; rows/planes/channels run in parallel.
+#include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "act/kernel/parallel.h"
@@ -42,6 +45,88 @@ void scale_shift(const float* x, const float* a, const float* b, std::int64_t ba
                });
 }
 
+// Sum of n floats in eight independent lanes: vectorizes without -ffast-math, and each lane
+// adds at most n / 8 terms, so float is accurate enough for one plane (callers add planes in
+// double).
+float lane_sum(const float* __restrict x, std::int64_t n) {
+  float acc[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
+  }
+  float s = 0.0F;
+  for (; i < n; ++i) s += x[i];
+  for (float a : acc) s += a;
+  return s;
+}
+
+// Sum of (x - m)^2 and of dy * (x - m) (dy may be null), eight lanes each.
+std::pair<float, float> centered_sums(const float* __restrict x, const float* __restrict dy,
+                                      float m, std::int64_t n) {
+  float sq[8] = {}, cross[8] = {};
+  std::int64_t i = 0;
+  if (dy != nullptr) {
+    for (; i + 8 <= n; i += 8) {
+      for (int k = 0; k < 8; ++k) {
+        const float d = x[i + k] - m;
+        sq[k] += d * d;
+        cross[k] += dy[i + k] * d;
+      }
+    }
+  } else {
+    for (; i + 8 <= n; i += 8) {
+      for (int k = 0; k < 8; ++k) {
+        const float d = x[i + k] - m;
+        sq[k] += d * d;
+      }
+    }
+  }
+  float s = 0.0F, c = 0.0F;
+  for (; i < n; ++i) {
+    const float d = x[i] - m;
+    s += d * d;
+    if (dy != nullptr) c += dy[i] * d;
+  }
+  for (int k = 0; k < 8; ++k) {
+    s += sq[k];
+    c += cross[k];
+  }
+  return {s, c};
+}
+
+// Batch statistics of channel `ch` of x[batch, channels, plane]: mean and biased variance, two
+// passes (the channel's data is in L2 for the second). With dy, also sum(dy) and
+// sum(dy * (x - mean)) for the gradient.
+struct ChannelMoments {
+  double mean = 0.0, var = 0.0, sum_dy = 0.0, sum_dy_xc = 0.0;
+};
+
+ChannelMoments channel_moments(const float* x, const float* dy, std::int64_t batch,
+                               std::int64_t channels, std::int64_t plane, std::int64_t ch) {
+  ChannelMoments r;
+  const double count = static_cast<double>(batch * plane);
+  if (count == 0) return r;
+  double sum = 0.0, sum_dy = 0.0;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t off = (b * channels + ch) * plane;
+    sum += lane_sum(x + off, plane);
+    if (dy != nullptr) sum_dy += lane_sum(dy + off, plane);
+  }
+  r.mean = sum / count;
+  r.sum_dy = sum_dy;
+  double sq = 0.0, cross = 0.0;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t off = (b * channels + ch) * plane;
+    const auto [s, c] =
+        centered_sums(x + off, dy ? dy + off : nullptr, static_cast<float>(r.mean), plane);
+    sq += s;
+    cross += c;
+  }
+  r.var = sq / count;
+  r.sum_dy_xc = cross;
+  return r;
+}
+
 class BatchNormKernel final : public OpKernel {
  public:
   explicit BatchNormKernel(const KernelInit& init)
@@ -62,48 +147,105 @@ class BatchNormKernel final : public OpKernel {
     ACT_CHECK(training_ || ctx.num_outputs() <= 1, op,
               ": running_mean/running_var outputs need training_mode=1");
     const float* xd = x.data<float>();
-    std::vector<float> use_mean(mean, mean + c), use_var(var, var + c);
-    if (training_) {
-      // Batch statistics over (N, spatial) per channel.
-      for (std::int64_t ch = 0; ch < c; ++ch) {
-        double sum = 0.0, sq = 0.0;
-        for (std::int64_t b = 0; b < n; ++b) {
-          const float* p = xd + (b * c + ch) * plane;
-          for (std::int64_t i = 0; i < plane; ++i) sum += p[i];
-        }
-        const double cnt = static_cast<double>(n * plane);
-        const double mu = cnt > 0 ? sum / cnt : 0.0;
-        for (std::int64_t b = 0; b < n; ++b) {
-          const float* p = xd + (b * c + ch) * plane;
-          for (std::int64_t i = 0; i < plane; ++i) sq += (p[i] - mu) * (p[i] - mu);
-        }
-        use_mean[static_cast<std::size_t>(ch)] = static_cast<float>(mu);
-        use_var[static_cast<std::size_t>(ch)] = static_cast<float>(cnt > 0 ? sq / cnt : 0.0);
-      }
-      for (int o = 1; o <= 2 && o < ctx.num_outputs(); ++o) {
-        const float* running = o == 1 ? mean : var;
-        const auto& current = o == 1 ? use_mean : use_var;
-        float* out = ctx.allocate(o, DType::kF32, {c}).data<float>();
-        for (std::int64_t ch = 0; ch < c; ++ch) {
-          out[ch] =
-              running[ch] * momentum_ + current[static_cast<std::size_t>(ch)] * (1.0F - momentum_);
-        }
-      }
-    }
-    std::vector<float> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c));
-    for (std::int64_t ch = 0; ch < c; ++ch) {
-      const auto i = static_cast<std::size_t>(ch);
-      a[i] = scale[ch] / std::sqrt(use_var[i] + epsilon_);
-      b[i] = bias[ch] - use_mean[i] * a[i];
-    }
     Tensor& y = ctx.allocate(0, DType::kF32, x.shape());
-    scale_shift(xd, a.data(), b.data(), n, c, plane, y.data<float>());
+    float* yd = y.data<float>();
+    if (!training_) {
+      std::vector<float> a(static_cast<std::size_t>(c)), b(static_cast<std::size_t>(c));
+      for (std::int64_t ch = 0; ch < c; ++ch) {
+        const auto i = static_cast<std::size_t>(ch);
+        a[i] = scale[ch] / std::sqrt(var[ch] + epsilon_);
+        b[i] = bias[ch] - mean[ch] * a[i];
+      }
+      scale_shift(xd, a.data(), b.data(), n, c, plane, yd);
+      return;
+    }
+    // Training: each channel's statistics and its normalized output in one task, while the
+    // channel's planes are in cache.
+    float* run_mean =
+        ctx.num_outputs() > 1 ? ctx.allocate(1, DType::kF32, {c}).data<float>() : nullptr;
+    float* run_var =
+        ctx.num_outputs() > 2 ? ctx.allocate(2, DType::kF32, {c}).data<float>() : nullptr;
+    parallel_for(c, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(n * plane, 1)),
+                 [&](std::int64_t c0, std::int64_t c1) {
+                   for (std::int64_t ch = c0; ch < c1; ++ch) {
+                     const ChannelMoments m = channel_moments(xd, nullptr, n, c, plane, ch);
+                     const auto bm = static_cast<float>(m.mean), bv = static_cast<float>(m.var);
+                     if (run_mean) run_mean[ch] = mean[ch] * momentum_ + bm * (1.0F - momentum_);
+                     if (run_var) run_var[ch] = var[ch] * momentum_ + bv * (1.0F - momentum_);
+                     const float a = scale[ch] / std::sqrt(bv + epsilon_);
+                     const float b = bias[ch] - bm * a;
+                     for (std::int64_t i = 0; i < n; ++i) {
+                       const float* __restrict xp = xd + (i * c + ch) * plane;
+                       float* __restrict yp = yd + (i * c + ch) * plane;
+                       for (std::int64_t k = 0; k < plane; ++k) yp[k] = xp[k] * a + b;
+                     }
+                   }
+                 });
   }
 
  private:
   float epsilon_;
   float momentum_;
   bool training_;
+};
+
+// BatchNormTrainingGrad(dY, X, scale) -> dX, dScale, dB (domain "act"): the gradient of
+// training-mode BatchNormalization through its batch statistics. With xhat = (x - mean) *
+// invstd over count = batch * plane values per channel:
+//   dB = sum(dy), dScale = sum(dy * xhat),
+//   dX = scale * invstd * (dy - dB / count - xhat * dScale / count).
+// The statistics are recomputed from X (ONNX's training-mode node has no outputs to keep them
+// in); that costs one read of X per channel, next to the two the gradient needs anyway.
+class BatchNormTrainingGradKernel final : public OpKernel {
+ public:
+  explicit BatchNormTrainingGradKernel(const KernelInit& init)
+      : epsilon_(init.node.attrs.get_float("epsilon", 1e-5F)) {}
+
+  void compute(KernelContext& ctx) override {
+    const char* op = "BatchNormTrainingGrad";
+    const Tensor& dy = ctx.input(0);
+    const Tensor& x = ctx.input(1);
+    ACT_CHECK(x.rank() >= 2 && dy.shape() == x.shape() && dy.dtype() == DType::kF32, op,
+              ": gradient ", dy.describe(), " and input ", x.describe(), " differ");
+    const std::int64_t n = x.dim(0), c = x.dim(1),
+                       plane = x.numel() / std::max<std::int64_t>(1, n * c);
+    const float* scale = per_channel(op, "scale", ctx, 2, c);
+    float* dx = ctx.allocate(0, DType::kF32, x.shape()).data<float>();
+    float* dscale =
+        ctx.num_outputs() > 1 ? ctx.allocate(1, DType::kF32, {c}).data<float>() : nullptr;
+    float* dbias =
+        ctx.num_outputs() > 2 ? ctx.allocate(2, DType::kF32, {c}).data<float>() : nullptr;
+    const float* xd = x.data<float>();
+    const float* g = dy.data<float>();
+    const double count = static_cast<double>(n * plane);
+    parallel_for(c, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(n * plane, 1)),
+                 [&](std::int64_t c0, std::int64_t c1) {
+                   for (std::int64_t ch = c0; ch < c1; ++ch) {
+                     const ChannelMoments m = channel_moments(xd, g, n, c, plane, ch);
+                     const double invstd = 1.0 / std::sqrt(m.var + epsilon_);
+                     if (dbias) dbias[ch] = static_cast<float>(m.sum_dy);
+                     if (dscale) dscale[ch] = static_cast<float>(m.sum_dy_xc * invstd);
+                     if (count == 0) continue;
+                     // dX = k1 * dy + k2 * x + k0, the affine form of the formula above.
+                     const double k1 = scale[ch] * invstd;
+                     const double k2 = -k1 * invstd * invstd * m.sum_dy_xc / count;
+                     const double k0 = -k1 * m.sum_dy / count - k2 * m.mean;
+                     const auto f1 = static_cast<float>(k1), f2 = static_cast<float>(k2),
+                                f0 = static_cast<float>(k0);
+                     for (std::int64_t i = 0; i < n; ++i) {
+                       const std::int64_t off = (i * c + ch) * plane;
+                       const float* __restrict gp = g + off;
+                       const float* __restrict xp = xd + off;
+                       float* __restrict dp = dx + off;
+                       for (std::int64_t k = 0; k < plane; ++k)
+                         dp[k] = f1 * gp[k] + f2 * xp[k] + f0;
+                     }
+                   }
+                 });
+  }
+
+ private:
+  float epsilon_;
 };
 
 // Expands `t` (unidirectionally broadcastable to `target`) into a dense buffer of target's size.
@@ -230,6 +372,8 @@ KernelFactory factory() {
 void register_norm_cpu(OpRegistry& r) {
   r.add_kernel("BatchNormalization", "", DeviceKind::kCpu, {DType::kF32},
                factory<BatchNormKernel>());
+  r.add_kernel("BatchNormTrainingGrad", "act", DeviceKind::kCpu, {DType::kF32},
+               factory<BatchNormTrainingGradKernel>());
   r.add_kernel("LayerNormalization", "", DeviceKind::kCpu, {DType::kF32},
                factory<LayerNormKernel>());
   r.add_kernel("InstanceNormalization", "", DeviceKind::kCpu, {DType::kF32},

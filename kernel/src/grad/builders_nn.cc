@@ -1,6 +1,7 @@
 // Gradient builders of the nn family. MatMul and Gemm are products of their inputs' products;
-// Conv and MaxPool use the helper kernels ConvGradInput/ConvGradWeight/MaxPoolGrad; the
-// inference-mode norms and pools are affine maps written with forward ops.
+// Conv, MaxPool and training-mode BatchNormalization use helper kernels (ConvGradInput,
+// ConvGradWeight, MaxPoolGrad, BatchNormTrainingGrad); the inference-mode norms and pools are
+// affine maps written with forward ops.
 #include <numeric>
 
 #include "act/kernel/autograd.h"
@@ -114,9 +115,22 @@ void register_nn_gradients(OpRegistry& r) {
     const std::string spread = g.emit("Expand", {g.grad_output(0), g.emit("Shape", {in(g, 0)})});
     g.set_grad_input(0, g.emit("Mul", {spread, g.scalar(1.0F / static_cast<float>(count))}));
   });
-  // Inference-mode BatchNormalization: y = (x - mean) * scale / sqrt(var + eps) + bias, an
-  // affine map per channel; mean and var are statistics, not trained.
+  // Training mode normalizes by the batch's own statistics, so the gradient flows through them
+  // too: one helper kernel (BatchNormTrainingGrad) does the per-channel reductions and dX in
+  // one pass over each channel. The running-statistic outputs carry no gradient.
+  // Inference mode: y = (x - mean) * scale / sqrt(var + eps) + bias, an affine map per channel;
+  // mean and var are statistics, not trained.
   r.set_gradient("BatchNormalization", "", [](G& g) {
+    if (g.node().attrs.get_int("training_mode", 0) != 0) {
+      Attributes a;
+      a.set("epsilon", g.node().attrs.get_float("epsilon", 1e-5F));
+      const std::vector<std::string> d = g.emit_multi(
+          "BatchNormTrainingGrad", {g.grad_output(0), in(g, 0), in(g, 1)}, 3, a, "act");
+      for (std::size_t i = 0; i < 3; ++i) {
+        if (g.wants(i)) g.set_grad_input(i, d[i]);
+      }
+      return;
+    }
     const std::size_t rank = g.static_shape(in(g, 0)).size();
     const std::int64_t c = g.static_shape(in(g, 1))[0];
     std::vector<std::int64_t> bshape(rank, 1);

@@ -1,6 +1,6 @@
 // The helper ops gradients need beyond ONNX's set, all in domain "act": their schemas here,
-// their CPU kernels here (SumToShape, StopGradient) or next to their forward kernels (the conv
-// and pool gradients in cpu/nn_conv.cc and cpu/nn_pool.cc).
+// their CPU kernels here (SumToShape, StopGradient) or next to their forward kernels (the conv,
+// pool and batch-norm gradients in cpu/nn_conv.cc, cpu/nn_pool.cc and cpu/nn_norm.cc).
 #include <algorithm>
 
 #include "act/kernel/op_registry.h"
@@ -115,6 +115,19 @@ void register_grad_ops(OpRegistry& r) {
   r.add_schema(schema("ConvGradInput", 3, 3, like_input(2)));
   r.add_schema(schema("ConvGradWeight", 3, 3, like_input(2)));
   r.add_schema(schema("MaxPoolGrad", 2, 2, like_input(1)));
+  // BatchNormTrainingGrad(dY, X, scale) -> dX, dScale, dB; kernel in cpu/nn_norm.cc.
+  OpSchema bn = schema("BatchNormTrainingGrad", 3, 3, [](InferContext& c) {
+    for (std::size_t o = 0; o < c.outputs.size() && o < 3; ++o) {
+      const std::size_t from = o == 0 ? 1 : 2;
+      if (!c.has_input(from)) continue;
+      const std::string name = c.outputs[o].name;
+      c.outputs[o] = *c.inputs[from];
+      c.outputs[o].name = name;
+    }
+  });
+  bn.min_outputs = 1;
+  bn.max_outputs = 3;
+  r.add_schema(bn);
   r.add_kernel("SumToShape", "act", DeviceKind::kCpu, {DType::kF32},
                [](const KernelInit&) { return make_kernel(sum_to_shape); });
   r.add_kernel("StopGradient", "act", DeviceKind::kCpu, {}, [](const KernelInit&) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "act/kernel/batch_statistics.h"
 #include "act/kernel/executor.h"
 #include "act/kernel/graph.h"
 #include "act/kernel/optimizer.h"
@@ -24,6 +25,11 @@ struct TrainStepOptions {
   OptimizerConfig optimizer;
   double clip_norm = 0.0;        // 0: no clipping
   std::int64_t batch_size = 32;  // fixed: backward needs static shapes
+  // BatchNorm normalizes by each batch's statistics (as PyTorch's model.train()) and the step
+  // writes the updated running mean and variance (ONNX momentum 0.9, PyTorch's 0.1) back into
+  // the model's initializers, which then are not trained (batch_statistics.h). False: the
+  // stored statistics stay frozen.
+  bool batch_statistics = false;
 };
 
 class TrainStep {
@@ -51,6 +57,7 @@ class TrainStep {
   std::int64_t opset_;
   std::string input_, loss_;
   std::vector<std::string> trainable_, grad_names_;
+  std::vector<RunningStatUpdate> running_stats_;  // batch_statistics: outputs after the grads
   std::unique_ptr<Executor> executor_;
   Optimizer optimizer_;
   TrainStepOptions options_;
