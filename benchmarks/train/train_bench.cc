@@ -6,8 +6,8 @@
 // usage: train_bench MODEL.onnx INPUT LOGITS [--batch 64] [--steps 30] [--warmup 5] [--threads 2]
 //                    [--batch-statistics 0|1] [--profile 0|1]
 // --batch-statistics 1 trains BatchNorm with batch statistics (TrainStepOptions). --profile 1
-// instead builds the same training graph as TrainStep, runs it with the executor's per-node
-// profile and prints the time per op type (forward and backward, without the optimizer).
+// instead runs the steps with the executor's per-node profile and prints the time per op type
+// (forward and backward, without the optimizer).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,53 +18,20 @@
 #include <vector>
 
 #include "act/host/onnx_io.h"
-#include "act/kernel/autograd.h"
-#include "act/kernel/batch_statistics.h"
 #include "act/kernel/executor.h"
-#include "act/kernel/losses.h"
 #include "act/kernel/parallel.h"
-#include "act/kernel/passes.h"
 #include "act/kernel/train_step.h"
 
 namespace {
 
-// The graph TrainStep executes (batch fixed, optional batch statistics, cross-entropy,
-// backward for every f32 weight), run `steps` times with profiling on.
-void profile(const act::Model& model, const std::string& input, const std::string& logits,
-             const act::Tensor& images, const act::Tensor& labels, bool batch_statistics,
+// Runs `steps` training steps with the executor's per-node profile on and prints the time per
+// op type (forward and backward; the optimizer update is not a node).
+void profile(act::TrainStep& train, const act::Tensor& images, const act::Tensor& labels,
              int warmup, int steps) {
-  act::Graph g = model.graph;
-  const std::int64_t opset = model.default_opset();
-  for (auto& in : g.mutable_inputs()) {
-    if (in.name == input) in.shape[0] = act::Dim{images.dim(0), ""};
-  }
-  g.clear_value_infos();
-  g.mutable_outputs().clear();
-  std::vector<std::string> stats;
-  if (batch_statistics) {
-    for (const auto& u : act::use_batch_statistics(g)) stats.push_back(u.initializer);
-  }
-  std::vector<std::string> wrt;
-  for (const auto& [name, t] : g.initializers()) {
-    if (t.dtype() == act::DType::kF32 && t.rank() >= 1 &&
-        std::find(stats.begin(), stats.end(), name) == stats.end())
-      wrt.push_back(name);
-  }
-  g.add_input(act::ValueInfo::from_tensor("labels", labels));
-  act::infer_shapes(g, opset);
-  const std::string loss = act::add_cross_entropy(g, logits, "labels");
-  act::infer_shapes(g, opset);
-  const act::BackwardResult back =
-      act::build_backward(g, loss, wrt, opset, act::OpRegistry::global());
-  g.add_output(act::ValueInfo{loss});
-  for (const auto& w : wrt) g.add_output(act::ValueInfo{back.grads.at(w)});
-  act::ExecutorOptions options;
-  options.profile = true;
-  act::Executor exec(g, opset, options);
-  for (int i = 0; i < warmup; ++i) exec.run({{input, images}, {"labels", labels}});
-  const std::vector<act::NodeProfile> before = exec.profile();
-  for (int i = 0; i < steps; ++i) exec.run({{input, images}, {"labels", labels}});
-  const std::vector<act::NodeProfile> after = exec.profile();
+  for (int i = 0; i < warmup; ++i) train.step(images, labels, 0.01);
+  const std::vector<act::NodeProfile> before = train.trainer().profile();
+  for (int i = 0; i < steps; ++i) train.step(images, labels, 0.01);
+  const std::vector<act::NodeProfile> after = train.trainer().profile();
   std::map<std::string, std::pair<double, std::int64_t>> by_op;  // ms per step, nodes
   std::vector<std::pair<double, std::string>> nodes;
   double total = 0.0;
@@ -79,7 +46,7 @@ void profile(const act::Model& model, const std::string& input, const std::strin
   for (const auto& [op, v] : by_op) order.emplace_back(v.first, op);
   std::sort(order.rbegin(), order.rend());
   std::printf("profile: %.2f ms per step in kernels, %zu backward nodes\n", total,
-              back.nodes_added);
+              train.backward_nodes());
   for (const auto& [ms, op] : order) {
     std::printf("  %-24s %9.2f ms %6.1f%%  %4lld nodes\n", op.c_str(), ms, 100.0 * ms / total,
                 static_cast<long long>(by_op[op].second));
@@ -128,6 +95,7 @@ int main(int argc, char** argv) {
     act::TrainStepOptions options;
     options.batch_size = batch;
     options.batch_statistics = batch_statistics;
+    options.profile = profiling;
     options.optimizer.kind = act::OptimizerConfig::Kind::kMomentum;
     act::TrainStep train(model.graph, model.default_opset(), argv[2], argv[3], options);
     act::Shape image_shape;
@@ -150,7 +118,7 @@ int main(int argc, char** argv) {
     std::fill(labels.data<float>(), labels.data<float>() + labels.numel(), 0.0F);
     for (int i = 0; i < batch; ++i) labels.data<float>()[i * classes + i % classes] = 1.0F;
     if (profiling) {
-      profile(model, argv[2], argv[3], images, labels, batch_statistics, warmup, steps);
+      profile(train, images, labels, warmup, steps);
       return 0;
     }
     for (int i = 0; i < warmup; ++i) train.step(images, labels, 0.01);

@@ -38,6 +38,8 @@ double scalar_of(const Tensor& t) {
   return static_cast<double>(t.data<float>()[0]);
 }
 
+constexpr float kBatchNormMomentum = 0.9F;  // ONNX's form of PyTorch's default 0.1
+
 }  // namespace
 
 GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerOptions options)
@@ -60,9 +62,9 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
     ACT_CHECK(found, "training: the model has no input named '", name, "'");
   }
 
+  const std::set<std::string> statistics = batch_norm_statistics(model_);
   trainable_ = options_.trainable;
   if (trainable_.empty()) {
-    const std::set<std::string> statistics = batch_norm_statistics(model_);
     const std::set<std::string> read = values_read(model_);
     for (const auto& [name, t] : model_.initializers()) {
       if (t.dtype() == DType::kF32 && t.rank() >= 1 && !model_.is_frozen(name) &&
@@ -71,12 +73,18 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
       }
     }
   }
-  // Own the weights: clone them so updates never reach the caller's tensors.
+  // Own the weights (and the running statistics apply() writes): clone them so updates never
+  // reach the caller's tensors.
   for (const auto& name : trainable_) {
     const Tensor* t = model_.initializer(name);
     ACT_CHECK(t != nullptr, "training: '", name, "' is not an initializer of the model");
     ACT_CHECK(t->dtype() == DType::kF32, "training: parameter '", name, "' is not f32");
     model_.set_initializer(name, t->clone());
+  }
+  if (options_.batch_statistics) {
+    for (const std::string& name : statistics) {
+      if (const Tensor* t = model_.initializer(name)) model_.set_initializer(name, t->clone());
+    }
   }
 
   // The loss graph declares only loss outputs; shape inference then records every value.
@@ -138,6 +146,10 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
   for (const std::string& term : options_.loss_terms) loss_graph_.add_output(ValueInfo{term});
 
   train_graph_ = loss_graph_;
+  if (options_.batch_statistics) {
+    running_stats_ = use_batch_statistics(train_graph_, kBatchNormMomentum);
+    infer_shapes(train_graph_, opset_);
+  }
   const std::size_t before = train_graph_.nodes().size();
   const BackwardResult back =
       build_backward(train_graph_, total_, trainable_, opset_, OpRegistry::global());
@@ -146,9 +158,12 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
     grad_names_.push_back(back.grads.at(p));
     train_graph_.add_output(ValueInfo{grad_names_.back()});
   }
+  for (const auto& u : running_stats_) train_graph_.add_output(ValueInfo{u.updated});
   ACT_CHECK(!trainable_.empty(), "training: the model has no trainable parameter");
   loss_executor_ = std::make_unique<Executor>(loss_graph_, opset_);
-  train_executor_ = std::make_unique<Executor>(train_graph_, opset_);
+  ExecutorOptions exec_options;
+  exec_options.profile = options_.profile;
+  train_executor_ = std::make_unique<Executor>(train_graph_, opset_, exec_options);
 }
 
 GraphTrainer::~GraphTrainer() = default;
@@ -181,11 +196,14 @@ LossParts GraphTrainer::forward_backward(const std::map<std::string, Tensor>& fe
                                          const std::vector<double>& weights) {
   RunResult r = train_executor_->run(with_weights(feeds, weights));
   LossParts parts = read_loss(r);
-  const std::size_t first_grad = r.outputs.size() - grad_names_.size();
+  const std::size_t first_grad = r.outputs.size() - grad_names_.size() - running_stats_.size();
   gradients_.clear();
   for (std::size_t i = 0; i < trainable_.size(); ++i) {
     gradients_[trainable_[i]] = r.outputs[first_grad + i];
   }
+  fresh_stats_.assign(
+      r.outputs.begin() + static_cast<std::ptrdiff_t>(first_grad + trainable_.size()),
+      r.outputs.end());
   return parts;
 }
 
@@ -221,6 +239,16 @@ void GraphTrainer::apply(double lr) {
   if (options_.clip_norm > 0.0) clip_by_global_norm(pg, options_.clip_norm);
   optimizer_.step(pg, lr);
   gradients_.clear();
+  // New running statistics, in place: every graph of this trainer shares these tensors.
+  for (std::size_t i = 0; i < fresh_stats_.size(); ++i) {
+    Tensor stat = *model_.initializer(running_stats_[i].initializer);
+    const Tensor& fresh = fresh_stats_[i];
+    ACT_CHECK(fresh.numel() == stat.numel() && stat.dtype() == DType::kF32,
+              "training: ", running_stats_[i].updated, " ", fresh.describe(), " does not fit ",
+              running_stats_[i].initializer, " ", stat.describe());
+    std::copy_n(fresh.data<float>(), fresh.numel(), stat.data<float>());
+  }
+  fresh_stats_.clear();
 }
 
 Graph GraphTrainer::graph() const {
@@ -234,6 +262,9 @@ std::map<std::string, Tensor> GraphTrainer::state() const {
   std::map<std::string, Tensor> out;
   for (const auto& name : trainable_) out["param/" + name] = model_.initializer(name)->clone();
   for (const auto& [key, t] : optimizer_.state()) out["opt/" + key] = t.clone();
+  for (const auto& u : running_stats_) {
+    out["stat/" + u.initializer] = model_.initializer(u.initializer)->clone();
+  }
   return out;
 }
 
@@ -250,6 +281,15 @@ void GraphTrainer::load_state(const std::map<std::string, Tensor>& state, std::i
               "checkpoint: parameter '", name, "' has shape ", shape_to_string(it->second.shape()),
               ", the model has ", shape_to_string(p->shape()));
     std::copy_n(it->second.data<float>(), p->numel(), p->data<float>());
+  }
+  for (const auto& u : running_stats_) {
+    auto it = state.find("stat/" + u.initializer);
+    ACT_CHECK(it != state.end(), "checkpoint: no value for running statistic '", u.initializer,
+              "'");
+    Tensor stat = *model_.initializer(u.initializer);
+    ACT_CHECK(it->second.shape() == stat.shape(), "checkpoint: running statistic '", u.initializer,
+              "' does not fit the model");
+    std::copy_n(it->second.data<float>(), stat.numel(), stat.data<float>());
   }
   optimizer_.load_state(optimizer_state, steps);
 }

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "act/kernel/batch_statistics.h"
 #include "act/kernel/executor.h"
 #include "act/kernel/graph.h"
 #include "act/kernel/optimizer.h"
@@ -43,6 +44,13 @@ struct GraphTrainerOptions {
   std::int64_t batch_size = 32;
   OptimizerConfig optimizer;
   double clip_norm = 0.0;  // global-norm clipping, 0 = none
+  // BatchNorm normalizes by each batch's statistics (PyTorch's model.train()); apply() writes
+  // the updated running mean and variance (ONNX momentum 0.9 = PyTorch's 0.1) back into the
+  // model's initializers (batch_statistics.h). False: the stored statistics stay frozen.
+  // Evaluation (loss_only, graph()) always uses the running statistics.
+  bool batch_statistics = false;
+  // Per-node wall time of the training graph, read with profile() (benchmarks).
+  bool profile = false;
 };
 
 // The loss of one batch and its parts (before the update).
@@ -85,10 +93,13 @@ class GraphTrainer {
   Graph graph() const;
   std::int64_t steps() const { return optimizer_.steps(); }
   std::size_t backward_nodes() const { return backward_nodes_; }
+  // The training graph's per-node times (empty unless GraphTrainerOptions::profile).
+  std::vector<NodeProfile> profile() const { return train_executor_->profile(); }
   // [batch, classes] of the logits with a task loss; empty without one.
   const Shape& logits_shape() const { return logits_shape_; }
 
-  // Everything a bit-exact resume needs: "param/<name>" and "opt/<name>/<slot>" tensors.
+  // Everything a bit-exact resume needs: "param/<name>", "opt/<name>/<slot>" and, with batch
+  // statistics, "stat/<name>" tensors.
   std::map<std::string, Tensor> state() const;
   // Restores state() output; `steps` is the optimizer's step count. Throws act::Error on a
   // missing or mis-shaped entry (a checkpoint of another model or config).
@@ -109,6 +120,8 @@ class GraphTrainer {
   std::vector<std::string> trainable_, grad_names_;
   std::unique_ptr<Executor> loss_executor_, train_executor_;
   std::map<std::string, Tensor> gradients_;
+  std::vector<RunningStatUpdate> running_stats_;  // batch_statistics: outputs after the grads
+  std::vector<Tensor> fresh_stats_;               // their values from the last forward_backward
   Optimizer optimizer_;
   std::size_t backward_nodes_ = 0;
   Shape logits_shape_;
