@@ -267,6 +267,17 @@ int compress(const CompressOptions& options) {
   }
   const int first_stage = resume ? std::stoi(resume->meta["stage"]) : 0;
 
+  // Every section's keys are checked before the (possibly long) evaluation of the input model.
+  for (const PlannedStage& stage : plan.stages) {
+    for (const PlannedStrategy& s : stage.strategies) {
+      StrategyPtr strategy = plugins.create_strategy(s.plugin);
+      sdk::KeyValueConfig view(s.section, s.config->entries);
+      const PluginInfo* p = plugins.find(s.plugin);
+      const sdk::Status status = strategy->configure(view);
+      if (!status.ok()) fail("plugin '", p->name, "' (", s.section, ") configure: ", status.error);
+    }
+  }
+
   if (eval_data != nullptr && eval_data->has_labels()) {
     run.original_metric = top1_of(original, *eval_data);
     std::fprintf(options.log, "original model: top-1 %.4f on %s\n", run.original_metric,

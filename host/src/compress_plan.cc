@@ -59,6 +59,11 @@ CompressPlan build_plan(const CompressConfig& config, const PluginManager& plugi
     const PluginInfo* plugin = plugins.find_section(section.name);
     if (plugin == nullptr) {
       const std::string owner = builtin_plugin_for(section.name);
+      if (const PluginInfo* installed = owner.empty() ? nullptr : plugins.find(owner)) {
+        fail(where(config, section), " belongs to the '", owner,
+             "' plugin, but the installed one (", installed->version, ", ",
+             installed->path.string(), ") does not handle it yet");
+      }
       if (!owner.empty()) {
         fail(where(config, section), " is handled by the '", owner,
              "' plugin, which is not installed; install it (lib/act/plugins/", owner,

@@ -11,6 +11,7 @@
 #include "act/kernel/error.h"
 #include "act/kernel/graph_trainer.h"
 #include "act/kernel/op_registry.h"
+#include "dataset_model_data.h"
 
 namespace act::host {
 namespace {
@@ -158,6 +159,12 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
   const std::string label = "stage " + std::to_string(setup.index + 1) + "/" +
                             std::to_string(setup.count) + " (" + stage.name + ")";
 
+  // Calibration and metric access for the strategies' graph hooks (sdk/model_data.h).
+  std::unique_ptr<DatasetModelData> data;
+  if (setup.train_data != nullptr) {
+    data = std::make_unique<DatasetModelData>(*setup.train_data, setup.eval_data, setup.input);
+  }
+
   // ---- configure and rewrite, in plan order
   std::vector<LiveStrategy> live;
   for (const PlannedStrategy& s : stage.strategies) {
@@ -168,7 +175,7 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
     check(live.back(), "configure", live.back().strategy->configure(view));
   }
   for (LiveStrategy& s : live) {
-    sdk::ModelEditor editor(model);
+    sdk::ModelEditor editor(model, nullptr, data.get());
     check(s, "rewrite_graph", s.strategy->rewrite_graph(editor));
     validate_after(s, "rewrite_graph", model);
   }
@@ -370,7 +377,7 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
 
   // ---- finalize in reverse order, then reports in plan order
   for (auto it = live.rbegin(); it != live.rend(); ++it) {
-    sdk::ModelEditor editor(model);
+    sdk::ModelEditor editor(model, nullptr, data.get());
     check(*it, "finalize", it->strategy->finalize(editor));
     validate_after(*it, "finalize", model);
   }

@@ -28,8 +28,8 @@ const char* KeyValueConfig::value(const char* key) const noexcept {
   return nullptr;
 }
 
-ModelEditor::ModelEditor(Model& model, const OpRegistry* registry)
-    : model_(model), registry_(registry) {}
+ModelEditor::ModelEditor(Model& model, const OpRegistry* registry, ModelDataV1* data)
+    : model_(model), registry_(registry), data_(data) {}
 
 ModelEditor::~ModelEditor() = default;
 

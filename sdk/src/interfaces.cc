@@ -3,6 +3,7 @@
 #include "act/sdk/config_view.h"
 #include "act/sdk/graph_editor.h"
 #include "act/sdk/loss_sink.h"
+#include "act/sdk/model_data.h"
 #include "act/sdk/report_writer.h"
 #include "act/sdk/step_context.h"
 #include "act/sdk/strategy.h"
@@ -15,5 +16,8 @@ StepContextV1::~StepContextV1() = default;
 LossSinkV1::~LossSinkV1() = default;
 ReportWriterV1::~ReportWriterV1() = default;
 StrategyV1::~StrategyV1() = default;
+ActivationSinkV1::~ActivationSinkV1() = default;
+ModelDataV1::~ModelDataV1() = default;
+GraphEditorV2::~GraphEditorV2() = default;
 
 }  // namespace act::sdk

@@ -19,6 +19,7 @@
 #include "act/sdk/export.h"
 #include "act/sdk/graph_editor.h"
 #include "act/sdk/loss_sink.h"
+#include "act/sdk/model_data.h"
 #include "act/sdk/report_writer.h"
 #include "act/sdk/step_context.h"
 
@@ -44,18 +45,22 @@ class ACT_SDK_API KeyValueConfig final : public ConfigViewV1 {
   std::vector<std::pair<std::string, std::string>> entries_;
 };
 
-// Edits `model` in place; validates against `registry` (nullptr: OpRegistry::global()).
-class ACT_SDK_API ModelEditor final : public GraphEditorV1 {
+// Edits `model` in place; validates against `registry` (nullptr: OpRegistry::global());
+// offers `data` (borrowed; may be nullptr) as a GraphEditorV2.
+class ACT_SDK_API ModelEditor final : public GraphEditorV2 {
  public:
-  explicit ModelEditor(Model& model, const OpRegistry* registry = nullptr);
+  explicit ModelEditor(Model& model, const OpRegistry* registry = nullptr,
+                       ModelDataV1* data = nullptr);
   ~ModelEditor() override;
 
   Model& model() noexcept override { return model_; }
   Status validate() noexcept override;
+  ModelDataV1* data() noexcept override { return data_; }
 
  private:
   Model& model_;
   const OpRegistry* registry_;
+  ModelDataV1* data_;
   std::string error_;
 };
 

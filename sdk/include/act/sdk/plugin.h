@@ -28,6 +28,7 @@
 
 #include "act/kernel/error.h"
 #include "act/sdk/config_reader.h"
+#include "act/sdk/model_data.h"
 #include "act/sdk/plugin_entry.h"
 #include "act/sdk/strategy.h"
 #include "act/sdk/toolchain.h"

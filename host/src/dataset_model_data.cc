@@ -1,0 +1,69 @@
+#include "dataset_model_data.h"
+
+#include <exception>
+
+#include "act/host/evaluate.h"
+#include "act/kernel/error.h"
+#include "act/kernel/executor.h"
+
+namespace act::host {
+
+DatasetModelData::DatasetModelData(const Dataset& calibration, const Dataset* eval,
+                                   std::string input)
+    : calibration_(calibration), eval_(eval), input_(std::move(input)) {}
+
+sdk::Status DatasetModelData::failure(const char* what) noexcept {
+  try {
+    error_ = what;
+  } catch (...) {
+    return sdk::Status::failure("out of memory while reporting an error");
+  }
+  return sdk::Status::failure(error_.c_str());
+}
+
+sdk::Status DatasetModelData::run(const Model& model, const char* const* values, std::size_t count,
+                                  std::int64_t batch_size, std::int64_t batches,
+                                  sdk::ActivationSinkV1& sink) noexcept {
+  try {
+    ACT_CHECK(batch_size >= 1 && batches >= 1,
+              "calibration: batch size and batch count must be "
+              ">= 1, got ",
+              batch_size, " and ", batches);
+    ExecutorOptions options;
+    for (std::size_t i = 0; i < count; ++i) options.taps.emplace_back(values[i]);
+    Executor exec(model.graph, model.default_opset(), options);
+    BatchOptions bo;
+    bo.batch_size = batch_size;
+    bo.limit = batch_size * batches;  // the first samples in file order, every call the same
+    BatchIterator it(calibration_, bo);
+    Batch batch;
+    for (std::int64_t b = 0; b < batches && it.next(batch); ++b) {
+      check_finite(batch.images, "calibration data");
+      RunResult r = exec.run({{input_, batch.images}});
+      for (std::size_t i = 0; i < count; ++i) {
+        auto found = r.tapped.find(values[i]);
+        ACT_CHECK(found != r.tapped.end(), "calibration: '", values[i],
+                  "' is not a value of the model");
+        const sdk::Status s = sink.consume(b, values[i], found->second);
+        if (!s.ok()) return failure(s.error);
+      }
+    }
+    return sdk::Status::success();
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+sdk::Status DatasetModelData::evaluate(const Model& model, double* metric) noexcept {
+  try {
+    ACT_CHECK(has_metric(), "evaluation needs labelled evaluation data (--eval-data)");
+    EvalOptions options;
+    options.model_name = "a candidate model";
+    *metric = host::evaluate(model, *eval_, options).top1;
+    return sdk::Status::success();
+  } catch (const std::exception& e) {
+    return failure(e.what());
+  }
+}
+
+}  // namespace act::host

@@ -1,0 +1,200 @@
+#include "qdq_writer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <set>
+
+#include "act/kernel/error.h"
+
+namespace act::quant {
+namespace {
+
+Tensor scalar_f32(float v) {
+  Tensor t(DType::kF32, Shape{});
+  t.data<float>()[0] = v;
+  return t;
+}
+
+template <class T>
+Tensor zeros(DType dtype, Shape shape) {
+  Tensor t(dtype, std::move(shape));
+  std::fill(t.data<T>(), t.data<T>() + t.numel(), T{0});
+  return t;
+}
+
+Node make(Graph& g, const std::string& op, std::vector<std::string> inputs,
+          const std::string& output, std::int64_t axis = -1) {
+  Node n;
+  n.name = g.unique_name(output + "_node");
+  n.op_type = op;
+  n.inputs = std::move(inputs);
+  n.outputs = {output};
+  if (axis >= 0) n.attrs.set("axis", axis);
+  return n;
+}
+
+// One Q/DQ pair for `value`: returns the DQ output's name.
+std::string add_qdq(Graph& g, const std::string& value, const ActivationQuant& q,
+                    const std::string& dq_name) {
+  const std::string scale = g.unique_name(value + "_scale");
+  const std::string zp = g.unique_name(value + "_zero_point");
+  g.set_initializer(scale, scalar_f32(q.scale));
+  if (q.is_unsigned) {
+    g.set_initializer(zp, zeros<std::uint8_t>(DType::kU8, Shape{}));
+  } else {
+    g.set_initializer(zp, zeros<std::int8_t>(DType::kI8, Shape{}));
+  }
+  const std::string quantized = g.unique_name(value + "_quantized");
+  g.add_node(make(g, "QuantizeLinear", {value, scale, zp}, quantized));
+  g.add_node(make(g, "DequantizeLinear", {quantized, scale, zp}, dq_name));
+  return dq_name;
+}
+
+// Per-channel (or per-tensor) symmetric scales of `w` along `axis`.
+std::vector<float> weight_scales(const Tensor& w, int axis, const WeightOptions& o, int qmax) {
+  const Shape& s = w.shape();
+  const std::int64_t channels = o.per_channel ? s[static_cast<std::size_t>(axis)] : 1;
+  std::int64_t inner = 1;
+  for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < s.size(); ++d) inner *= s[d];
+  std::vector<float> absmax(static_cast<std::size_t>(channels), 0.0F);
+  const float* x = w.data<float>();
+  for (std::int64_t i = 0; i < w.numel(); ++i) {
+    const std::int64_t c = o.per_channel ? (i / inner) % channels : 0;
+    absmax[static_cast<std::size_t>(c)] =
+        std::max(absmax[static_cast<std::size_t>(c)], std::fabs(x[i]));
+  }
+  std::vector<float> scales;
+  for (float m : absmax) scales.push_back(m > 0.0F ? m / static_cast<float>(qmax) : 1.0F);
+  return scales;
+}
+
+}  // namespace
+
+ActivationQuant activation_quant(float min, float threshold) {
+  ActivationQuant q;
+  q.is_unsigned = min >= 0.0F;
+  const float t = threshold > 0.0F ? threshold : 1.0F;
+  q.scale = t / (q.is_unsigned ? 255.0F : 127.0F);
+  return q;
+}
+
+QdqSummary write_qdq(Graph& graph, const std::vector<Target>& targets,
+                     const std::map<std::string, ActivationQuant>& activations,
+                     const WeightOptions& weights) {
+  ACT_CHECK(weights.bits >= 2 && weights.bits <= 8, "weight_bits must be in 2..8, got ",
+            weights.bits);
+  const int qmax = (1 << (weights.bits - (weights.reduce_range ? 2 : 1))) - 1;
+  auto quant_of = [&](const std::string& v) -> const ActivationQuant& {
+    auto it = activations.find(v);
+    ACT_CHECK(it != activations.end(), "quantization: no calibration for '", v, "'");
+    return it->second;
+  };
+
+  // Snapshot the nodes first: adding nodes reallocates the node list.
+  std::vector<Node> originals;
+  for (const Target& t : targets) originals.push_back(graph.nodes()[t.node]);
+  std::map<std::string, std::string> dq_of;  // float value -> its DQ output
+  std::set<std::string> dq_outputs;
+  QdqSummary summary;
+
+  // Outputs first, so a target reading another target's output reuses that Q/DQ pair.
+  for (std::size_t k = 0; k < targets.size(); ++k) {
+    const std::string y = originals[k].outputs.at(0);
+    Node& node = graph.mutable_nodes()[targets[k].node];
+    const std::string raw = graph.unique_name(y + "_float");
+    node.outputs[0] = raw;
+    add_qdq(graph, raw, quant_of(y), y);
+    dq_outputs.insert(y);
+  }
+  for (std::size_t k = 0; k < targets.size(); ++k) {
+    const Target& t = targets[k];
+    std::string x_dq = t.activation;
+    if (dq_outputs.count(t.activation) == 0) {
+      auto found = dq_of.find(t.activation);
+      if (found == dq_of.end()) {
+        const std::string name = graph.unique_name(t.activation + "_dequantized");
+        found =
+            dq_of.emplace(t.activation, add_qdq(graph, t.activation, quant_of(t.activation), name))
+                .first;
+      }
+      x_dq = found->second;
+    }
+    const ActivationQuant& xq = quant_of(t.activation);
+
+    // Weight: int8 values and their scales along the output-channel axis.
+    const Tensor w = *graph.initializer(t.weight);
+    const std::vector<float> scales = weight_scales(w, t.weight_axis, weights, qmax);
+    const Shape& ws = w.shape();
+    std::int64_t inner = 1;
+    for (std::size_t d = static_cast<std::size_t>(t.weight_axis) + 1; d < ws.size(); ++d)
+      inner *= ws[d];
+    const auto channels = static_cast<std::int64_t>(scales.size());
+    Tensor wq(DType::kI8, ws);
+    for (std::int64_t i = 0; i < w.numel(); ++i) {
+      const float s = scales[static_cast<std::size_t>(channels > 1 ? (i / inner) % channels : 0)];
+      const float q = std::nearbyint(w.data<float>()[i] / s);
+      wq.data<std::int8_t>()[i] = static_cast<std::int8_t>(
+          std::clamp(q, static_cast<float>(-qmax), static_cast<float>(qmax)));
+    }
+    const std::string wq_name = graph.unique_name(t.weight + "_quantized");
+    const std::string ws_name = graph.unique_name(t.weight + "_scale");
+    const std::string wz_name = graph.unique_name(t.weight + "_zero_point");
+    graph.set_initializer(wq_name, wq);
+    Tensor scale_t(DType::kF32, channels > 1 ? Shape{channels} : Shape{});
+    std::copy(scales.begin(), scales.end(), scale_t.data<float>());
+    graph.set_initializer(ws_name, scale_t);
+    graph.set_initializer(wz_name, zeros<std::int8_t>(DType::kI8, scale_t.shape()));
+    const std::string w_dq = graph.unique_name(t.weight + "_dequantized");
+    graph.add_node(make(graph, "DequantizeLinear", {wq_name, ws_name, wz_name}, w_dq,
+                        channels > 1 ? t.weight_axis : -1));
+    summary.float_weight_bytes += w.nbytes();
+    summary.int_weight_bytes += wq.nbytes() + scale_t.nbytes() + scale_t.numel();
+
+    Node& node = graph.mutable_nodes()[t.node];
+    node.inputs[0] = x_dq;
+    node.inputs[1] = w_dq;
+
+    // Bias: int32 with scale s_x * s_w[c], the form the integer kernels accumulate in.
+    if (!t.bias.empty()) {
+      const Tensor b = *graph.initializer(t.bias);
+      if (b.rank() == 1 && (channels == 1 || b.numel() == channels)) {
+        Tensor bq(DType::kI32, b.shape());
+        Tensor bs(DType::kF32, b.shape());
+        for (std::int64_t i = 0; i < b.numel(); ++i) {
+          const float s = xq.scale * scales[static_cast<std::size_t>(channels > 1 ? i : 0)];
+          bs.data<float>()[i] = s;
+          const double q = std::nearbyint(static_cast<double>(b.data<float>()[i]) / s);
+          bq.data<std::int32_t>()[i] = static_cast<std::int32_t>(
+              std::clamp(q, static_cast<double>(std::numeric_limits<std::int32_t>::min()),
+                         static_cast<double>(std::numeric_limits<std::int32_t>::max())));
+        }
+        const std::string bq_name = graph.unique_name(t.bias + "_quantized");
+        const std::string bs_name = graph.unique_name(t.bias + "_scale");
+        graph.set_initializer(bq_name, bq);
+        graph.set_initializer(bs_name, bs);
+        const std::string b_dq = graph.unique_name(t.bias + "_dequantized");
+        graph.mutable_nodes()[t.node].inputs[2] = b_dq;
+        // No zero point: int32 bias is symmetric, and the input omitted means 0.
+        graph.add_node(make(graph, "DequantizeLinear", {bq_name, bs_name}, b_dq, 0));
+        summary.float_weight_bytes += b.nbytes();
+        summary.int_weight_bytes += bq.nbytes() + bs.nbytes();
+      }
+    }
+    ++summary.quantized_nodes;
+  }
+  // Float weights and biases nobody reads any more.
+  std::set<std::string> read;
+  for (const Node& n : graph.nodes()) read.insert(n.inputs.begin(), n.inputs.end());
+  for (const Target& t : targets) {
+    for (const std::string& v : {t.weight, t.bias}) {
+      if (!v.empty() && read.count(v) == 0 && !graph.is_graph_output(v))
+        graph.remove_initializer(v);
+    }
+  }
+  graph.topological_sort();
+  return summary;
+}
+
+}  // namespace act::quant

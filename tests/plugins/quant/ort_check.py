@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Runs a model in ONNX Runtime (CPU, extended graph optimizations) on the real Fashion-MNIST
+test set and prints one JSON line: top-1 accuracy and the op types of ONNX Runtime's
+optimized graph (so a test can check that every quantized Conv/Gemm became an integer kernel).
+usage: ort_check.py MODEL.onnx OPTIMIZED_OUT.onnx"""
+import collections
+import gzip
+import json
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = "/usr/share/datasets/fashion-mnist/"
+
+
+def idx(path):
+    data = gzip.open(path).read()
+    n = int.from_bytes(data[4:8], "big")
+    if data[3] == 3:
+        return np.frombuffer(data[16:], np.uint8).reshape(n, 1, 28, 28).astype(np.float32) / 255
+    return np.frombuffer(data[8:], np.uint8)
+
+
+def main():
+    model, optimized = sys.argv[1], sys.argv[2]
+    x = idx(ROOT + "t10k-images-idx3-ubyte.gz")
+    y = idx(ROOT + "t10k-labels-idx1-ubyte.gz")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = optimized
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    pred = np.concatenate([session.run(None, {name: x[i:i + 500]})[0].argmax(1)
+                           for i in range(0, len(x), 500)])
+    ops = collections.Counter(n.op_type for n in onnx.load(optimized).graph.node)
+    print(json.dumps({"top1": float((pred == y).mean()), "ops": ops}))
+
+
+if __name__ == "__main__":
+    main()
