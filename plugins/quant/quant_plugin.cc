@@ -98,6 +98,7 @@ class QuantPost final : public act::sdk::Strategy {
       throw act::Error(s + "target: '" + target_ + "' is not ort_cpu or tensorrt");
     }
     onnx_types_ = act::quant::onnx_op_types(op_types, s + "quantize_op_types");
+    op_names_ = op_types;
   }
 
   // Checks the model can be quantized as configured; the quantization itself happens in
@@ -120,11 +121,18 @@ class QuantPost final : public act::sdk::Strategy {
                        "a constant weight to quantize");
     }
     if (explicit_op_types_) {
-      for (const std::string& type : onnx_types_) {
+      // Each configured name must match something ("mul" is Gemm or MatMul).
+      for (const std::string& name : op_names_) {
+        const auto types = act::quant::onnx_op_types({name}, section_ + ".quantize_op_types");
         const bool present = std::any_of(m.graph.nodes().begin(), m.graph.nodes().end(),
-                                         [&](const act::Node& n) { return n.op_type == type; });
+                                         [&](const act::Node& n) {
+                                           return std::find(types.begin(), types.end(),
+                                                            n.op_type) != types.end();
+                                         });
         if (!present) {
-          throw act::Error(section_ + ".quantize_op_types: the model has no " + type + " node");
+          throw act::Error(section_ + ".quantize_op_types: the model has no node for '" + name +
+                           "' (" + types.front() + (types.size() > 1 ? " or " + types.back() : "") +
+                           ")");
         }
       }
     }
@@ -189,7 +197,7 @@ class QuantPost final : public act::sdk::Strategy {
   double hist_percent_ = 0.999;
   int weight_bits_ = 8;
   bool per_channel_ = true, reduce_range_ = true, explicit_op_types_ = false;
-  std::vector<std::string> skip_tensors_, not_quant_patterns_, onnx_types_;
+  std::vector<std::string> skip_tensors_, not_quant_patterns_, onnx_types_, op_names_;
   act::quant::QdqSummary summary_;
   std::int64_t batches_ = 0;
 };

@@ -118,7 +118,7 @@ TEST_F(QuantPost, RefusalsNameTheKeyOrTheProblem) {
                 .find("QuantPost.quantize_op_types: the model has no node of those types"),
             std::string::npos);
   EXPECT_NE(error_of("QuantPost:\n  quantize_op_types: [conv2d, matmul]\n")
-                .find("QuantPost.quantize_op_types: the model has no MatMul node"),
+                .find("QuantPost.quantize_op_types: the model has no node for 'matmul' (MatMul)"),
             std::string::npos);
   EXPECT_NE(
       error_of("QuantPost:\n  weight_bits: 9\n").find("QuantPost.weight_bits must be in 2..8"),
