@@ -59,8 +59,64 @@ float Calibrator::min_of(const std::string& value) const {
   return stats(value).min;
 }
 
-float Calibrator::threshold(const std::string& value, const std::string& algo,
-                            double hist_percent) const {
+namespace {
+
+// Expected squared error of quantizing the |x| histogram with clip `t` and `levels` steps.
+double quantization_mse(const std::vector<std::uint64_t>& hist, double bin_width, double t,
+                        int levels) {
+  const double step = t / levels;
+  double err = 0.0;
+  for (std::size_t b = 0; b < hist.size(); ++b) {
+    if (hist[b] == 0) continue;
+    const double center = (static_cast<double>(b) + 0.5) * bin_width;
+    const double e = center > t ? (center - t) * (center - t) : step * step / 12.0;
+    err += static_cast<double>(hist[b]) * e;
+  }
+  return err;
+}
+
+// KL(P || Q) where P is the histogram clipped at `bins` (the tail folded into the last bin)
+// and Q is P merged into `levels` groups and spread back evenly over each group's nonzero bins.
+double clipped_kl(const std::vector<std::uint64_t>& hist, std::size_t bins, int levels) {
+  std::vector<double> p(hist.begin(), hist.begin() + static_cast<std::ptrdiff_t>(bins));
+  for (std::size_t b = bins; b < hist.size(); ++b) p[bins - 1] += static_cast<double>(hist[b]);
+  std::vector<double> q(bins, 0.0);
+  const double per_level = static_cast<double>(bins) / levels;
+  for (int l = 0; l < levels; ++l) {
+    const auto lo = static_cast<std::size_t>(std::floor(l * per_level));
+    const auto hi = std::min(bins, static_cast<std::size_t>(std::floor((l + 1) * per_level)));
+    double mass = 0.0;
+    std::size_t nonzero = 0;
+    for (std::size_t b = lo; b < hi; ++b) {
+      mass += static_cast<double>(hist[b]);
+      if (hist[b] != 0) ++nonzero;
+    }
+    for (std::size_t b = lo; b < hi; ++b) {
+      if (hist[b] != 0) q[b] = mass / static_cast<double>(nonzero);
+    }
+  }
+  double p_sum = 0.0, q_sum = 0.0;
+  for (std::size_t b = 0; b < bins; ++b) {
+    p_sum += p[b];
+    q_sum += q[b];
+  }
+  if (p_sum <= 0.0 || q_sum <= 0.0) return INFINITY;
+  double kl = 0.0;
+  for (std::size_t b = 0; b < bins; ++b) {
+    if (p[b] <= 0.0) continue;
+    const double pb = p[b] / p_sum;
+    // A bin P has and Q lacks (the folded tail's last bin when its group was empty) gets a
+    // small floor instead of an infinite divergence.
+    const double qb = std::max(q[b] / q_sum, 1e-12);
+    kl += pb * std::log(pb / qb);
+  }
+  return kl;
+}
+
+}  // namespace
+
+float Calibrator::threshold(const std::string& value, const std::string& algo, double hist_percent,
+                            int levels) const {
   const Stats& s = stats(value);
   const float abs_max = std::max(std::fabs(s.min), std::fabs(s.max));
   if (algo == "abs_max") return abs_max;
@@ -75,6 +131,23 @@ float Calibrator::threshold(const std::string& value, const std::string& algo,
       if (seen >= target) return abs_max * static_cast<float>(b + 1) / kBins;
     }
     return abs_max;
+  }
+  if (algo == "mse" || algo == "KL") {
+    ACT_CHECK(s.count > 0, "calibration: no histogram for '", value, "'");
+    if (abs_max <= 0.0F) return abs_max;
+    const double width = static_cast<double>(abs_max) / kBins;
+    std::size_t best_bins = kBins;
+    double best = INFINITY;
+    for (std::size_t bins = static_cast<std::size_t>(levels) + 1; bins <= kBins; bins += 8) {
+      const double cost =
+          algo == "mse" ? quantization_mse(s.hist, width, static_cast<double>(bins) * width, levels)
+                        : clipped_kl(s.hist, bins, levels);
+      if (cost < best) {
+        best = cost;
+        best_bins = bins;
+      }
+    }
+    return static_cast<float>(static_cast<double>(best_bins) * width);
   }
   fail("QuantPost.algo: '", algo, "' is not implemented");
 }

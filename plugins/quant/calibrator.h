@@ -7,6 +7,12 @@
 //   abs_max  max |x| over all batches
 //   avg      mean over batches of max |x| in the batch (PaddleSlim's "avg")
 //   hist     the hist_percent quantile of |x| (upper edge of the bin where it falls)
+//   mse      the clip that minimizes the expected squared error of quantizing the histogram
+//            (clipping error above it, uniform rounding error step^2/12 below it)
+//   KL       the clip whose quantized distribution is closest to the observed one in
+//            Kullback-Leibler divergence (the entropy calibration TensorRT popularized),
+//            searched from 128 bins up
+// mse and KL need the histogram pass too (needs_histogram()).
 //
 // Ownership: owns its statistics. Threading: consume() is called on one thread at a time.
 #pragma once
@@ -29,8 +35,13 @@ class Calibrator final : public sdk::ActivationSinkV1 {
   sdk::Status consume(std::int64_t batch, const char* value,
                       const Tensor& tensor) noexcept override;
 
-  // Throws act::Error for a value that was never seen or an unknown algo.
-  float threshold(const std::string& value, const std::string& algo, double hist_percent) const;
+  static bool needs_histogram(const std::string& algo) {
+    return algo == "hist" || algo == "mse" || algo == "KL";
+  }
+  // Throws act::Error for a value that was never seen or an unknown algo. `levels` is the
+  // number of positive quantization levels (127 for s8, 255 for u8).
+  float threshold(const std::string& value, const std::string& algo, double hist_percent,
+                  int levels = 127) const;
   float min_of(const std::string& value) const;
   std::int64_t batches_seen() const { return batches_; }
 

@@ -2,18 +2,20 @@
 // defaults, writing QDQ ONNX with int8 weights (qdq_writer.h).
 //
 // Keys (defaults as ACT's QuantPost): batch_size 32, batch_nums 10, algo hist
-// (abs_max | avg | hist), hist_percent 0.999, weight_quantize_type channel_wise_abs_max
+// (abs_max | avg | hist | mse | KL), hist_percent 0.999, weight_quantize_type channel_wise_abs_max
 // (| abs_max), weight_bits 8 (2..8), activation_bits 8, quantize_op_types [conv2d,
 // depthwise_conv2d, mul] (Paddle or ONNX names), skip_tensor_list [], not_quant_pattern
 // [skip_quant], is_full_quantize false, onnx_format true, bias_correct false; plus
 // target ort_cpu (| tensorrt) and reduce_range (default: true for ort_cpu, see
 // docs/decisions.md "Quantization").
-// Keys ACT has whose methods are not written yet (algo KL/mse/emd, recon_level,
+// Keys ACT has whose methods are not written yet (algo emd, recon_level,
 // bias_correct: true, is_full_quantize: true) are errors that say so, never silent no-ops.
 #include <act/sdk/plugin.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -68,10 +70,11 @@ class QuantPost final : public act::sdk::Strategy {
     const std::string s = section_ + ".";
     if (batch_size_ < 1) throw act::Error(s + "batch_size must be >= 1");
     if (batch_nums_ < 1) throw act::Error(s + "batch_nums must be >= 1");
-    if (algo_ == "KL" || algo_ == "mse" || algo_ == "emd") {
-      throw act::Error(s + "algo: '" + algo_ + "' is not implemented yet (abs_max, avg, hist are)");
+    if (algo_ == "emd") {
+      throw act::Error(s + "algo: 'emd' is not implemented yet (abs_max, avg, hist, mse, KL are)");
     }
-    if (algo_ != "abs_max" && algo_ != "avg" && algo_ != "hist") {
+    if (algo_ != "abs_max" && algo_ != "avg" && algo_ != "hist" && algo_ != "mse" &&
+        algo_ != "KL") {
       throw act::Error(s + "algo: '" + algo_ +
                        "' is not an algorithm (abs_max, avg, hist, KL, mse, emd)");
     }
@@ -124,11 +127,10 @@ class QuantPost final : public act::sdk::Strategy {
       // Each configured name must match something ("mul" is Gemm or MatMul).
       for (const std::string& name : op_names_) {
         const auto types = act::quant::onnx_op_types({name}, section_ + ".quantize_op_types");
-        const bool present = std::any_of(m.graph.nodes().begin(), m.graph.nodes().end(),
-                                         [&](const act::Node& n) {
-                                           return std::find(types.begin(), types.end(),
-                                                            n.op_type) != types.end();
-                                         });
+        const bool present =
+            std::any_of(m.graph.nodes().begin(), m.graph.nodes().end(), [&](const act::Node& n) {
+              return std::find(types.begin(), types.end(), n.op_type) != types.end();
+            });
         if (!present) {
           throw act::Error(section_ + ".quantize_op_types: the model has no node for '" + name +
                            "' (" + types.front() + (types.size() > 1 ? " or " + types.back() : "") +
@@ -157,15 +159,19 @@ class QuantPost final : public act::sdk::Strategy {
     act::quant::Calibrator calibrator;
     act::sdk::throw_if_failed(
         data->run(model, names.data(), names.size(), batch_size_, batch_nums_, calibrator));
-    if (algo_ == "hist") {
+    if (act::quant::Calibrator::needs_histogram(algo_)) {
       calibrator.set_pass(act::quant::Calibrator::Pass::kHistogram);
       act::sdk::throw_if_failed(
           data->run(model, names.data(), names.size(), batch_size_, batch_nums_, calibrator));
     }
     std::map<std::string, act::quant::ActivationQuant> quant;
     for (const auto& v : values) {
-      act::quant::ActivationQuant q = act::quant::activation_quant(
-          calibrator.min_of(v), calibrator.threshold(v, algo_, hist_percent_));
+      const float min = calibrator.min_of(v);
+      const int levels = min >= 0.0F && target_ != "tensorrt" ? 255 : 127;
+      // The model's outputs keep their whole range: clipping logits ties the largest scores.
+      const std::string algo = model.graph.is_graph_output(v) ? "abs_max" : algo_;
+      act::quant::ActivationQuant q =
+          act::quant::activation_quant(min, calibrator.threshold(v, algo, hist_percent_, levels));
       // TensorRT's explicit quantization takes symmetric int8 activations only.
       if (target_ == "tensorrt" && q.is_unsigned)
         q = act::quant::activation_quant(-1.0F, q.scale * 255.0F);
