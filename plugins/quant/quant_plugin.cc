@@ -13,8 +13,6 @@
 #include <act/sdk/plugin.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
