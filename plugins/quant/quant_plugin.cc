@@ -1,5 +1,6 @@
 // The quant plugin: QuantPost (post-training quantization) with PaddleSlim ACT's keys and
-// defaults, writing QDQ ONNX with int8 weights (qdq_writer.h).
+// defaults, writing QDQ ONNX with int8 weights (qdq_writer.h), and HyperParameterOptimization,
+// a search over QuantPost's recipe (QuantSearch below).
 //
 // Keys (defaults as ACT's QuantPost): batch_size 32, batch_nums 10, algo hist
 // (abs_max | avg | hist | mse | KL), hist_percent 0.999, weight_quantize_type channel_wise_abs_max
@@ -13,7 +14,10 @@
 #include <act/sdk/plugin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -38,6 +42,44 @@ bool is_quantized_already(const act::Graph& g) {
   }
   return false;
 }
+
+// One post-training quantization recipe: what QuantPost's keys choose and what the search
+// varies.
+struct Params {
+  std::string algo = "hist";
+  double hist_percent = 0.999;
+  std::int64_t batch_nums = 10;
+  bool per_channel = true;
+};
+
+// HyperParameterOptimization's search space (ACT's keys). Set by that section's strategy in
+// configure() and read by QuantPost's finalize(): two sections of one plugin, one search.
+struct SearchSpace {
+  std::vector<std::string> algos;
+  std::vector<bool> per_channel;
+  std::vector<double> hist_percent;  // candidates (a [low, high] range is sampled)
+  std::vector<std::int64_t> batch_nums;
+  std::int64_t max_trials = 20;
+};
+
+SearchSpace* g_search = nullptr;  // owned by the configured HyperParameterOptimization strategy
+const SearchSpace* active_search() {
+  return g_search;
+}
+
+// Collects tapped outputs of every calibration batch, in order (the search's label-free score).
+class OutputSink final : public act::sdk::ActivationSinkV1 {
+ public:
+  act::sdk::Status consume(std::int64_t, const char*, const act::Tensor& t) noexcept override {
+    try {
+      outputs.push_back(t.clone());
+    } catch (...) {
+      return act::sdk::Status::failure("out of memory keeping model outputs");
+    }
+    return act::sdk::Status::success();
+  }
+  std::vector<act::Tensor> outputs;
+};
 
 class QuantPost final : public act::sdk::Strategy {
  public:
@@ -144,6 +186,36 @@ class QuantPost final : public act::sdk::Strategy {
       throw act::Error(section_ + " needs calibration data: give act compress --data");
     }
     act::Model& model = editor.model();
+    Params chosen{algo_, hist_percent_, batch_nums_, per_channel_};
+    if (const SearchSpace* space = active_search()) chosen = search(model, *data, *space);
+    act::Model result = model;
+    summary_ = quantize(result, *data, chosen);
+    model = std::move(result);
+    chosen_ = chosen;
+    act::sdk::throw_if_failed(editor.validate());
+  }
+
+  void report(ReportWriterV1& report) override {
+    report.text("algo", chosen_.algo.c_str());
+    if (active_search() != nullptr || trials_ > 0) {
+      report.number("search_trials", static_cast<double>(trials_));
+      report.number("search_best_score", best_score_);
+      report.number("hist_percent", chosen_.hist_percent);
+      report.number("batch_nums", static_cast<double>(chosen_.batch_nums));
+      report.text("weight_quantize_type", chosen_.per_channel ? "channel_wise_abs_max" : "abs_max");
+    }
+    report.text("target", target_.c_str());
+    report.number("quantized_nodes", static_cast<double>(summary_.quantized_nodes));
+    report.number("calibration_batches", static_cast<double>(batches_));
+    report.number("weight_bits", weight_bits_);
+    report.number("reduce_range", reduce_range_ ? 1 : 0);
+    report.number("float_weight_bytes", static_cast<double>(summary_.float_weight_bytes));
+    report.number("quantized_weight_bytes", static_cast<double>(summary_.int_weight_bytes));
+  }
+
+ private:
+  // Calibrates `model` with `p` and rewrites it into QDQ form in place.
+  act::quant::QdqSummary quantize(act::Model& model, act::sdk::ModelDataV1& data, const Params& p) {
     const auto targets =
         act::quant::select_targets(model.graph, onnx_types_, skip_tensors_, not_quant_patterns_);
     std::vector<std::string> values;
@@ -156,20 +228,20 @@ class QuantPost final : public act::sdk::Strategy {
     for (const auto& v : values) names.push_back(v.c_str());
     act::quant::Calibrator calibrator;
     act::sdk::throw_if_failed(
-        data->run(model, names.data(), names.size(), batch_size_, batch_nums_, calibrator));
-    if (act::quant::Calibrator::needs_histogram(algo_)) {
+        data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
+    if (act::quant::Calibrator::needs_histogram(p.algo)) {
       calibrator.set_pass(act::quant::Calibrator::Pass::kHistogram);
       act::sdk::throw_if_failed(
-          data->run(model, names.data(), names.size(), batch_size_, batch_nums_, calibrator));
+          data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
     }
     std::map<std::string, act::quant::ActivationQuant> quant;
     for (const auto& v : values) {
       const float min = calibrator.min_of(v);
       const int levels = min >= 0.0F && target_ != "tensorrt" ? 255 : 127;
       // The model's outputs keep their whole range: clipping logits ties the largest scores.
-      const std::string algo = model.graph.is_graph_output(v) ? "abs_max" : algo_;
+      const std::string algo = model.graph.is_graph_output(v) ? "abs_max" : p.algo;
       act::quant::ActivationQuant q =
-          act::quant::activation_quant(min, calibrator.threshold(v, algo, hist_percent_, levels));
+          act::quant::activation_quant(min, calibrator.threshold(v, algo, p.hist_percent, levels));
       // TensorRT's explicit quantization takes symmetric int8 activations only.
       if (target_ == "tensorrt" && q.is_unsigned)
         q = act::quant::activation_quant(-1.0F, q.scale * 255.0F);
@@ -177,22 +249,70 @@ class QuantPost final : public act::sdk::Strategy {
     }
     act::quant::WeightOptions w;
     w.bits = weight_bits_;
-    w.per_channel = per_channel_;
+    w.per_channel = p.per_channel;
     w.reduce_range = reduce_range_;
-    summary_ = act::quant::write_qdq(model.graph, targets, quant, w);
     batches_ = calibrator.batches_seen();
-    act::sdk::throw_if_failed(editor.validate());
+    return act::quant::write_qdq(model.graph, targets, quant, w);
   }
 
-  void report(ReportWriterV1& report) override {
-    report.text("algo", algo_.c_str());
-    report.text("target", target_.c_str());
-    report.number("quantized_nodes", static_cast<double>(summary_.quantized_nodes));
-    report.number("calibration_batches", static_cast<double>(batches_));
-    report.number("weight_bits", weight_bits_);
-    report.number("reduce_range", reduce_range_ ? 1 : 0);
-    report.number("float_weight_bytes", static_cast<double>(summary_.float_weight_bytes));
-    report.number("quantized_weight_bytes", static_cast<double>(summary_.int_weight_bytes));
+  // Tries recipes from `space` (the grid in order, or a seeded sample of it when larger than
+  // max_trials) and returns the best: highest metric on the evaluation data when it has labels,
+  // else smallest mean squared difference between the float and quantized model's outputs on
+  // the calibration batches.
+  Params search(const act::Model& model, act::sdk::ModelDataV1& data, const SearchSpace& space) {
+    std::vector<Params> grid;
+    for (const auto& algo : space.algos)
+      for (bool pc : space.per_channel)
+        for (double hp : space.hist_percent)
+          for (std::int64_t bn : space.batch_nums) {
+            // hist_percent only matters to hist.
+            if (algo != "hist" && hp != space.hist_percent.front()) continue;
+            grid.push_back({algo, hp, bn, pc});
+          }
+    if (static_cast<std::int64_t>(grid.size()) > space.max_trials) {
+      std::mt19937_64 rng(0);
+      for (std::size_t i = grid.size(); i > 1; --i) std::swap(grid[i - 1], grid[rng() % i]);
+      grid.resize(static_cast<std::size_t>(space.max_trials));
+    }
+    const bool by_metric = data.has_metric();
+    const std::string out = model.graph.outputs().at(0).name;
+    const char* out_name = out.c_str();
+    OutputSink reference;
+    if (!by_metric) {
+      const std::int64_t most = *std::max_element(space.batch_nums.begin(), space.batch_nums.end());
+      act::sdk::throw_if_failed(data.run(model, &out_name, 1, batch_size_, most, reference));
+    }
+    Params best = grid.front();
+    best_score_ = -INFINITY;
+    for (const Params& p : grid) {
+      act::Model candidate = model;
+      quantize(candidate, data, p);
+      double score = 0.0;
+      if (by_metric) {
+        act::sdk::throw_if_failed(data.evaluate(candidate, &score));
+      } else {
+        OutputSink quantized;
+        act::sdk::throw_if_failed(data.run(candidate, &out_name, 1, batch_size_,
+                                           static_cast<std::int64_t>(reference.outputs.size()),
+                                           quantized));
+        double sum = 0.0;
+        std::int64_t count = 0;
+        for (std::size_t b = 0; b < quantized.outputs.size(); ++b) {
+          const float* x = reference.outputs[b].data<float>();
+          const float* y = quantized.outputs[b].data<float>();
+          for (std::int64_t i = 0; i < quantized.outputs[b].numel(); ++i, ++count) {
+            sum += (x[i] - y[i]) * (x[i] - y[i]);
+          }
+        }
+        score = count > 0 ? -sum / static_cast<double>(count) : 0.0;
+      }
+      ++trials_;
+      if (score > best_score_) {
+        best_score_ = score;
+        best = p;
+      }
+    }
+    return best;
   }
 
  private:
@@ -204,8 +324,101 @@ class QuantPost final : public act::sdk::Strategy {
   std::vector<std::string> skip_tensors_, not_quant_patterns_, onnx_types_, op_names_;
   act::quant::QdqSummary summary_;
   std::int64_t batches_ = 0;
+  Params chosen_;
+  std::int64_t trials_ = 0;
+  double best_score_ = 0.0;
+};
+
+// HyperParameterOptimization: ACT's keys ptq_algo, bias_correct, weight_quantize_type,
+// hist_percent (a list, or [low, high] sampled at 4 points), batch_num (likewise),
+// max_quant_count. It changes nothing itself: QuantPost runs the search in its finalize.
+class QuantSearch {
+ public:
+  QuantSearch() = default;
+  QuantSearch(const QuantSearch&) = delete;
+  QuantSearch& operator=(const QuantSearch&) = delete;
+  ~QuantSearch() {
+    if (g_search == &space_) g_search = nullptr;
+  }
+
+  void configure(ConfigReader& cfg) {
+    const std::string s = std::string(cfg.section()) + ".";
+    space_.algos = cfg.strings("ptq_algo");
+    if (space_.algos.empty()) space_.algos = {"hist", "avg", "mse"};
+    for (const auto& a : space_.algos) {
+      if (a != "abs_max" && a != "avg" && a != "hist" && a != "mse" && a != "KL") {
+        throw act::Error(s + "ptq_algo: '" + a + "' is not abs_max, avg, hist, mse or KL");
+      }
+    }
+    for (const std::string& b : cfg.strings("bias_correct")) {
+      if (b == "true" || b == "True")
+        throw act::Error(s + "bias_correct: true is not implemented yet");
+    }
+    const std::vector<std::string> wtypes = cfg.strings("weight_quantize_type");
+    for (const auto& w :
+         wtypes.empty() ? std::vector<std::string>{"channel_wise_abs_max"} : wtypes) {
+      if (w != "channel_wise_abs_max" && w != "abs_max") {
+        throw act::Error(s + "weight_quantize_type: '" + w +
+                         "' is not channel_wise_abs_max or abs_max");
+      }
+      space_.per_channel.push_back(w == "channel_wise_abs_max");
+    }
+    space_.hist_percent = range(cfg.numbers("hist_percent"), {0.999});
+    for (double h : space_.hist_percent) {
+      if (!(h > 0.0 && h <= 1.0)) throw act::Error(s + "hist_percent values must be in (0, 1]");
+    }
+    for (double b : range(cfg.numbers("batch_num"), {10.0})) {
+      if (b < 1.0) throw act::Error(s + "batch_num values must be >= 1");
+      space_.batch_nums.push_back(static_cast<std::int64_t>(std::llround(b)));
+    }
+    space_.max_trials = cfg.integer("max_quant_count", 20);
+    if (space_.max_trials < 1) throw act::Error(s + "max_quant_count must be >= 1");
+    cfg.reject_unknown_keys();
+    g_search = &space_;
+  }
+
+ private:
+  // ACT writes a search range as [low, high]; it is sampled at four evenly spaced points.
+  static std::vector<double> range(const std::vector<double>& v, std::vector<double> fallback) {
+    if (v.empty()) return fallback;
+    if (v.size() != 2) return v;
+    std::vector<double> out;
+    for (int i = 0; i < 4; ++i) out.push_back(v[0] + (v[1] - v[0]) * i / 3.0);
+    return out;
+  }
+
+  SearchSpace space_;
+};
+
+// The plugin's one Strategy class: it becomes QuantPost or the search by the section it is
+// configured with.
+class QuantStrategy final : public act::sdk::Strategy {
+ public:
+  void configure(const ConfigViewV1& config) override {
+    if (std::string(config.section()) == "HyperParameterOptimization") {
+      search_ = std::make_unique<QuantSearch>();
+      ConfigReader cfg(config);
+      search_->configure(cfg);
+    } else {
+      post_ = std::make_unique<QuantPost>();
+      post_->configure(config);
+    }
+  }
+  void rewrite_graph(GraphEditorV1& editor) override {
+    if (post_) post_->rewrite_graph(editor);
+  }
+  void finalize(GraphEditorV1& editor) override {
+    if (post_) post_->finalize(editor);
+  }
+  void report(ReportWriterV1& report) override {
+    if (post_) post_->report(report);
+  }
+
+ private:
+  std::unique_ptr<QuantPost> post_;
+  std::unique_ptr<QuantSearch> search_;
 };
 
 }  // namespace
 
-ACT_PLUGIN(QuantPost, "quant", "0.1.0", "QuantPost")
+ACT_PLUGIN(QuantStrategy, "quant", "0.1.0", "QuantPost", "HyperParameterOptimization")

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "act/host/dataset.h"
 #include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
 #include "compress/compress_test_util.h"
@@ -139,6 +140,32 @@ TEST_F(QuantPost, RefusalsNameTheKeyOrTheProblem) {
     e = err.what();
   }
   EXPECT_NE(e.find("QuantPost needs calibration data"), std::string::npos) << e;
+}
+
+TEST_F(QuantPost, SearchKeepsTheBestTrialByMetricOrByOutputDistance) {
+  const char* yaml =
+      "QuantPost:\n  batch_nums: 4\nHyperParameterOptimization:\n  ptq_algo: [abs_max, hist]\n"
+      "  hist_percent: [0.99, 0.9999]\n  batch_num: [2, 4]\n  max_quant_count: 3\n";
+  ASSERT_EQ(host::compress(options(yaml)), 0) << slurp(log_.get());
+  const std::string report = read_bytes(dir_.file("out/report.json"));
+  EXPECT_EQ(number_after(report, "search_trials"), 3.0) << report;
+  // Scored by top-1 on the labelled evaluation data: the kept trial's score is the final metric.
+  EXPECT_NEAR(number_after(report, "search_best_score"), number_after(report, "final_metric"), 1e-4)
+      << report;
+
+  // Without labels the score is minus the mean squared output difference: negative, small.
+  const host::Batch batch =
+      host::open_idx(eval_)->get(std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+  host::save_npy(dir_.file("unlabelled.npy"), batch.images);
+  host::CompressOptions o = options(yaml);
+  o.data = dir_.file("unlabelled.npy");
+  o.eval_data.clear();
+  o.save_dir = dir_.file("out2");
+  ASSERT_EQ(host::compress(o), 0) << slurp(log_.get());
+  const std::string report2 = read_bytes(dir_.file("out2/report.json"));
+  const double score = number_after(report2, "search_best_score");
+  EXPECT_LT(score, 0.0) << report2;
+  EXPECT_GT(score, -1.0) << report2;
 }
 
 TEST_F(QuantPost, AnAlreadyQuantizedModelIsRefused) {
