@@ -1,4 +1,5 @@
-// conv_direct (cpu/conv_direct.h): the in-place convolution against direct loops. Called
+// conv_direct (cpu/conv_direct.h), the in-place convolution, and depthwise_3x3_s2
+// (cpu/conv_depthwise.h) against direct loops. conv_direct is called
 // directly over random 2-D geometries (strides, dilations, asymmetric pads, groups, batches,
 // odd sizes, every epilogue input), including the strided phase layouts the Conv kernel does
 // not dispatch to today, and through Conv/FusedConv nodes at shapes that take that dispatch,
@@ -16,6 +17,7 @@
 #include "act/kernel/executor.h"
 #include "act/kernel/graph.h"
 #include "act/kernel/parallel.h"
+#include "cpu/conv_depthwise.h"
 #include "cpu/conv_gemm.h"
 #include "kernel_test_util.h"
 
@@ -208,6 +210,53 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
                      std::to_string(s.m) + " " + std::to_string(s.h) + "x" + std::to_string(s.w));
         expect_close(std::vector<float>(y.data<float>(), y.data<float>() + y.numel()), want);
       }
+    }
+  }
+  set_num_threads(saved);
+}
+
+TEST(ConvDepthwise, Stride2MatchesDirectLoopsWithEveryEpilogueInput) {
+  const auto probe = geometry(Case{1, 1, 1, 1, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
+  if (!cpu::depthwise_3x3_s2_applicable(probe)) GTEST_SKIP() << "built without AVX2/FMA";
+  const int saved = num_threads();
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::int64_t c = rand_int(1, 7);
+    Case k{rand_int(1, 2),
+           c,
+           c,
+           c,
+           rand_int(3, 40),
+           rand_int(3, 40),
+           3,
+           3,
+           2,
+           2,
+           1,
+           1,
+           rand_int(0, 2),
+           rand_int(0, 2),
+           rand_int(0, 2),
+           rand_int(0, 2)};
+    const auto x = random_floats(k.n * k.c * k.h * k.w);
+    const auto w = random_floats(k.c * 9);
+    const auto bias = random_floats(k.c);
+    const auto sum = random_floats(k.n * k.m * k.oh() * k.ow());
+    cpu::ConvEpilogue epi;
+    epi.activation = trial % 2 == 0 ? cpu::Activation::kClip : cpu::Activation::kNone;
+    epi.lo = -0.5F;
+    epi.hi = 0.5F;
+    const bool with_bias = trial % 3 != 0, with_sum = trial % 4 < 2;
+    const auto want =
+        reference(k, x, w, with_bias ? bias.data() : nullptr, with_sum ? sum.data() : nullptr, epi);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<float> y(want.size(), -7.0F);
+      cpu::depthwise_3x3_s2(geometry(k), x.data(), w.data(), with_bias ? bias.data() : nullptr, k.n,
+                            k.c, y.data(), epi, with_sum ? sum.data() : nullptr);
+      SCOPED_TRACE("trial " + std::to_string(trial) + " " + std::to_string(k.h) + "x" +
+                   std::to_string(k.w) + " pads " + std::to_string(k.pt) + std::to_string(k.pl) +
+                   std::to_string(k.pb) + std::to_string(k.pr));
+      expect_close(y, want);
     }
   }
   set_num_threads(saved);
