@@ -251,9 +251,9 @@ bool conv_direct(const WindowGeometry& g, const std::vector<std::vector<float>>&
       const float* bg = bias != nullptr ? bias + gi * mg : nullptr;
       parallel_for(tiles * chunks, 1, [&](std::int64_t i0, std::int64_t i1) {
         for (std::int64_t item = i0; item < i1; ++item) {
-          const std::int64_t t = item / chunks, q = item % chunks;
+          const std::int64_t tile = item / chunks, q = item % chunks;
           const std::int64_t mb0 = q * mblocks / chunks, mb1 = (q + 1) * mblocks / chunks;
-          const std::int64_t v0 = t * tw, v1 = std::min(v_n, v0 + tw);
+          const std::int64_t v0 = tile * tw, v1 = std::min(v_n, v0 + tw);
           const std::int64_t panels = ceil_div(v1 - v0, kNr);
           const std::int64_t ldc = panels * kNr;
           // Panels whose 16 columns would read past the source (in place, the last panel of

@@ -6,7 +6,9 @@
 // cross a row end; the few pixels that fall in the border are computed and dropped.
 //
 // Compared with conv_packed (im2col into packed panels) the input is copied once instead of
-// once per tap, which is what made 64-channel layers pay ~25% on packing.
+// once per tap, which is what made 64-channel layers pay ~25% on packing. The Conv kernel
+// sends it stride-1 layers only (strided ones measured faster on conv_packed, see
+// docs/decisions.md); strided geometries work and are tested.
 //
 // Layouts: x is [n][c][h][w], y is [n][m][oh][ow], weights are conv_gemm's packed A per group
 // (pack_a of the [mg][cg * kh * kw] matrix). Units: elements. Threading: runs its own
