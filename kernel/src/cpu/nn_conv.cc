@@ -9,6 +9,8 @@
 
 #include "act/kernel/parallel.h"
 #include "cpu/blas.h"
+#include "cpu/conv_depthwise.h"
+#include "cpu/conv_direct.h"
 #include "cpu/conv_epilogue.h"
 #include "cpu/conv_gemm.h"
 #include "cpu/nn_geometry.h"
@@ -553,7 +555,9 @@ class ConvKernel final : public OpKernel {
       const bool is_3x3 = g.kernel == std::vector<std::int64_t>{1, 3, 3} && g.in[0] == 1 &&
                           g.dilation == std::vector<std::int64_t>{1, 1, 1} &&
                           g.stride[1] == g.stride[2] && (g.stride[1] == 1 || g.stride[1] == 2);
-      if (is_3x3) {
+      if (is_3x3 && depthwise_3x3_s2_applicable(g)) {
+        depthwise_3x3_s2(g, xd, wd, bd, n, c, yd, epilogue_, sd);
+      } else if (is_3x3) {
         depthwise_3x3(g, xd, wd, bd, n, c, yd, epilogue_, sd);
       } else {
         depthwise(g, xd, wd, bd, n, c, yd, epilogue_, sd);
@@ -644,6 +648,14 @@ class ConvKernel final : public OpKernel {
       packed_m_ = m;
       packed_k_ = kdim;
     }
+    // Stride-1 2-D layers read the input in place (conv_direct.h). Measured slower there:
+    // strided layers (the phase copy costs more than im2col saves), pointwise layers on small
+    // maps, and batches of small maps, where conv_packed shares each weight pass between
+    // images.
+    const std::int64_t out_plane = prod(g.out);
+    const bool direct = conv_direct_applicable(g) && g.stride[1] == 1 && g.stride[2] == 1 &&
+                        (n == 1 || out_plane > 256) && (!pointwise || out_plane > 256);
+    if (direct && conv_direct(g, packed_, xd, bd, sd, yd, n, c, m, group_, epilogue_)) return;
     conv_packed(g, packed_, xd, bd, sd, yd, n, c, m, group_, pointwise, epilogue_);
   }
 

@@ -1,0 +1,346 @@
+#include "cpu/conv_direct.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "act/kernel/parallel.h"
+#include "cpu/conv_gemm.h"
+#include "cpu/nn_internal.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define ACT_CONV_DIRECT 1
+#else
+#define ACT_CONV_DIRECT 0
+#endif
+
+namespace act::cpu {
+
+namespace {
+
+constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// The calling thread's input copy. It runs a chunk of every parallel_for itself, and those
+// chunks take scratch_f32 for their output tiles, so the copy cannot share that buffer.
+float* input_scratch(std::int64_t n) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < n) {
+    buffer.clear();
+    buffer.shrink_to_fit();
+    buffer.resize(static_cast<std::size_t>(n));
+  }
+  return buffer.data();
+}
+
+#if ACT_CONV_DIRECT
+// conv_gemm's 6x16 register block, except that row p of B is the 16 floats at b + off[p]
+// (a tap of the input) rather than the next row of a packed panel. C is always a whole 6x16
+// block of the caller's tile, so there is no edge case here.
+inline void micro_taps(std::int64_t kc, const float* __restrict a, const float* __restrict b,
+                       const std::int32_t* __restrict off, float* __restrict c, std::int64_t ldc,
+                       bool add) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const float* bp = b + off[p];
+    const __m256 b0 = _mm256_loadu_ps(bp);
+    const __m256 b1 = _mm256_loadu_ps(bp + 8);
+    __m256 av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += kMr;
+  }
+  auto store = [&](float* row, __m256 lo, __m256 hi) {
+    if (add) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));
+    }
+    _mm256_storeu_ps(row, lo);
+    _mm256_storeu_ps(row + 8, hi);
+  };
+  store(c, c00, c01);
+  store(c + ldc, c10, c11);
+  store(c + 2 * ldc, c20, c21);
+  store(c + 3 * ldc, c30, c31);
+  store(c + 4 * ldc, c40, c41);
+  store(c + 5 * ldc, c50, c51);
+}
+
+#endif
+
+// Where one group of one image lives for the multiply: either the input itself (stride 1, no
+// leading pads, rows already at the right pitch) or the phase-split padded copy.
+struct Source {
+  const float* data = nullptr;
+  std::int64_t readable = 0;  // floats at data that may be read
+};
+
+// Where a tap of an output pixel lives. Output pixel (oh, ow) is "virtual" pixel
+// v = oh * wq + ow, and tap k (channel, kh, kw) of it is the float at source + off[k] + v.
+// The source is either the input itself (stride 1, no leading pads, rows already at the
+// right pitch) or a copy with zero borders whose phase plane (a, b) of each channel holds the
+// padded pixels (sh * i + a, sw * j + b); only phases some tap reads are built (a 1x1
+// stride-2 layer needs one of four).
+struct TapLayout {
+  const WindowGeometry* g = nullptr;
+  std::int64_t cg = 0, kdim = 0, ih_n = 0, iw_n = 0, oh_n = 0, ow_n = 0, in_plane = 0;
+  std::int64_t hq = 0, wq = 0, phase = 0, cstride = 0, v_n = 0, max_off = 0, copy_size = 0;
+  bool in_place = false;
+  std::vector<std::int64_t> slot_phase;  // compact slot -> a * sw + b
+  std::vector<std::int32_t> off;
+
+  // False when the offsets would not fit 32 bits (one load per multiply-add step).
+  bool init(const WindowGeometry& geom, std::int64_t channels) {
+    g = &geom;
+    cg = channels;
+    ih_n = geom.in[1];
+    iw_n = geom.in[2];
+    oh_n = geom.out[1];
+    ow_n = geom.out[2];
+    const std::int64_t kh_n = geom.kernel[1], kw_n = geom.kernel[2];
+    const std::int64_t sh = geom.stride[1], sw = geom.stride[2];
+    const std::int64_t dh = geom.dilation[1], dw = geom.dilation[2];
+    const std::int64_t pt = geom.pad_begin[1], pl = geom.pad_begin[2];
+    kdim = cg * kh_n * kw_n;
+    in_plane = ih_n * iw_n;
+    // The padded extent the outputs read.
+    const std::int64_t hp = (oh_n - 1) * sh + (kh_n - 1) * dh + 1;
+    const std::int64_t wp = (ow_n - 1) * sw + (kw_n - 1) * dw + 1;
+    in_place = sh == 1 && sw == 1 && pt == 0 && pl == 0 && wp == iw_n && hp <= ih_n;
+    hq = in_place ? ih_n : ceil_div(hp, sh);
+    wq = in_place ? iw_n : ceil_div(wp, sw);
+    phase = hq * wq;
+    std::vector<std::int64_t> slot(static_cast<std::size_t>(sh * sw), -1);
+    for (std::int64_t r = 0; r < kh_n; ++r) {
+      for (std::int64_t s = 0; s < kw_n; ++s) {
+        const std::int64_t ph = (r * dh % sh) * sw + s * dw % sw;
+        auto& sl = slot[static_cast<std::size_t>(ph)];
+        if (sl < 0) {
+          sl = static_cast<std::int64_t>(slot_phase.size());
+          slot_phase.push_back(ph);
+        }
+      }
+    }
+    cstride = in_place ? in_plane : static_cast<std::int64_t>(slot_phase.size()) * phase;
+    if (cg * std::max(cstride, in_plane) + phase + 256 >= (std::int64_t{1} << 31)) return false;
+    off.resize(static_cast<std::size_t>(kdim));
+    for (std::int64_t ci = 0, k = 0; ci < cg; ++ci) {
+      for (std::int64_t r = 0; r < kh_n; ++r) {
+        for (std::int64_t s = 0; s < kw_n; ++s, ++k) {
+          const std::int64_t rh = r * dh, rw = s * dw;
+          const std::int64_t sl = slot[static_cast<std::size_t>((rh % sh) * sw + rw % sw)];
+          const std::int64_t o = ci * cstride + sl * phase + (rh / sh) * wq + rw / sw;
+          off[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(o);
+          max_off = std::max(max_off, o);
+        }
+      }
+    }
+    v_n = (oh_n - 1) * wq + ow_n;
+    copy_size = std::max(cg * cstride, max_off + ceil_div(v_n, kNr) * kNr);
+    return true;
+  }
+
+  // The source for one image's group of channels at xg; a copy lives in the calling thread's
+  // input_scratch until its next call.
+  Source source(const float* xg) const {
+    if (in_place) return Source{xg, cg * in_plane};
+    const std::int64_t sw = g->stride[2], sh = g->stride[1];
+    const std::int64_t pt = g->pad_begin[1], pl = g->pad_begin[2];
+    const auto phases = static_cast<std::int64_t>(slot_phase.size());
+    float* buf = input_scratch(copy_size);
+    parallel_for(cg * phases * hq, 32, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t idx = r0; idx < r1; ++idx) {
+        const std::int64_t i = idx % hq, sl = (idx / hq) % phases, ci = idx / (hq * phases);
+        const std::int64_t ph = slot_phase[static_cast<std::size_t>(sl)];
+        const std::int64_t a = ph / sw, bb = ph % sw;
+        float* dst = buf + ci * cstride + sl * phase + i * wq;
+        const std::int64_t ih = i * sh + a - pt;
+        if (ih < 0 || ih >= ih_n) {
+          std::fill(dst, dst + wq, 0.0F);
+          continue;
+        }
+        const float* row = xg + ci * in_plane + ih * iw_n;
+        const auto [lo, hi] = valid_range(bb - pl, sw, iw_n, wq);
+        std::fill(dst, dst + lo, 0.0F);
+        if (sw == 1) {
+          std::memcpy(dst + lo, row + lo + bb - pl,
+                      static_cast<std::size_t>(hi - lo) * sizeof(float));
+        } else {
+          for (std::int64_t j = lo; j < hi; ++j) dst[j] = row[j * sw + bb - pl];
+        }
+        std::fill(dst + hi, dst + wq, 0.0F);
+      }
+    });
+    std::fill(buf + cg * cstride, buf + copy_size, 0.0F);
+    return Source{buf, copy_size};
+  }
+};
+
+}  // namespace
+
+bool conv_direct_applicable(const WindowGeometry& g) {
+  return ACT_CONV_DIRECT != 0 && conv_gemm_available() && g.in[0] == 1 && g.kernel[0] == 1 &&
+         g.pad_begin[0] == 0 && g.pad_end[0] == 0 && g.out[0] == 1;
+}
+
+bool conv_direct(const WindowGeometry& g, const std::vector<std::vector<float>>& packed,
+                 const float* x, const float* bias, const float* sum, float* y, std::int64_t n,
+                 std::int64_t c, std::int64_t m, std::int64_t group, const ConvEpilogue& epi) {
+#if ACT_CONV_DIRECT
+  const std::int64_t cg = c / group, mg = m / group;
+  TapLayout t;
+  if (!t.init(g, cg)) return false;
+  const std::int64_t kdim = t.kdim, in_plane = t.in_plane, oh_n = t.oh_n, ow_n = t.ow_n;
+  const std::int64_t out_plane = oh_n * ow_n, wq = t.wq, v_n = t.v_n, max_off = t.max_off;
+  const std::vector<std::int32_t>& off = t.off;
+  const bool dense = wq == ow_n;
+  std::vector<std::int32_t> tail_off(static_cast<std::size_t>(kdim));
+  for (std::int64_t k = 0; k < kdim; ++k)
+    tail_off[static_cast<std::size_t>(k)] = static_cast<std::int32_t>(k * kNr);
+
+  // Work items: pixel tiles x row-block chunks. The output tile (rows x width) should stay in
+  // L2; maps too small to give every thread a tile are split by output channels instead, so
+  // each thread streams only its share of the weights.
+  const std::int64_t mblocks = ceil_div(mg, kMr);
+  const std::int64_t rows = mblocks * kMr;
+  const std::int64_t threads = num_threads();
+  std::int64_t tw = std::clamp<std::int64_t>(65536 / rows / kNr * kNr, kNr, 256);
+  std::int64_t tiles = ceil_div(v_n, tw);
+  std::int64_t chunks = 1;
+  if (tiles >= threads) {
+    tiles = ceil_div(tiles, threads) * threads;
+    tw = ceil_div(ceil_div(v_n, tiles), kNr) * kNr;
+    tiles = ceil_div(v_n, tw);
+  } else {
+    chunks = std::min(mblocks, ceil_div(threads, tiles));
+  }
+  // K in near-equal blocks of at most 256, so an A micro-panel stays in L1 while it sweeps
+  // the tile's panels.
+  const std::int64_t kblocks = ceil_div(kdim, 256);
+  const std::int64_t kc = ceil_div(kdim, kblocks);
+
+  for (std::int64_t b = 0; b < n; ++b) {
+    for (std::int64_t gi = 0; gi < group; ++gi) {
+      const float* xg = x + (b * c + gi * cg) * in_plane;
+      const Source src = t.source(xg);
+      const float* ag = packed[static_cast<std::size_t>(gi)].data();
+      const std::int64_t yoff = (b * m + gi * mg) * out_plane;
+      float* yg = y + yoff;
+      const float* sg = sum != nullptr ? sum + yoff : nullptr;
+      const float* bg = bias != nullptr ? bias + gi * mg : nullptr;
+      parallel_for(tiles * chunks, 1, [&](std::int64_t i0, std::int64_t i1) {
+        for (std::int64_t item = i0; item < i1; ++item) {
+          const std::int64_t tile = item / chunks, q = item % chunks;
+          const std::int64_t mb0 = q * mblocks / chunks, mb1 = (q + 1) * mblocks / chunks;
+          const std::int64_t v0 = tile * tw, v1 = std::min(v_n, v0 + tw);
+          const std::int64_t panels = ceil_div(v1 - v0, kNr);
+          const std::int64_t ldc = panels * kNr;
+          // Panels whose 16 columns would read past the source (in place, the last panel of
+          // the image) are copied into `tail`, [panel][k][16], with the reads clamped.
+          std::int64_t safe = panels;
+          while (safe > 0 && v0 + safe * kNr + max_off > src.readable) --safe;
+          float* ct = scratch_f32((mb1 - mb0) * kMr * ldc + (panels - safe) * kdim * kNr);
+          float* tail = ct + (mb1 - mb0) * kMr * ldc;
+          for (std::int64_t j = safe; j < panels; ++j) {
+            const std::int64_t v = v0 + j * kNr;
+            float* tj = tail + (j - safe) * kdim * kNr;
+            for (std::int64_t k = 0; k < kdim; ++k) {
+              const std::int64_t base = off[static_cast<std::size_t>(k)] + v;
+              for (std::int64_t e = 0; e < kNr; ++e) {
+                tj[k * kNr + e] = base + e < src.readable ? src.data[base + e] : 0.0F;
+              }
+            }
+          }
+          // When the pitch is the output width (1x1 without padding), virtual pixels are
+          // real ones and whole 6x16 blocks go straight to y; the rest goes through ct.
+          const std::int64_t full_panels = dense ? (v1 - v0) / kNr : 0;
+          const std::int64_t full_mb = dense ? std::min(mb1, mg / kMr) : mb0;
+          for (std::int64_t pc = 0; pc < kdim; pc += kc) {
+            const std::int64_t kcc = std::min(kc, kdim - pc);
+            const bool add = pc > 0;
+            // Panel-outer within row-block chunks: the panel's taps (kc rows of 16 floats,
+            // scattered over the input) stay in L1 while a chunk of A (~128 KiB) streams
+            // past them from L2 for every panel of the tile.
+            const std::int64_t chunk = std::max<std::int64_t>(1, 32768 / (kcc * kMr));
+            for (std::int64_t mc = mb0; mc < mb1; mc += chunk) {
+              const std::int64_t mc1 = std::min(mb1, mc + chunk);
+              for (std::int64_t j = 0; j < panels; ++j) {
+                const bool packed_tail = j >= safe;
+                const float* bj =
+                    packed_tail ? tail + (j - safe) * kdim * kNr : src.data + v0 + j * kNr;
+                const std::int32_t* oj = (packed_tail ? tail_off.data() : off.data()) + pc;
+                for (std::int64_t mb = mc; mb < mc1; ++mb) {
+                  const float* a = ag + mb * kdim * kMr + pc * kMr;
+                  if (mb < full_mb && j < std::min(full_panels, safe)) {
+                    micro_taps(kcc, a, bj, oj, yg + mb * kMr * out_plane + v0 + j * kNr, out_plane,
+                               add);
+                  } else {
+                    micro_taps(kcc, a, bj, oj, ct + (mb - mb0) * kMr * ldc + j * kNr, ldc, add);
+                  }
+                }
+              }
+            }
+          }
+          const std::int64_t r0 = mb0 * kMr, r1 = std::min(mg, mb1 * kMr);
+          if (dense) {
+            // Blocks that went through ct: the rows past the last whole row block, and the
+            // columns past the whole panels (or past `safe`).
+            const std::int64_t direct_cols = std::min(full_panels, safe) * kNr;
+            for (std::int64_t r = r0; r < r1; ++r) {
+              const std::int64_t from = r < full_mb * kMr ? direct_cols : 0;
+              std::memcpy(yg + r * out_plane + v0 + from, ct + (r - r0) * ldc + from,
+                          static_cast<std::size_t>(v1 - v0 - from) * sizeof(float));
+            }
+            epi.apply(yg + r0 * out_plane + v0, out_plane, r1 - r0, v1 - v0,
+                      bg != nullptr ? bg + r0 : nullptr,
+                      sg != nullptr ? sg + r0 * out_plane + v0 : nullptr, out_plane);
+            continue;
+          }
+          // Keep the pixels that are real outputs, row segment by row segment, and finish them
+          // while they are in cache.
+          for (std::int64_t orow = v0 / wq; orow < oh_n && orow * wq < v1; ++orow) {
+            const std::int64_t a = std::max(v0, orow * wq), e = std::min(v1, orow * wq + ow_n);
+            if (e <= a) continue;
+            const std::int64_t len = e - a, pix = orow * ow_n + (a - orow * wq);
+            for (std::int64_t r = r0; r < r1; ++r) {
+              std::memcpy(yg + r * out_plane + pix, ct + (r - r0) * ldc + (a - v0),
+                          static_cast<std::size_t>(len) * sizeof(float));
+            }
+            epi.apply(yg + r0 * out_plane + pix, out_plane, r1 - r0, len,
+                      bg != nullptr ? bg + r0 : nullptr,
+                      sg != nullptr ? sg + r0 * out_plane + pix : nullptr, out_plane);
+          }
+        }
+      });
+    }
+  }
+#else
+  (void)g, (void)packed, (void)x, (void)bias, (void)sum, (void)y, (void)n, (void)c, (void)m,
+      (void)group, (void)epi;
+  return false;
+#endif
+  return true;
+}
+
+}  // namespace act::cpu

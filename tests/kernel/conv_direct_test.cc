@@ -1,0 +1,266 @@
+// conv_direct (cpu/conv_direct.h), the in-place convolution, and depthwise_3x3_s2
+// (cpu/conv_depthwise.h) against direct loops. conv_direct is called
+// directly over random 2-D geometries (strides, dilations, asymmetric pads, groups, batches,
+// odd sizes, every epilogue input), including the strided phase layouts the Conv kernel does
+// not dispatch to today, and through Conv/FusedConv nodes at shapes that take that dispatch,
+// on one and two threads.
+#include "cpu/conv_direct.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "act/kernel/executor.h"
+#include "act/kernel/graph.h"
+#include "act/kernel/parallel.h"
+#include "cpu/conv_depthwise.h"
+#include "cpu/conv_gemm.h"
+#include "kernel_test_util.h"
+
+namespace act {
+namespace {
+
+std::mt19937& rng() {
+  static std::mt19937 gen(4321);
+  return gen;
+}
+
+std::int64_t rand_int(std::int64_t lo, std::int64_t hi) {
+  return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng());
+}
+
+std::vector<float> random_floats(std::int64_t n) {
+  std::uniform_real_distribution<float> dist(-1.0F, 1.0F);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = dist(rng());
+  return v;
+}
+
+struct Case {
+  std::int64_t n, c, m, group, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+  std::int64_t oh() const { return (h + pt + pb - ((kh - 1) * dh + 1)) / sh + 1; }
+  std::int64_t ow() const { return (w + pl + pr - ((kw - 1) * dw + 1)) / sw + 1; }
+};
+
+// act(conv(x, w) + bias + sum), in double.
+std::vector<float> reference(const Case& k, const std::vector<float>& x,
+                             const std::vector<float>& w, const float* bias, const float* sum,
+                             const cpu::ConvEpilogue& epi) {
+  const std::int64_t oh = k.oh(), ow = k.ow(), cg = k.c / k.group, mg = k.m / k.group;
+  std::vector<float> y(static_cast<std::size_t>(k.n * k.m * oh * ow));
+  std::size_t o = 0;
+  for (std::int64_t b = 0; b < k.n; ++b)
+    for (std::int64_t mm = 0; mm < k.m; ++mm)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j, ++o) {
+          double acc = bias != nullptr ? bias[mm] : 0.0;
+          for (std::int64_t ci = 0; ci < cg; ++ci)
+            for (std::int64_t r = 0; r < k.kh; ++r)
+              for (std::int64_t s = 0; s < k.kw; ++s) {
+                const std::int64_t ih = i * k.sh + r * k.dh - k.pt;
+                const std::int64_t iw = j * k.sw + s * k.dw - k.pl;
+                if (ih < 0 || iw < 0 || ih >= k.h || iw >= k.w) continue;
+                const std::int64_t ch = mm / mg * cg + ci;
+                acc += static_cast<double>(
+                           x[static_cast<std::size_t>(((b * k.c + ch) * k.h + ih) * k.w + iw)]) *
+                       w[static_cast<std::size_t>(((mm * cg + ci) * k.kh + r) * k.kw + s)];
+              }
+          if (sum != nullptr) acc += sum[o];
+          float v = static_cast<float>(acc);
+          epi.apply(&v, 1, 1, 1, nullptr, nullptr, 1);
+          y[o] = v;
+        }
+  return y;
+}
+
+cpu::WindowGeometry geometry(const Case& k) {
+  cpu::WindowGeometry g;
+  g.in = {1, k.h, k.w};
+  g.kernel = {1, k.kh, k.kw};
+  g.stride = {1, k.sh, k.sw};
+  g.dilation = {1, k.dh, k.dw};
+  g.pad_begin = {0, k.pt, k.pl};
+  g.pad_end = {0, k.pb, k.pr};
+  g.out = {1, k.oh(), k.ow()};
+  return g;
+}
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    ASSERT_NEAR(got[i], want[i], 1e-4F * (1.0F + std::fabs(want[i]))) << "element " << i;
+  }
+}
+
+TEST(ConvDirect, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
+  if (!cpu::conv_direct_applicable(geometry(Case{1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0})))
+    GTEST_SKIP() << "built without AVX2/FMA";
+  const int saved = num_threads();
+  for (int trial = 0; trial < 80; ++trial) {
+    Case k{};
+    k.group = trial % 5 == 4 ? rand_int(2, 3) : 1;
+    k.n = rand_int(1, 2);
+    k.c = k.group * rand_int(1, 9);
+    k.m = k.group * rand_int(1, 40);
+    k.kh = rand_int(1, 4);
+    k.kw = rand_int(1, 4);
+    k.sh = rand_int(1, 3);
+    k.sw = trial % 3 == 0 ? k.sh : rand_int(1, 3);
+    k.dh = rand_int(1, 2);
+    k.dw = rand_int(1, 2);
+    k.pt = rand_int(0, 2);
+    k.pl = rand_int(0, 2);
+    k.pb = rand_int(0, 2);
+    k.pr = rand_int(0, 2);
+    if (trial % 4 == 0) k.pt = k.pl = k.pb = k.pr = 0;  // in place when stride is 1
+    if (trial % 8 == 0) k.sh = k.sw = 1;
+    k.h = rand_int((k.kh - 1) * k.dh + 1, 30);
+    k.w = rand_int((k.kw - 1) * k.dw + 1, 30);
+    const std::int64_t cg = k.c / k.group, mg = k.m / k.group, kdim = cg * k.kh * k.kw;
+    const auto x = random_floats(k.n * k.c * k.h * k.w);
+    const auto w = random_floats(k.m * kdim);
+    const auto bias = random_floats(k.m);
+    const auto sum = random_floats(k.n * k.m * k.oh() * k.ow());
+    cpu::ConvEpilogue epi;
+    epi.activation = trial % 3 == 0   ? cpu::Activation::kRelu
+                     : trial % 3 == 1 ? cpu::Activation::kClip
+                                      : cpu::Activation::kNone;
+    epi.lo = -0.5F;
+    epi.hi = 0.75F;
+    const bool with_bias = trial % 2 == 0, with_sum = trial % 5 < 2;
+    std::vector<std::vector<float>> packed;
+    for (std::int64_t gi = 0; gi < k.group; ++gi)
+      packed.push_back(cpu::pack_a(w.data() + gi * mg * kdim, mg, kdim));
+    const auto want =
+        reference(k, x, w, with_bias ? bias.data() : nullptr, with_sum ? sum.data() : nullptr, epi);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<float> y(want.size(), -7.0F);
+      ASSERT_TRUE(cpu::conv_direct(geometry(k), packed, x.data(), with_bias ? bias.data() : nullptr,
+                                   with_sum ? sum.data() : nullptr, y.data(), k.n, k.c, k.m,
+                                   k.group, epi));
+      SCOPED_TRACE("trial " + std::to_string(trial) + " threads " + std::to_string(threads) + " n" +
+                   std::to_string(k.n) + " c" + std::to_string(k.c) + " m" + std::to_string(k.m) +
+                   " g" + std::to_string(k.group) + " " + std::to_string(k.h) + "x" +
+                   std::to_string(k.w) + " k" + std::to_string(k.kh) + "x" + std::to_string(k.kw) +
+                   " s" + std::to_string(k.sh) + "," + std::to_string(k.sw) + " d" +
+                   std::to_string(k.dh) + "," + std::to_string(k.dw));
+      expect_close(y, want);
+    }
+  }
+  set_num_threads(saved);
+}
+
+// Shapes that take the Conv kernel's dispatch to conv_direct (stride 1, one image or large
+// maps): many pixel tiles, channel counts off the 6-row and 16-column blocks, in-place
+// pointwise layers whose last panel ends mid-way, and FusedConv's residual + activation.
+TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
+  struct Shape4 {
+    std::int64_t n, c, m, h, w, k, pad;
+  };
+  const std::vector<Shape4> shapes = {
+      {1, 13, 29, 57, 31, 3, 1}, {1, 7, 70, 23, 45, 3, 0}, {1, 33, 17, 19, 21, 1, 0},
+      {2, 5, 11, 20, 20, 3, 1},  {1, 64, 64, 9, 9, 3, 1},  {1, 3, 8, 40, 38, 5, 2},
+  };
+  const int saved = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const auto& s : shapes) {
+      for (bool fused : {false, true}) {
+        Case k{s.n, s.c, s.m, 1, s.h, s.w, s.k, s.k, 1, 1, 1, 1, s.pad, s.pad, s.pad, s.pad};
+        const auto x = random_floats(k.n * k.c * k.h * k.w);
+        const auto w = random_floats(k.m * k.c * k.kh * k.kw);
+        const auto bias = random_floats(k.m);
+        const auto sum = random_floats(k.n * k.m * k.oh() * k.ow());
+        auto tensor = [](const std::vector<float>& v, Shape shape) {
+          Tensor t(DType::kF32, std::move(shape));
+          std::copy(v.begin(), v.end(), t.data<float>());
+          return t;
+        };
+        Attributes a;
+        a.set("pads", std::vector<std::int64_t>{s.pad, s.pad, s.pad, s.pad});
+        cpu::ConvEpilogue epi;
+        std::vector<Tensor> inputs = {tensor(x, {k.n, k.c, k.h, k.w}),
+                                      tensor(w, {k.m, k.c, k.kh, k.kw}), tensor(bias, {k.m})};
+        if (fused) {
+          a.set("activation", std::string("Relu"));
+          epi.activation = cpu::Activation::kRelu;
+          inputs.push_back(tensor(sum, {k.n, k.m, k.oh(), k.ow()}));
+        }
+        Graph g;
+        Node node =
+            test::make_node("conv", fused ? "FusedConv" : "Conv", {}, {"y"}, a, fused ? "act" : "");
+        std::map<std::string, Tensor> feeds;
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+          const std::string name = "in" + std::to_string(i);
+          node.inputs.push_back(name);
+          g.add_input(ValueInfo{name});
+          feeds[name] = inputs[i];
+        }
+        g.add_node(node);
+        g.add_output(ValueInfo{"y"});
+        const Tensor y = Executor(g, 17).run(feeds).outputs[0];
+        const auto want = reference(k, x, w, bias.data(), fused ? sum.data() : nullptr, epi);
+        SCOPED_TRACE(std::string(fused ? "FusedConv" : "Conv") + " threads " +
+                     std::to_string(threads) + " c" + std::to_string(s.c) + " m" +
+                     std::to_string(s.m) + " " + std::to_string(s.h) + "x" + std::to_string(s.w));
+        expect_close(std::vector<float>(y.data<float>(), y.data<float>() + y.numel()), want);
+      }
+    }
+  }
+  set_num_threads(saved);
+}
+
+TEST(ConvDepthwise, Stride2MatchesDirectLoopsWithEveryEpilogueInput) {
+  const auto probe = geometry(Case{1, 1, 1, 1, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
+  if (!cpu::depthwise_3x3_s2_applicable(probe)) GTEST_SKIP() << "built without AVX2/FMA";
+  const int saved = num_threads();
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::int64_t c = rand_int(1, 7);
+    Case k{rand_int(1, 2),
+           c,
+           c,
+           c,
+           rand_int(3, 40),
+           rand_int(3, 40),
+           3,
+           3,
+           2,
+           2,
+           1,
+           1,
+           rand_int(0, 2),
+           rand_int(0, 2),
+           rand_int(0, 2),
+           rand_int(0, 2)};
+    const auto x = random_floats(k.n * k.c * k.h * k.w);
+    const auto w = random_floats(k.c * 9);
+    const auto bias = random_floats(k.c);
+    const auto sum = random_floats(k.n * k.m * k.oh() * k.ow());
+    cpu::ConvEpilogue epi;
+    epi.activation = trial % 2 == 0 ? cpu::Activation::kClip : cpu::Activation::kNone;
+    epi.lo = -0.5F;
+    epi.hi = 0.5F;
+    const bool with_bias = trial % 3 != 0, with_sum = trial % 4 < 2;
+    const auto want =
+        reference(k, x, w, with_bias ? bias.data() : nullptr, with_sum ? sum.data() : nullptr, epi);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<float> y(want.size(), -7.0F);
+      cpu::depthwise_3x3_s2(geometry(k), x.data(), w.data(), with_bias ? bias.data() : nullptr, k.n,
+                            k.c, y.data(), epi, with_sum ? sum.data() : nullptr);
+      SCOPED_TRACE("trial " + std::to_string(trial) + " " + std::to_string(k.h) + "x" +
+                   std::to_string(k.w) + " pads " + std::to_string(k.pt) + std::to_string(k.pl) +
+                   std::to_string(k.pb) + std::to_string(k.pr));
+      expect_close(y, want);
+    }
+  }
+  set_num_threads(saved);
+}
+
+}  // namespace
+}  // namespace act
