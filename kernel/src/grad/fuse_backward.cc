@@ -29,7 +29,7 @@ std::size_t fuse_relu_into_batchnorm_grad(Graph& graph, std::size_t first,
       relu_grad_of[n.outputs[0]] = i;
     }
   }
-  std::unordered_set<std::size_t> fused;
+  std::unordered_set<std::string> fused;  // outputs of the ReluGrad nodes folded away
   for (std::size_t i = first; i < graph.nodes().size(); ++i) {
     Node& bn = graph.mutable_nodes()[i];
     if (bn.op_type != "BatchNormTrainingGrad" || bn.domain != "act" || bn.inputs.size() != 3) {
@@ -42,11 +42,13 @@ std::size_t fuse_relu_into_batchnorm_grad(Graph& graph, std::size_t first,
     if (relu.inputs[1].empty()) continue;
     bn.inputs[0] = relu.inputs[0];
     bn.inputs.push_back(relu.inputs[1]);
-    fused.insert(it->second);
+    fused.insert(dy);
   }
   if (fused.empty()) return 0;
-  std::size_t index = 0;
-  graph.remove_nodes_if([&](const Node&) { return fused.count(index++) != 0; });
+  // A value has one producer, so its name identifies the node.
+  graph.remove_nodes_if([&](const Node& n) {
+    return n.op_type == "ReluGrad" && n.outputs.size() == 1 && fused.count(n.outputs[0]) != 0;
+  });
   return fused.size();
 }
 
