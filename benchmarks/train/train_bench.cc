@@ -4,10 +4,11 @@
 // claim.
 //
 // usage: train_bench MODEL.onnx INPUT LOGITS [--batch 64] [--steps 30] [--warmup 5] [--threads 2]
-//                    [--batch-statistics 0|1] [--profile 0|1]
+//                    [--batch-statistics 0|1] [--profile 0|1|2]
 // --batch-statistics 1 trains BatchNorm with batch statistics (TrainStepOptions). --profile 1
 // instead runs the steps with the executor's per-node profile and prints the time per op type
-// (forward and backward, without the optimizer).
+// (forward and backward, without the optimizer); --profile 2 also lists every node's time in
+// execution order.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,7 +28,7 @@ namespace {
 // Runs `steps` training steps with the executor's per-node profile on and prints the time per
 // op type (forward and backward; the optimizer update is not a node).
 void profile(act::TrainStep& train, const act::Tensor& images, const act::Tensor& labels,
-             int warmup, int steps) {
+             int warmup, int steps, bool every_node) {
   for (int i = 0; i < warmup; ++i) train.step(images, labels, 0.01);
   const std::vector<act::NodeProfile> before = train.trainer().profile();
   for (int i = 0; i < steps; ++i) train.step(images, labels, 0.01);
@@ -51,6 +52,10 @@ void profile(act::TrainStep& train, const act::Tensor& images, const act::Tensor
     std::printf("  %-24s %9.2f ms %6.1f%%  %4lld nodes\n", op.c_str(), ms, 100.0 * ms / total,
                 static_cast<long long>(by_op[op].second));
   }
+  if (every_node) {
+    std::printf("every node, in execution order:\n");
+    for (const auto& [ms, name] : nodes) std::printf("  %9.2f ms  %s\n", ms, name.c_str());
+  }
   std::sort(nodes.rbegin(), nodes.rend());
   std::printf("slowest nodes:\n");
   for (std::size_t i = 0; i < nodes.size() && i < 25; ++i)
@@ -63,12 +68,12 @@ int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr,
                  "usage: %s MODEL.onnx INPUT LOGITS [--batch N] [--steps N] [--warmup N] "
-                 "[--threads N] [--batch-statistics 0|1] [--profile 0|1]\n",
+                 "[--threads N] [--batch-statistics 0|1] [--profile 0|1|2]\n",
                  argv[0]);
     return 2;
   }
   int batch = 64, steps = 30, warmup = 5, threads = 2;
-  bool batch_statistics = false, profiling = false;
+  bool batch_statistics = false, profiling = false, every_node = false;
   for (int i = 4; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int v = std::atoi(argv[i + 1]);
@@ -83,7 +88,7 @@ int main(int argc, char** argv) {
     else if (flag == "--batch-statistics")
       batch_statistics = v != 0;
     else if (flag == "--profile")
-      profiling = v != 0;
+      profiling = v != 0, every_node = v > 1;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -118,7 +123,7 @@ int main(int argc, char** argv) {
     std::fill(labels.data<float>(), labels.data<float>() + labels.numel(), 0.0F);
     for (int i = 0; i < batch; ++i) labels.data<float>()[i * classes + i % classes] = 1.0F;
     if (profiling) {
-      profile(train, images, labels, warmup, steps);
+      profile(train, images, labels, warmup, steps, every_node);
       return 0;
     }
     for (int i = 0; i < warmup; ++i) train.step(images, labels, 0.01);

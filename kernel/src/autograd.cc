@@ -106,7 +106,7 @@ std::string accumulate(GradContext& ctx, const std::vector<std::string>& parts) 
 
 BackwardResult build_backward(Graph& graph, const std::string& loss,
                               const std::vector<std::string>& wrt, std::int64_t opset,
-                              const OpRegistry& registry) {
+                              const OpRegistry& registry, const BackwardOptions& options) {
   (void)opset;
   graph.topological_sort();
   const std::vector<Node> forward = graph.nodes();  // builders append; iterate a snapshot
@@ -217,6 +217,11 @@ BackwardResult build_backward(Graph& graph, const std::string& loss,
       zero.set("value", zero_value);
       result.grads[w] = seed.emit("ConstantOfShape", {seed.emit("Shape", {w})}, zero);
     }
+  }
+  if (options.fuse) {
+    std::unordered_set<std::string> keep;
+    for (const auto& [w, gname] : result.grads) keep.insert(gname);
+    grad::fuse_relu_into_batchnorm_grad(graph, before, keep);
   }
   result.nodes_added = graph.nodes().size() - before + 2;
   return result;

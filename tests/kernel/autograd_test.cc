@@ -39,6 +39,9 @@ struct Case {
   std::vector<Input> inputs;
   Attributes attrs;
   std::string domain;
+  // A unary op applied to the case's op output (y = then(op(...))): rows for backward
+  // fusions that span two nodes, such as BatchNorm followed by Relu.
+  std::string then;
 };
 
 Tensor draw(const Shape& shape, const Draw& d, std::mt19937& rng) {
@@ -87,7 +90,12 @@ Graph op_graph(const Case& c) {
       g.set_initializer(in.name, in.constant);
     }
   }
-  g.add_node(test::make_node("node", c.op, inputs, {"y"}, c.attrs, c.domain));
+  if (c.then.empty()) {
+    g.add_node(test::make_node("node", c.op, inputs, {"y"}, c.attrs, c.domain));
+  } else {
+    g.add_node(test::make_node("node", c.op, inputs, {"y0"}, c.attrs, c.domain));
+    g.add_node(test::make_node("then", c.then, {"y0"}, {"y"}));
+  }
   return g;
 }
 
@@ -129,6 +137,12 @@ void check_gradients(const Case& c) {
   const BackwardResult back = build_backward(full, "loss", wrt, kOpset, OpRegistry::global());
   for (const auto& w : wrt) full.add_output(ValueInfo{back.grads.at(w)});
   full.validate();
+  if (c.op == "BatchNormalization" && c.then == "Relu") {  // the row tests the fused kernel
+    for (const Node& n : full.nodes()) {
+      EXPECT_NE(n.op_type, "ReluGrad");
+      if (n.op_type == "BatchNormTrainingGrad") EXPECT_EQ(n.inputs.size(), 4U);
+    }
+  }
   const auto outs = Executor(full, kOpset).run(feeds).outputs;
 
   Executor forward(fwd, kOpset);
@@ -269,11 +283,59 @@ std::vector<Case> cases() {
        ""},
       {"BatchNormalization training 2-D", "BatchNormalization", bn_inputs({5, 3}), bn_train, ""},
       {"BatchNormalization training 3-D", "BatchNormalization", bn_inputs({2, 4, 3}), bn_train, ""},
+      // Relu's gradient folded into BatchNormTrainingGrad (fuse_backward.cc).
+      {"BatchNormalization training + Relu 4-D", "BatchNormalization", bn_inputs({3, 2, 2, 3}),
+       bn_train, "", "Relu"},
+      {"BatchNormalization training + Relu 2-D", "BatchNormalization", bn_inputs({6, 3}), bn_train,
+       "", "Relu"},
   };
 }
 
 TEST(Autograd, EveryOpGradientMatchesCentralFiniteDifferences) {
   for (const auto& c : cases()) check_gradients(c);
+}
+
+// The fused BatchNorm + Relu gradient against the unfused graph (ReluGrad, then the 3-input
+// BatchNormTrainingGrad) on a conv-sized tensor; only summation order differs.
+TEST(Autograd, FusedBatchNormReluGradientMatchesTheUnfusedGraph) {
+  Attributes bn;
+  bn.set("training_mode", std::int64_t{1});
+  const Case c{
+      "BN + Relu",
+      "BatchNormalization",
+      {x("x", {4, 8, 5, 7}), x("scale", {8}), x("bias", {8}), fixed("mean", seeded({8}, {}, 3)),
+       fixed("var", seeded({8}, {0.5F, 1.5F, 0.0F}, 4))},
+      bn,
+      "",
+      "Relu"};
+  std::mt19937 rng(7);
+  const auto feeds = feeds_of(c, rng);
+  const Graph fwd = forward_graph(c, {4, 8, 5, 7}, rng);
+  std::vector<std::vector<Tensor>> grads;
+  for (bool fuse : {true, false}) {
+    Graph full = fwd;
+    infer_shapes(full, kOpset);
+    BackwardOptions options;
+    options.fuse = fuse;
+    const BackwardResult back =
+        build_backward(full, "loss", {"x", "scale", "bias"}, kOpset, OpRegistry::global(), options);
+    std::size_t relu_grads = 0;
+    for (const Node& n : full.nodes()) relu_grads += n.op_type == "ReluGrad" ? 1 : 0;
+    EXPECT_EQ(relu_grads, fuse ? 0U : 1U);
+    for (const char* w : {"x", "scale", "bias"}) full.add_output(ValueInfo{back.grads.at(w)});
+    auto outs = Executor(full, kOpset).run(feeds).outputs;
+    grads.emplace_back(outs.begin() + 1, outs.end());
+  }
+  for (std::size_t k = 0; k < 3; ++k) {
+    const Tensor& fused = grads[0][k];
+    const Tensor& plain = grads[1][k];
+    ASSERT_EQ(fused.shape(), plain.shape());
+    for (std::int64_t i = 0; i < fused.numel(); ++i) {
+      const float want = plain.data<float>()[i];
+      ASSERT_NEAR(fused.data<float>()[i], want, 1e-5F + 1e-5F * std::fabs(want))
+          << "gradient " << k << " element " << i;
+    }
+  }
 }
 
 // p -> Mul(x, p) -> y; a frozen q and a no-grad "teacher" branch sit beside it.

@@ -736,7 +736,8 @@ class ConvTransposeKernel final : public OpKernel {
 // narrow layers (the Fashion-MNIST CNN's 16 and 32 channels, depthwise) measured faster the
 // old way, which other strides take too: per image, W^T dY folded back with col2im.
 //
-// dW: per image, dY times the transposed im2col of X, accumulated by the BLAS. (The same
+// dW: per image, dY times the transposed im2col of X, accumulated by the BLAS; with several
+// threads, images are shared out (weight_by_images). (The same
 // product on conv_gemm's micro-kernel, dY packed as A and X unfolded straight into B, measured
 // no faster on the CIFAR ResNet-18 and slower on the small Fashion-MNIST CNN.)
 class ConvGradKernel final : public OpKernel {
@@ -765,8 +766,12 @@ class ConvGradKernel final : public OpKernel {
       Tensor& dw = ctx.allocate(0, DType::kF32, w.shape());
       float* dwd = dw.data<float>();
       std::fill(dwd, dwd + dw.numel(), 0.0F);
-      float* col = scratch_f32(kdim * out_plane);
       const std::vector<Tap> taps = make_taps(g, cg);
+      if (num_threads() > 1 && n >= num_threads()) {
+        weight_by_images(g, taps, x.data<float>(), dyd, dwd, dw.numel(), n, c, m);
+        return;
+      }
+      float* col = scratch_f32(kdim * out_plane);
       for (std::int64_t b = 0; b < n; ++b) {
         for (std::int64_t gi = 0; gi < group_; ++gi) {
           const float* xg = x.data<float>() + (b * c + gi * cg) * in_plane;
@@ -836,15 +841,67 @@ class ConvGradKernel final : public OpKernel {
     }
     const bool pointwise = ksize == 1 && t.pad_begin == std::vector<std::int64_t>(3, 0) &&
                            t.pad_end == std::vector<std::int64_t>(3, 0);
+    // With several threads each takes a contiguous share of the images and runs the
+    // convolution alone (conv_packed's own parallel loops run serially when nested): one pool
+    // barrier per layer instead of one per image and group.
+    const std::int64_t parts = num_threads();
+    if (parts > 1 && n >= parts) {
+      const std::int64_t dy_image = m * prod(g.out), dx_image = c * prod(g.in);
+      parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+        for (std::int64_t p = t0; p < t1; ++p) {
+          const std::int64_t b0 = p * n / parts, b1 = (p + 1) * n / parts;
+          conv_packed(t, flipped_, dyd + b0 * dy_image, nullptr, nullptr, dxd + b0 * dx_image,
+                      b1 - b0, m, c, group_, pointwise, ConvEpilogue{});
+        }
+      });
+      return true;
+    }
     conv_packed(t, flipped_, dyd, nullptr, nullptr, dxd, n, m, c, group_, pointwise,
                 ConvEpilogue{});
     return true;
+  }
+
+  // dW with several threads: each takes a contiguous share of the images and accumulates its
+  // own partial dW on one thread (unfold, then a serial GEMM), and the partials are added at
+  // the end. Splitting every image's product instead put two pool barriers per image (1,280
+  // per ResNet-18 step), and on a shared machine each barrier waits for the slowest thread.
+  void weight_by_images(const G& g, const std::vector<Tap>& taps, const float* xd, const float* dyd,
+                        float* dwd, std::int64_t numel, std::int64_t n, std::int64_t c,
+                        std::int64_t m) {
+    const std::int64_t cg = c / group_, mg = m / group_;
+    const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out);
+    const std::int64_t kdim = cg * prod(g.kernel);
+    const std::int64_t parts = num_threads();
+    partials_.resize(static_cast<std::size_t>((parts - 1) * numel));
+    parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+      for (std::int64_t t = t0; t < t1; ++t) {
+        float* acc = t == 0 ? dwd : partials_.data() + (t - 1) * numel;
+        std::fill(acc, acc + numel, 0.0F);
+        float* col = scratch_f32(kdim * out_plane);
+        for (std::int64_t b = t * n / parts; b < (t + 1) * n / parts; ++b) {
+          for (std::int64_t gi = 0; gi < group_; ++gi) {
+            im2col_tile(g, taps, xd + (b * c + gi * cg) * in_plane, 0, out_plane, col, out_plane);
+            gemm_f32_serial(false, true, mg, kdim, out_plane, 1.0F,
+                            dyd + (b * m + gi * mg) * out_plane, out_plane, col, out_plane, 1.0F,
+                            acc + gi * mg * kdim, kdim);
+          }
+        }
+      }
+    });
+    parallel_for(numel, 16384, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t t = 1; t < parts; ++t) {
+        const float* __restrict src = partials_.data() + (t - 1) * numel;
+        float* __restrict dst = dwd;
+        for (std::int64_t i = i0; i < i1; ++i) dst[i] += src[i];
+      }
+    });
   }
 
   Attributes attrs_;
   std::int64_t group_;
   bool weight_;
   std::vector<std::vector<float>> flipped_;  // ConvGradInput: per group, conv_gemm A layout
+  std::vector<float> partials_;              // ConvGradWeight: dW of threads 1.. (weight_by_images)
 };
 
 }  // namespace

@@ -45,6 +45,15 @@ void scale_shift(const float* x, const float* a, const float* b, std::int64_t ba
                });
 }
 
+// dy where y > 0, else 0 (Relu's gradient). The unconditional load keeps it a vector select.
+void relu_mask(const float* __restrict dy, const float* __restrict y, std::int64_t n,
+               float* __restrict out) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float d = dy[i];
+    out[i] = y[i] > 0.0F ? d : 0.0F;
+  }
+}
+
 // Sum of n floats in eight independent lanes: vectorizes without -ffast-math, and each lane
 // adds at most n / 8 terms, so float is accurate enough for one plane (callers add planes in
 // double).
@@ -101,8 +110,10 @@ struct ChannelMoments {
   double mean = 0.0, var = 0.0, sum_dy = 0.0, sum_dy_xc = 0.0;
 };
 
-ChannelMoments channel_moments(const float* x, const float* dy, std::int64_t batch,
-                               std::int64_t channels, std::int64_t plane, std::int64_t ch) {
+// dy is channel ch's gradient: image b's plane at dy + b * dy_step (null: statistics only).
+ChannelMoments channel_moments(const float* x, const float* dy, std::int64_t dy_step,
+                               std::int64_t batch, std::int64_t channels, std::int64_t plane,
+                               std::int64_t ch) {
   ChannelMoments r;
   const double count = static_cast<double>(batch * plane);
   if (count == 0) return r;
@@ -110,7 +121,7 @@ ChannelMoments channel_moments(const float* x, const float* dy, std::int64_t bat
   for (std::int64_t b = 0; b < batch; ++b) {
     const std::int64_t off = (b * channels + ch) * plane;
     sum += lane_sum(x + off, plane);
-    if (dy != nullptr) sum_dy += lane_sum(dy + off, plane);
+    if (dy != nullptr) sum_dy += lane_sum(dy + b * dy_step, plane);
   }
   r.mean = sum / count;
   r.sum_dy = sum_dy;
@@ -118,7 +129,7 @@ ChannelMoments channel_moments(const float* x, const float* dy, std::int64_t bat
   for (std::int64_t b = 0; b < batch; ++b) {
     const std::int64_t off = (b * channels + ch) * plane;
     const auto [s, c] =
-        centered_sums(x + off, dy ? dy + off : nullptr, static_cast<float>(r.mean), plane);
+        centered_sums(x + off, dy ? dy + b * dy_step : nullptr, static_cast<float>(r.mean), plane);
     sq += s;
     cross += c;
   }
@@ -168,7 +179,7 @@ class BatchNormKernel final : public OpKernel {
     parallel_for(c, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(n * plane, 1)),
                  [&](std::int64_t c0, std::int64_t c1) {
                    for (std::int64_t ch = c0; ch < c1; ++ch) {
-                     const ChannelMoments m = channel_moments(xd, nullptr, n, c, plane, ch);
+                     const ChannelMoments m = channel_moments(xd, nullptr, 0, n, c, plane, ch);
                      const auto bm = static_cast<float>(m.mean), bv = static_cast<float>(m.var);
                      if (run_mean) run_mean[ch] = mean[ch] * momentum_ + bm * (1.0F - momentum_);
                      if (run_var) run_var[ch] = var[ch] * momentum_ + bv * (1.0F - momentum_);
@@ -196,6 +207,11 @@ class BatchNormKernel final : public OpKernel {
 //   dX = scale * invstd * (dy - dB / count - xhat * dScale / count).
 // The statistics are recomputed from X (ONNX's training-mode node has no outputs to keep them
 // in); that costs one read of X per channel, next to the two the gradient needs anyway.
+// With a fourth input R (the output of a Relu that alone reads the BatchNorm's output; the
+// fusion in grad/fuse_backward.cc), dY is first masked to where R > 0: Relu's gradient folded
+// in, so its masked copy of an activation-sized tensor is never written to memory. Each
+// channel's masked planes go to a per-thread buffer (batch x plane floats, in L2) that both
+// passes read.
 class BatchNormTrainingGradKernel final : public OpKernel {
  public:
   explicit BatchNormTrainingGradKernel(const KernelInit& init)
@@ -217,11 +233,30 @@ class BatchNormTrainingGradKernel final : public OpKernel {
         ctx.num_outputs() > 2 ? ctx.allocate(2, DType::kF32, {c}).data<float>() : nullptr;
     const float* xd = x.data<float>();
     const float* g = dy.data<float>();
+    const float* relu_out = nullptr;
+    if (ctx.has_input(3)) {
+      const Tensor& r = ctx.input(3);
+      ACT_CHECK(r.shape() == x.shape() && r.dtype() == DType::kF32, op, ": Relu output ",
+                r.describe(), " and input ", x.describe(), " differ");
+      relu_out = r.data<float>();
+    }
     const double count = static_cast<double>(n * plane);
     parallel_for(c, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(n * plane, 1)),
                  [&](std::int64_t c0, std::int64_t c1) {
+                   thread_local std::vector<float> masked;
                    for (std::int64_t ch = c0; ch < c1; ++ch) {
-                     const ChannelMoments m = channel_moments(xd, g, n, c, plane, ch);
+                     const float* gch = g + ch * plane;
+                     std::int64_t step = c * plane;
+                     if (relu_out != nullptr) {
+                       masked.resize(static_cast<std::size_t>(n * plane));
+                       for (std::int64_t i = 0; i < n; ++i) {
+                         const std::int64_t off = (i * c + ch) * plane;
+                         relu_mask(g + off, relu_out + off, plane, masked.data() + i * plane);
+                       }
+                       gch = masked.data();
+                       step = plane;
+                     }
+                     const ChannelMoments m = channel_moments(xd, gch, step, n, c, plane, ch);
                      const double invstd = 1.0 / std::sqrt(m.var + epsilon_);
                      if (dbias) dbias[ch] = static_cast<float>(m.sum_dy);
                      if (dscale) dscale[ch] = static_cast<float>(m.sum_dy_xc * invstd);
@@ -234,7 +269,7 @@ class BatchNormTrainingGradKernel final : public OpKernel {
                                 f0 = static_cast<float>(k0);
                      for (std::int64_t i = 0; i < n; ++i) {
                        const std::int64_t off = (i * c + ch) * plane;
-                       const float* __restrict gp = g + off;
+                       const float* __restrict gp = gch + i * step;
                        const float* __restrict xp = xd + off;
                        float* __restrict dp = dx + off;
                        for (std::int64_t k = 0; k < plane; ++k)

@@ -82,6 +82,12 @@ struct BackwardResult {
   std::size_t nodes_added = 0;
 };
 
+struct BackwardOptions {
+  // Fold a ReluGrad into the training-mode BatchNormTrainingGrad it alone feeds (Relu right
+  // after BatchNorm); off only to compare with the unfused graph.
+  bool fuse = true;
+};
+
 // Appends the backward graph of `loss` (any shape; the seed gradient is all ones, so a
 // non-scalar loss means the sum of its elements) with respect to the values in `wrt`
 // (initializers or graph inputs). Shapes must be inferable: call infer_shapes first if the
@@ -89,7 +95,7 @@ struct BackwardResult {
 // has no builder.
 BackwardResult build_backward(Graph& graph, const std::string& loss,
                               const std::vector<std::string>& wrt, std::int64_t opset,
-                              const OpRegistry& registry);
+                              const OpRegistry& registry, const BackwardOptions& options = {});
 
 // Registers the built-in gradient builders and their helper ops (called by
 // OpRegistry::global()).
