@@ -16,10 +16,9 @@ MobileNetV2-style models of scripts/train_fashion_resnet.py and train_fashion_mo
   (d) latency at batch 1, --threads intra-op threads, of the FP32 file, ACT's int8 file (the
       algo of --latency-algo), quantize_static's most accurate file, and the same settings with
       op_types_to_quantize=[Conv, Gemm] (what ACT quantizes; separates the cost of the graph
-      layout from that of calibration), and the same settings with DedicatedQDQPair (one DQ
-      per consumer, which ONNX Runtime's fusions need where a tensor feeds both a Conv and a
-      residual Add): the sessions are run in turn, one inference each,
-      --runs times per round; the median over --rounds per-round medians is reported;
+      layout from that of calibration), and, when the most accurate file has s8 activations,
+      the most accurate one with u8 activations: the sessions are run in turn, one inference
+      each, --runs times per round; the median over --rounds per-round medians is reported;
   (e) calibration wall time: ACT's QuantPost stage seconds from OUT/report.json (calibration
       passes, writing Q/DQ and validating; the act process also loads and evaluates the model,
       which is not counted), quantize_static's wall time around the call, and, as the
@@ -83,6 +82,7 @@ def session(path, threads, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL, opti
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = level
+    so.log_severity_level = 3  # no warnings about initializers the optimizer dropped
     if optimized:
         so.optimized_model_filepath = optimized
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
@@ -170,10 +170,9 @@ def ort_forward_s(model, calib, threads):
     return time.perf_counter() - t0
 
 
-def ort_quant(model, calib, work, method, act_type, rr, op_types=None, dedicated=False):
+def ort_quant(model, calib, work, method, act_type, rr, op_types=None):
     name = f"ort_{method}_{'u8' if act_type == oq.QuantType.QUInt8 else 's8'}s8" + \
-        ("_rr" if rr else "") + ("_" + "".join(op_types).lower() if op_types else "") + \
-        ("_dedicated" if dedicated else "")
+        ("_rr" if rr else "") + ("_" + "".join(op_types).lower() if op_types else "")
     out = os.path.join(work, name + ".onnx")
     input_name = onnx.load(model).graph.input[0].name
     reader = Reader(input_name, calib)
@@ -182,8 +181,7 @@ def ort_quant(model, calib, work, method, act_type, rr, op_types=None, dedicated
         oq.quantize_static(model, out, reader, quant_format=oq.QuantFormat.QDQ,
                            per_channel=True, reduce_range=rr, activation_type=act_type,
                            weight_type=oq.QuantType.QInt8, op_types_to_quantize=op_types,
-                           calibrate_method=getattr(oq.CalibrationMethod, method),
-                           extra_options={"DedicatedQDQPair": dedicated})
+                           calibrate_method=getattr(oq.CalibrationMethod, method))
         secs = time.perf_counter() - t0
     return name, out, secs
 
@@ -239,23 +237,26 @@ def bench_model(a, model, test_x, test_y, calib):
     res["ort"][best_ort]["ops"] = optimized_ops(res["ort"][best_ort]["path"], work, best_ort)
     # The same quantize_static settings restricted to the ops ACT quantizes (Conv, Gemm):
     # separates what the graph layout costs from what calibration costs.
-    # And with DedicatedQDQPair (one DQ per consumer of a quantized tensor, which ONNX
-    # Runtime's fusions need where a tensor feeds a Conv and a residual Add).
     best = res["ort"][best_ort]
     method, types = best_ort.split("_")[1:3]
-    settings = (method, oq.QuantType.QUInt8 if types == "u8s8" else oq.QuantType.QInt8,
-                best_ort.endswith("_rr"))
-    for key, kwargs in (("ort_same_ops", {"op_types": ["Conv", "Gemm"]}),
-                        ("ort_dedicated", {"dedicated": True})):
-        name, path, secs = ort_quant(model, calib, work, *settings, **kwargs)
-        res[key] = {"name": name, "path": path, "seconds": secs,
-                    "top1": top1(path, test_x, test_y, a.threads),
-                    "ops": optimized_ops(path, work, name)}
-    act_path = res["act"][a.latency_algo]["path"]
-    lat = latency_ms([model, act_path, best["path"], res["ort_same_ops"]["path"],
-                      res["ort_dedicated"]["path"]], a.threads, a.runs, a.rounds)
-    res["latency"] = {"fp32": lat[0], "act_" + a.latency_algo: lat[1], best_ort: lat[2],
-                      res["ort_same_ops"]["name"]: lat[3], res["ort_dedicated"]["name"]: lat[4]}
+    name, path, secs = ort_quant(model, calib, work, method,
+                                 oq.QuantType.QUInt8 if types == "u8s8" else oq.QuantType.QInt8,
+                                 best_ort.endswith("_rr"), ["Conv", "Gemm"])
+    res["ort_same_ops"] = {"name": name, "path": path, "seconds": secs,
+                           "top1": top1(path, test_x, test_y, a.threads),
+                           "ops": optimized_ops(path, work, name)}
+    # The most accurate file with u8 activations, when the most accurate one has s8: ONNX
+    # Runtime fuses s8 tensors that feed an Add differently (see docs/benchmarks.md (f)).
+    paths = {"fp32": model, "act_" + a.latency_algo: res["act"][a.latency_algo]["path"],
+             best_ort: best["path"], name: path}
+    if types != "u8s8":
+        best_u8 = max((k for k in res["ort"] if "_u8s8" in k),
+                      key=lambda k: (res["ort"][k]["top1"], -len(k)))
+        res["ort"][best_u8]["ops"] = optimized_ops(res["ort"][best_u8]["path"], work, best_u8)
+        paths[best_u8] = res["ort"][best_u8]["path"]
+        res["best_ort_u8"] = best_u8
+    lat = latency_ms(list(paths.values()), a.threads, a.runs, a.rounds)
+    res["latency"] = dict(zip(paths, lat))
     res["best_ort"] = best_ort
     return res
 
@@ -282,9 +283,10 @@ def print_table(stem, res, latency_algo):
     print("ops after ONNX Runtime's optimizations:")
     print(f"  ACT {latency_algo}: {res['act'][latency_algo]['ops']}")
     print(f"  {res['best_ort']}: {res['ort'][res['best_ort']]['ops']}")
-    for key in ("ort_same_ops", "ort_dedicated"):
-        r = res[key]
-        print(f"  {r['name']} (top-1 {100 * r['top1']:.2f}%, {r['seconds']:.2f} s): {r['ops']}")
+    r = res["ort_same_ops"]
+    print(f"  {r['name']} (top-1 {100 * r['top1']:.2f}%, {r['seconds']:.2f} s): {r['ops']}")
+    if "best_ort_u8" in res:
+        print(f"  {res['best_ort_u8']}: {res['ort'][res['best_ort_u8']]['ops']}")
 
 
 def main():
