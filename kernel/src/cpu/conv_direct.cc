@@ -5,14 +5,10 @@
 
 #include "act/kernel/parallel.h"
 #include "cpu/conv_gemm.h"
+#include "cpu/micro_kernel.h"
 #include "cpu/nn_internal.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define ACT_CONV_DIRECT 1
-#else
-#define ACT_CONV_DIRECT 0
-#endif
+#define ACT_CONV_DIRECT ACT_MICRO_KERNEL_AVX2
 
 namespace act::cpu {
 
@@ -33,61 +29,6 @@ float* input_scratch(std::int64_t n) {
   }
   return buffer.data();
 }
-
-#if ACT_CONV_DIRECT
-// conv_gemm's 6x16 register block, except that row p of B is the 16 floats at b + off[p]
-// (a tap of the input) rather than the next row of a packed panel. C is always a whole 6x16
-// block of the caller's tile, so there is no edge case here.
-inline void micro_taps(std::int64_t kc, const float* __restrict a, const float* __restrict b,
-                       const std::int32_t* __restrict off, float* __restrict c, std::int64_t ldc,
-                       bool add) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  for (std::int64_t p = 0; p < kc; ++p) {
-    const float* bp = b + off[p];
-    const __m256 b0 = _mm256_loadu_ps(bp);
-    const __m256 b1 = _mm256_loadu_ps(bp + 8);
-    __m256 av = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(av, b0, c00);
-    c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(av, b0, c10);
-    c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(av, b0, c20);
-    c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(av, b0, c30);
-    c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(av, b0, c40);
-    c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(av, b0, c50);
-    c51 = _mm256_fmadd_ps(av, b1, c51);
-    a += kMr;
-  }
-  auto store = [&](float* row, __m256 lo, __m256 hi) {
-    if (add) {
-      lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));
-      hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));
-    }
-    _mm256_storeu_ps(row, lo);
-    _mm256_storeu_ps(row + 8, hi);
-  };
-  store(c, c00, c01);
-  store(c + ldc, c10, c11);
-  store(c + 2 * ldc, c20, c21);
-  store(c + 3 * ldc, c30, c31);
-  store(c + 4 * ldc, c40, c41);
-  store(c + 5 * ldc, c50, c51);
-}
-
-#endif
 
 // Where one group of one image lives for the multiply: either the input itself (stride 1, no
 // leading pads, rows already at the right pitch) or the phase-split padded copy.
@@ -290,13 +231,15 @@ bool conv_direct(const WindowGeometry& g, const std::vector<std::vector<float>>&
                 const float* bj =
                     packed_tail ? tail + (j - safe) * kdim * kNr : src.data + v0 + j * kNr;
                 const std::int32_t* oj = (packed_tail ? tail_off.data() : off.data()) + pc;
+                // Row p of B is the tap at offset oj[p] from the panel's first pixel.
+                const auto b_row = [bj, oj](std::int64_t p) { return bj + oj[p]; };
                 for (std::int64_t mb = mc; mb < mc1; ++mb) {
                   const float* a = ag + mb * kdim * kMr + pc * kMr;
                   if (mb < full_mb && j < std::min(full_panels, safe)) {
-                    micro_taps(kcc, a, bj, oj, yg + mb * kMr * out_plane + v0 + j * kNr, out_plane,
+                    micro_6x16(kcc, a, b_row, yg + mb * kMr * out_plane + v0 + j * kNr, out_plane,
                                add);
                   } else {
-                    micro_taps(kcc, a, bj, oj, ct + (mb - mb0) * kMr * ldc + j * kNr, ldc, add);
+                    micro_6x16(kcc, a, b_row, ct + (mb - mb0) * kMr * ldc + j * kNr, ldc, add);
                   }
                 }
               }

@@ -3,12 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define ACT_CONV_GEMM 1
-#else
-#define ACT_CONV_GEMM 0
-#endif
+#include "cpu/micro_kernel.h"
+
+#define ACT_CONV_GEMM ACT_MICRO_KERNEL_AVX2
 
 namespace act::cpu {
 
@@ -20,59 +17,7 @@ constexpr std::int64_t kKc = 256;
 // B panels per block: kNb * kKc * kNr floats (256 KiB) of B stay in L2 while every row block
 // of A passes over them.
 constexpr std::int64_t kNb = 16;
-
-#if ACT_CONV_GEMM
-// acc[6][16] over kc steps; twelve accumulators, two B vectors and one broadcast fill 15 of the
-// 16 ymm registers. `add` selects C += acc (later K blocks) over C = acc.
-inline void micro_6x16(std::int64_t kc, const float* __restrict a, const float* __restrict b,
-                       float* __restrict c, std::int64_t ldc, bool add) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  for (std::int64_t p = 0; p < kc; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = _mm256_loadu_ps(b + 8);
-    __m256 av = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(av, b0, c00);
-    c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(av, b0, c10);
-    c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(av, b0, c20);
-    c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(av, b0, c30);
-    c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(av, b0, c40);
-    c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(av, b0, c50);
-    c51 = _mm256_fmadd_ps(av, b1, c51);
-    a += kMr;
-    b += kNr;
-  }
-  auto store = [&](float* row, __m256 lo, __m256 hi) {
-    if (add) {
-      lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));
-      hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));
-    }
-    _mm256_storeu_ps(row, lo);
-    _mm256_storeu_ps(row + 8, hi);
-  };
-  store(c, c00, c01);
-  store(c + ldc, c10, c11);
-  store(c + 2 * ldc, c20, c21);
-  store(c + 3 * ldc, c30, c31);
-  store(c + 4 * ldc, c40, c41);
-  store(c + 5 * ldc, c50, c51);
-}
-#endif
-
+static_assert(kMr == 6 && kNr == 16, "micro_6x16 (micro_kernel.h) computes 6x16 blocks");
 }  // namespace
 
 bool conv_gemm_available() {
@@ -117,14 +62,15 @@ void gemm_packed_groups(const float* a_packed, const float* b_packed, std::int64
         for (std::int64_t j = jb; j < jend; ++j) {
           const std::int64_t gi = j / per_group, jj = j % per_group;
           const float* b = b_packed + j * k * kNr + pc * kNr;
+          const auto b_row = [b](std::int64_t p) { return b + p * kNr; };
           const std::int64_t cols = std::min(kNr, n - jj * kNr);
           float* cblock = c + gi * group_stride + mb * kMr * ldc + jj * kNr;
           if (rows == kMr && cols == kNr) {
-            micro_6x16(kc, a, b, cblock, ldc, add);
+            micro_6x16(kc, a, b_row, cblock, ldc, add);
             continue;
           }
           // Partial block: compute the whole 6x16 into a scratch tile, keep the valid part.
-          micro_6x16(kc, a, b, edge, kNr, false);
+          micro_6x16(kc, a, b_row, edge, kNr, false);
           for (std::int64_t r = 0; r < rows; ++r) {
             float* dst = cblock + r * ldc;
             const float* src = edge + r * kNr;

@@ -1,0 +1,74 @@
+// The 6x16 AVX2 register block that conv_gemm (packed panels) and conv_direct (taps read in
+// place) both multiply with. Internal to the CPU kernels.
+//
+// Units: floats. A is a packed micro-panel, kMr (6) values per K step; row p of B is the 16
+// floats at b_row(p); C is a 6x16 block with leading dimension ldc. Threading: pure function.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define ACT_MICRO_KERNEL_AVX2 1
+#else
+#define ACT_MICRO_KERNEL_AVX2 0
+#endif
+
+namespace act::cpu {
+
+#if ACT_MICRO_KERNEL_AVX2
+// acc[6][16] over kc steps; twelve accumulators, two B vectors and one broadcast fill 15 of the
+// 16 ymm registers. `add` selects C += acc (later K blocks) over C = acc. BRow maps the step p
+// to the address of B's row p; it is inlined, so a packed panel and a tap table cost the same.
+template <class BRow>
+[[gnu::always_inline]] inline void micro_6x16(std::int64_t kc, const float* __restrict a,
+                                              BRow b_row, float* __restrict c, std::int64_t ldc,
+                                              bool add) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const float* bp = b_row(p);
+    const __m256 b0 = _mm256_loadu_ps(bp);
+    const __m256 b1 = _mm256_loadu_ps(bp + 8);
+    __m256 av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += 6;
+  }
+  auto store = [&](float* row, __m256 lo, __m256 hi) {
+    if (add) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));
+    }
+    _mm256_storeu_ps(row, lo);
+    _mm256_storeu_ps(row + 8, hi);
+  };
+  store(c, c00, c01);
+  store(c + ldc, c10, c11);
+  store(c + 2 * ldc, c20, c21);
+  store(c + 3 * ldc, c30, c31);
+  store(c + 4 * ldc, c40, c41);
+  store(c + 5 * ldc, c50, c51);
+}
+#endif
+
+}  // namespace act::cpu
