@@ -7,37 +7,25 @@ necessarily the one that trained the model. Input is pixels / 255, as the model 
 Usage: python3 scripts/check_with_ort.py [--model models/fashion_cnn.onnx] [--data DIR]
 """
 import argparse
-import gzip
 import json
 import os
-import struct
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+import fashion_idx
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=os.path.join(here, "..", "models", "fashion_cnn.onnx"))
-    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--data", default=fashion_idx.DATA)
     args = ap.parse_args()
 
     onnx.checker.check_model(onnx.load(args.model))
-    x = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"))
-    y = read_idx(os.path.join(args.data, "t10k-labels-idx1-ubyte.gz"))
-    x = (x.astype(np.float32) / 255.0)[:, None, :, :]
+    x, y = fashion_idx.split("t10k", args.data)
 
     sess = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     logits = np.concatenate([sess.run(["logits"], {"image": x[i:i + 1000]})[0]

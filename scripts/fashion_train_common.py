@@ -9,41 +9,25 @@ BatchNorm into the Conv before it.
 
 Runs with Debian's /usr/bin/python3 (python3-torch); not a program of its own.
 """
-import gzip
 import json
 import os
 import random
-import struct
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-DATA = "/usr/share/datasets/fashion-mnist"
+import fashion_idx
+
+DATA = fashion_idx.DATA
 OPSET = 13
 
 
-def read_idx(path):
-    """Reads a gzipped unsigned-byte IDX file; returns a uint8 array of its dims."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: expected {int(np.prod(dims))} values, got {body.size}")
-    return body.reshape(dims)
-
-
 def load_split(data_dir, prefix):
-    """Images as float32 [N, 1, 28, 28] in [0, 1] and labels as int64 [N]."""
-    x = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"))
-    y = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz"))
-    x = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
-    return x, torch.from_numpy(y.astype(np.int64))
+    """Images as float32 [N, 1, 28, 28] in [0, 1] and labels as int64 [N], as torch tensors."""
+    x, y = fashion_idx.split(prefix, data_dir)
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def seed_everything(seed, threads):

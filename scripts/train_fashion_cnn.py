@@ -13,31 +13,15 @@ up to nondeterminism in PyTorch's CPU kernels.
 Usage: /usr/bin/python3 scripts/train_fashion_cnn.py [--epochs 5] [--data DIR] [--out DIR]
 """
 import argparse
-import gzip
 import json
 import os
-import random
-import struct
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def read_idx(path):
-    """Reads an IDX file (gzipped); returns a uint8 numpy array of its dims."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: expected {int(np.prod(dims))} values, got {body.size}")
-    return body.reshape(dims)
+import fashion_train_common as common
 
 
 class FashionCnn(nn.Module):
@@ -59,38 +43,18 @@ class FashionCnn(nn.Module):
         return self.fc(x)
 
 
-def evaluate(model, images, labels, batch=1000):
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            logits = model(images[i:i + batch])
-            correct += (logits.argmax(1) == labels[i:i + batch]).sum().item()
-    return correct / len(images)
-
-
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--data", default=common.DATA)
     ap.add_argument("--out", default=os.path.join(here, "..", "models"))
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
-    torch.manual_seed(0)
-    np.random.seed(0)
-    random.seed(0)
-    torch.set_num_threads(args.threads)
-
-    def load(prefix):
-        x = read_idx(os.path.join(args.data, f"{prefix}-images-idx3-ubyte.gz"))
-        y = read_idx(os.path.join(args.data, f"{prefix}-labels-idx1-ubyte.gz"))
-        x = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
-        return x, torch.from_numpy(y.astype(np.int64))
-
-    train_x, train_y = load("train")
-    test_x, test_y = load("t10k")
+    common.seed_everything(0, args.threads)
+    train_x, train_y = common.load_split(args.data, "train")
+    test_x, test_y = common.load_split(args.data, "t10k")
     print(f"train {tuple(train_x.shape)} test {tuple(test_x.shape)}", flush=True)
 
     model = FashionCnn()
@@ -113,12 +77,12 @@ def main():
             opt.step()
             sched.step()
             total += loss.item()
-        acc = evaluate(model, test_x, test_y)
+        acc = common.evaluate(model, test_x, test_y)
         print(f"epoch {epoch + 1}: loss {total / steps_per_epoch:.4f} test top-1 {acc:.4f} "
               f"({time.time() - start:.0f}s)", flush=True)
 
     model.eval()
-    top1 = evaluate(model, test_x, test_y)
+    top1 = common.evaluate(model, test_x, test_y)
     os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, "fashion_cnn.onnx")
     tmp_path = onnx_path + ".tmp"

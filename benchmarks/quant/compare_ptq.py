@@ -44,7 +44,6 @@ usage: compare_ptq.py BUILD_DIR [--out OUT_DIR] [--models a.onnx b.onnx ...] [--
 import argparse
 import collections
 import contextlib
-import gzip
 import io
 import json
 import logging
@@ -52,6 +51,7 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -59,24 +59,15 @@ import onnx
 import onnxruntime as ort
 from onnxruntime import quantization as oq
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import fashion_idx  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DATA = "/usr/share/datasets/fashion-mnist"
+DATA = fashion_idx.DATA
 TRAIN_IMAGES = os.path.join(DATA, "train-images-idx3-ubyte.gz")
 TEST_IMAGES = os.path.join(DATA, "t10k-images-idx3-ubyte.gz")
 CALIB_BATCH, CALIB_BATCHES = 32, 10
 DEFAULT_MODELS = ["fashion_cnn", "fashion_resnet", "fashion_mobilenet"]
-
-
-def read_idx(path):
-    """Images as float32 [N, 1, 28, 28] (pixels / 255) or labels as int64 [N]."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
-    if ndim == 3:
-        return (body.astype(np.float32) / 255.0)[:, None]
-    return body.astype(np.int64)
 
 
 def session(path, threads, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL, optimized=None):
@@ -310,9 +301,8 @@ def main():
     a.out = os.path.abspath(a.out)
     os.makedirs(a.out, exist_ok=True)
 
-    test_x = read_idx(TEST_IMAGES)
-    test_y = read_idx(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz"))
-    calib = read_idx(TRAIN_IMAGES)[:CALIB_BATCH * CALIB_BATCHES]
+    test_x, test_y = fashion_idx.split("t10k")
+    calib = fashion_idx.images(TRAIN_IMAGES)[:CALIB_BATCH * CALIB_BATCHES]
     print(f"onnxruntime {ort.__version__}, threads={a.threads}, runs={a.runs}, "
           f"rounds={a.rounds}, calibration: first {len(calib)} training images")
     results = {"onnxruntime": ort.__version__, "threads": a.threads, "models": {}}

@@ -4,29 +4,22 @@ test set and prints one JSON line: top-1 accuracy and the op types of ONNX Runti
 optimized graph (so a test can check that every quantized Conv/Gemm became an integer kernel).
 usage: ort_check.py MODEL.onnx OPTIMIZED_OUT.onnx"""
 import collections
-import gzip
 import json
+import os
 import sys
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 
-ROOT = "/usr/share/datasets/fashion-mnist/"
-
-
-def idx(path):
-    data = gzip.open(path).read()
-    n = int.from_bytes(data[4:8], "big")
-    if data[3] == 3:
-        return np.frombuffer(data[16:], np.uint8).reshape(n, 1, 28, 28).astype(np.float32) / 255
-    return np.frombuffer(data[8:], np.uint8)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "scripts"))
+import fashion_idx  # noqa: E402
 
 
 def main():
     model, optimized = sys.argv[1], sys.argv[2]
-    x = idx(ROOT + "t10k-images-idx3-ubyte.gz")
-    y = idx(ROOT + "t10k-labels-idx1-ubyte.gz")
+    x, y = fashion_idx.split("t10k")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = optimized
