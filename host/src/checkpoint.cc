@@ -5,21 +5,13 @@
 
 #include "act/host/atomic_file.h"
 #include "act/kernel/error.h"
+#include "fnv1a.h"
 
 namespace act::host {
 namespace {
 
 constexpr char kMagic[] = "ACTCKPT1";
 constexpr std::size_t kMagicSize = 8;
-
-std::uint64_t fnv1a(const char* data, std::size_t size) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (std::size_t i = 0; i < size; ++i) {
-    h ^= static_cast<unsigned char>(data[i]);
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 template <class T>
 void put(std::string& out, T value) {
@@ -88,7 +80,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     put(out, static_cast<std::uint64_t>(t.nbytes()));
     if (t.nbytes() > 0) out.append(static_cast<const char*>(t.raw_data()), t.nbytes());
   }
-  put(out, fnv1a(out.data(), out.size()));
+  put(out, fnv1a(out));
   write_file_atomically(path, out);
 }
 
@@ -100,7 +92,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   const std::size_t end = bytes.size() - sizeof(std::uint64_t);
   std::uint64_t stored = 0;
   std::memcpy(&stored, bytes.data() + end, sizeof stored);
-  ACT_CHECK(stored == fnv1a(bytes.data(), end), path,
+  ACT_CHECK(stored == fnv1a(std::string_view(bytes).substr(0, end)), path,
             ": checkpoint is corrupted (checksum mismatch); delete it to start over");
   Reader in(path, bytes, end);
   Checkpoint ck;

@@ -16,6 +16,7 @@
 #include "act/host/version.h"
 #include "act/kernel/error.h"
 #include "act/sdk/host_objects.h"
+#include "fnv1a.h"
 #include "json_text.h"
 #include "stage_runner.h"
 
@@ -23,14 +24,6 @@ namespace act::host {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::uint64_t fnv1a(const std::string& bytes, std::uint64_t h = 1469598103934665603ULL) {
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 std::string hex(std::uint64_t v) {
   char buf[20];
@@ -111,12 +104,10 @@ void print_plan(std::FILE* out, const CompressConfig& config, const CompressPlan
       std::fprintf(out, "    %s -> plugin '%s' %s (%s)\n", s.section.c_str(), s.plugin.c_str(),
                    p->version.c_str(), p->path.c_str());
       // Rewriting a copy shows which nodes the strategy will touch on this very model.
-      StrategyPtr strategy = plugins.create_strategy(s.plugin);
-      sdk::KeyValueConfig view(s.section, s.config->entries);
-      check_hook(*p, "configure", strategy->configure(view));
+      StrategyPtr strategy = configured_strategy(plugins, s);
       const Graph before = work.graph;
       sdk::ModelEditor editor(work);
-      check_hook(*p, "rewrite_graph", strategy->rewrite_graph(editor));
+      check_strategy_hook(s, "rewrite_graph", strategy->rewrite_graph(editor));
       std::fputs(describe_changes(before, work.graph).c_str(), out);
     }
   }
@@ -269,13 +260,7 @@ int compress(const CompressOptions& options) {
 
   // Every section's keys are checked before the (possibly long) evaluation of the input model.
   for (const PlannedStage& stage : plan.stages) {
-    for (const PlannedStrategy& s : stage.strategies) {
-      StrategyPtr strategy = plugins.create_strategy(s.plugin);
-      sdk::KeyValueConfig view(s.section, s.config->entries);
-      const PluginInfo* p = plugins.find(s.plugin);
-      const sdk::Status status = strategy->configure(view);
-      if (!status.ok()) fail("plugin '", p->name, "' (", s.section, ") configure: ", status.error);
-    }
+    for (const PlannedStrategy& s : stage.strategies) configured_strategy(plugins, s);
   }
 
   if (eval_data != nullptr && eval_data->has_labels()) {

@@ -28,10 +28,8 @@ struct LiveStrategy {
   StrategyPtr strategy;
 };
 
-// Every hook failure reads "plugin 'quant' (QuantAware) on_step_end: <message>".
 void check(const LiveStrategy& s, const char* hook, sdk::Status status) {
-  if (status.ok()) return;
-  fail("plugin '", s.plugin->name, "' (", s.plan->section, ") ", hook, ": ", status.error);
+  check_strategy_hook(*s.plan, hook, status);
 }
 
 void validate_after(const LiveStrategy& s, const char* hook, Model& model) {
@@ -145,6 +143,18 @@ double meta_number(const Checkpoint& ck, const std::string& key) {
 
 }  // namespace
 
+void check_strategy_hook(const PlannedStrategy& strategy, const char* hook, sdk::Status status) {
+  if (status.ok()) return;
+  fail("plugin '", strategy.plugin, "' (", strategy.section, ") ", hook, ": ", status.error);
+}
+
+StrategyPtr configured_strategy(const PluginManager& plugins, const PlannedStrategy& strategy) {
+  StrategyPtr created = plugins.create_strategy(strategy.plugin);
+  sdk::KeyValueConfig view(strategy.section, strategy.config->entries);
+  check_strategy_hook(strategy, "configure", created->configure(view));
+  return created;
+}
+
 double top1_of(const Model& model, const Dataset& data) {
   EvalOptions options;
   options.model_name = "the model being compressed";
@@ -170,9 +180,7 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
   for (const PlannedStrategy& s : stage.strategies) {
     const PluginInfo* plugin = setup.plugins->find(s.plugin);
     ACT_CHECK(plugin != nullptr, "plugin '", s.plugin, "' is not loaded");
-    live.push_back({&s, plugin, setup.plugins->create_strategy(s.plugin)});
-    sdk::KeyValueConfig view(s.section, s.config->entries);
-    check(live.back(), "configure", live.back().strategy->configure(view));
+    live.push_back({&s, plugin, configured_strategy(*setup.plugins, s)});
   }
   for (LiveStrategy& s : live) {
     sdk::ModelEditor editor(model, nullptr, data.get());

@@ -60,6 +60,14 @@ struct StageOutcome {
   std::vector<StrategyReport> reports;
 };
 
+// Throws act::Error "plugin 'NAME' (SECTION) HOOK: message" when `status` failed. Call it right
+// after the hook: the message is the strategy's until its next call.
+void check_strategy_hook(const PlannedStrategy& strategy, const char* hook, sdk::Status status);
+
+// A new strategy from the plugin of `strategy`, configured with its section; a failure reads
+// as check_strategy_hook's.
+StrategyPtr configured_strategy(const PluginManager& plugins, const PlannedStrategy& strategy);
+
 // Throws act::Error naming the plugin and hook on a strategy failure, the step on bad data.
 StageOutcome run_stage(const StageSetup& setup, Model model);
 

@@ -43,12 +43,6 @@ std::set<std::string> values_read(const Graph& graph) {
   return out;
 }
 
-Tensor scalar_f32(double value) {
-  Tensor t(DType::kF32, Shape{});
-  t.data<float>()[0] = static_cast<float>(value);
-  return t;
-}
-
 double scalar_of(const Tensor& t) {
   return static_cast<double>(t.data<float>()[0]);
 }
@@ -126,7 +120,7 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
     ACT_CHECK(shape_numel(info->concrete_shape()) == 1, "training: loss term '", term,
               "' must be a scalar, its shape is ", info->shape_string());
     const std::string weight = loss_graph_.unique_name("act_loss_weight");
-    loss_graph_.add_input(ValueInfo::from_tensor(weight, scalar_f32(0.0)));
+    loss_graph_.add_input(ValueInfo::from_tensor(weight, Tensor::scalar(0.0F)));
     weight_inputs_.push_back(weight);
     Node mul;
     mul.name = loss_graph_.unique_name("act_loss_weighted");
@@ -191,7 +185,7 @@ std::map<std::string, Tensor> GraphTrainer::with_weights(const std::map<std::str
   for (std::size_t i = 0; i < weights.size(); ++i) {
     ACT_CHECK(std::isfinite(weights[i]), "training: loss term '", options_.loss_terms[i],
               "' has weight ", weights[i]);
-    all[weight_inputs_[i]] = scalar_f32(weights[i]);
+    all[weight_inputs_[i]] = Tensor::scalar(static_cast<float>(weights[i]));
   }
   return all;
 }

@@ -11,19 +11,6 @@
 namespace act::quant {
 namespace {
 
-Tensor scalar_f32(float v) {
-  Tensor t(DType::kF32, Shape{});
-  t.data<float>()[0] = v;
-  return t;
-}
-
-template <class T>
-Tensor zeros(DType dtype, Shape shape) {
-  Tensor t(dtype, std::move(shape));
-  std::fill(t.data<T>(), t.data<T>() + t.numel(), T{0});
-  return t;
-}
-
 Node make(Graph& g, const std::string& op, std::vector<std::string> inputs,
           const std::string& output, std::int64_t axis = -1) {
   Node n;
@@ -40,11 +27,11 @@ std::string add_qdq(Graph& g, const std::string& value, const ActivationQuant& q
                     const std::string& dq_name) {
   const std::string scale = g.unique_name(value + "_scale");
   const std::string zp = g.unique_name(value + "_zero_point");
-  g.set_initializer(scale, scalar_f32(q.scale));
+  g.set_initializer(scale, Tensor::scalar(q.scale));
   if (q.is_unsigned) {
-    g.set_initializer(zp, zeros<std::uint8_t>(DType::kU8, Shape{}));
+    g.set_initializer(zp, Tensor::zeros(DType::kU8, Shape{}));
   } else {
-    g.set_initializer(zp, zeros<std::int8_t>(DType::kI8, Shape{}));
+    g.set_initializer(zp, Tensor::zeros(DType::kI8, Shape{}));
   }
   const std::string quantized = g.unique_name(value + "_quantized");
   g.add_node(make(g, "QuantizeLinear", {value, scale, zp}, quantized));
@@ -145,7 +132,7 @@ QdqSummary write_qdq(Graph& graph, const std::vector<Target>& targets,
     Tensor scale_t(DType::kF32, channels > 1 ? Shape{channels} : Shape{});
     std::copy(scales.begin(), scales.end(), scale_t.data<float>());
     graph.set_initializer(ws_name, scale_t);
-    graph.set_initializer(wz_name, zeros<std::int8_t>(DType::kI8, scale_t.shape()));
+    graph.set_initializer(wz_name, Tensor::zeros(DType::kI8, scale_t.shape()));
     const std::string w_dq = graph.unique_name(t.weight + "_dequantized");
     graph.add_node(make(graph, "DequantizeLinear", {wq_name, ws_name, wz_name}, w_dq,
                         channels > 1 ? t.weight_axis : -1));
