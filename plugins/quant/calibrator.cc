@@ -59,6 +59,10 @@ float Calibrator::min_of(const std::string& value) const {
   return stats(value).min;
 }
 
+float Calibrator::max_of(const std::string& value) const {
+  return stats(value).max;
+}
+
 namespace {
 
 // Expected squared error of quantizing the |x| histogram with clip `t` and `levels` steps.

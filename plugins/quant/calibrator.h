@@ -43,6 +43,7 @@ class Calibrator final : public sdk::ActivationSinkV1 {
   float threshold(const std::string& value, const std::string& algo, double hist_percent,
                   int levels = 127) const;
   float min_of(const std::string& value) const;
+  float max_of(const std::string& value) const;
   std::int64_t batches_seen() const { return batches_; }
 
  private:

@@ -22,21 +22,22 @@ Node make(Graph& g, const std::string& op, std::vector<std::string> inputs,
   return n;
 }
 
-// One Q/DQ pair for `value`: returns the DQ output's name.
-std::string add_qdq(Graph& g, const std::string& value, const ActivationQuant& q,
-                    const std::string& dq_name) {
+// One Q/DQ pair reading `value`; the DQ output is named `dq_name`.
+void add_qdq(Graph& g, const std::string& value, const ActivationQuant& q,
+             const std::string& dq_name) {
   const std::string scale = g.unique_name(value + "_scale");
   const std::string zp = g.unique_name(value + "_zero_point");
   g.set_initializer(scale, Tensor::scalar(q.scale));
+  Tensor zero_point = Tensor::zeros(q.is_unsigned ? DType::kU8 : DType::kI8, Shape{});
   if (q.is_unsigned) {
-    g.set_initializer(zp, Tensor::zeros(DType::kU8, Shape{}));
+    zero_point.data<std::uint8_t>()[0] = static_cast<std::uint8_t>(q.zero_point);
   } else {
-    g.set_initializer(zp, Tensor::zeros(DType::kI8, Shape{}));
+    zero_point.data<std::int8_t>()[0] = static_cast<std::int8_t>(q.zero_point);
   }
+  g.set_initializer(zp, std::move(zero_point));
   const std::string quantized = g.unique_name(value + "_quantized");
   g.add_node(make(g, "QuantizeLinear", {value, scale, zp}, quantized));
   g.add_node(make(g, "DequantizeLinear", {quantized, scale, zp}, dq_name));
-  return dq_name;
 }
 
 // Per-channel (or per-tensor) symmetric scales of `w` along `axis`.
@@ -59,15 +60,27 @@ std::vector<float> weight_scales(const Tensor& w, int axis, const WeightOptions&
 
 }  // namespace
 
-ActivationQuant activation_quant(float min, float threshold) {
+ActivationQuant activation_quant(float min, float max, float threshold, Profile profile) {
   ActivationQuant q;
-  q.is_unsigned = min >= 0.0F;
   const float t = threshold > 0.0F ? threshold : 1.0F;
-  q.scale = t / (q.is_unsigned ? 255.0F : 127.0F);
+  if (profile == Profile::kTensorRt) {
+    q.scale = t / 127.0F;
+    return q;
+  }
+  q.is_unsigned = true;
+  if (min >= 0.0F) {
+    q.scale = t / 255.0F;
+    return q;
+  }
+  // The range must hold 0 exactly (padding, Relu) and stay within the clipping threshold.
+  const float lo = std::min(std::max(min, -t), 0.0F);
+  const float hi = std::max(std::min(max, t), 0.0F);
+  q.scale = hi > lo ? (hi - lo) / 255.0F : 1.0F;
+  q.zero_point = static_cast<int>(std::clamp(std::nearbyint(-lo / q.scale), 0.0F, 255.0F));
   return q;
 }
 
-QdqSummary write_qdq(Graph& graph, const std::vector<Target>& targets,
+QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
                      const std::map<std::string, ActivationQuant>& activations,
                      const WeightOptions& weights) {
   ACT_CHECK(weights.bits >= 2 && weights.bits <= 8, "weight_bits must be in 2..8, got ",
@@ -78,38 +91,11 @@ QdqSummary write_qdq(Graph& graph, const std::vector<Target>& targets,
     ACT_CHECK(it != activations.end(), "quantization: no calibration for '", v, "'");
     return it->second;
   };
-
-  // Snapshot the nodes first: adding nodes reallocates the node list.
-  std::vector<Node> originals;
-  for (const Target& t : targets) originals.push_back(graph.nodes()[t.node]);
-  std::map<std::string, std::string> dq_of;  // float value -> its DQ output
-  std::set<std::string> dq_outputs;
   QdqSummary summary;
 
-  // Outputs first, so a target reading another target's output reuses that Q/DQ pair.
-  for (std::size_t k = 0; k < targets.size(); ++k) {
-    const std::string y = originals[k].outputs.at(0);
-    Node& node = graph.mutable_nodes()[targets[k].node];
-    const std::string raw = graph.unique_name(y + "_float");
-    node.outputs[0] = raw;
-    add_qdq(graph, raw, quant_of(y), y);
-    dq_outputs.insert(y);
-  }
-  for (std::size_t k = 0; k < targets.size(); ++k) {
-    const Target& t = targets[k];
-    std::string x_dq = t.activation;
-    if (dq_outputs.count(t.activation) == 0) {
-      auto found = dq_of.find(t.activation);
-      if (found == dq_of.end()) {
-        const std::string name = graph.unique_name(t.activation + "_dequantized");
-        found =
-            dq_of.emplace(t.activation, add_qdq(graph, t.activation, quant_of(t.activation), name))
-                .first;
-      }
-      x_dq = found->second;
-    }
+  // Weights and biases first, while the plan's node indices still hold (only appends so far).
+  for (const Target& t : plan.targets) {
     const ActivationQuant& xq = quant_of(t.activation);
-
     // Weight: int8 values and their scales along the output-channel axis.
     const Tensor w = *graph.initializer(t.weight);
     const std::vector<float> scales = weight_scales(w, t.weight_axis, weights, qmax);
@@ -139,9 +125,7 @@ QdqSummary write_qdq(Graph& graph, const std::vector<Target>& targets,
     summary.float_weight_bytes += w.nbytes();
     summary.int_weight_bytes += wq.nbytes() + scale_t.nbytes() + scale_t.numel();
 
-    Node& node = graph.mutable_nodes()[t.node];
-    node.inputs[0] = x_dq;
-    node.inputs[1] = w_dq;
+    graph.mutable_nodes()[t.node].inputs[1] = w_dq;
 
     // Bias: int32 with scale s_x * s_w[c], the form the integer kernels accumulate in.
     if (!t.bias.empty()) {
@@ -171,10 +155,50 @@ QdqSummary write_qdq(Graph& graph, const std::vector<Target>& targets,
     }
     ++summary.quantized_nodes;
   }
+
+  // An absorbed Relu/Clip: its producer writes the activation's output name directly, and the
+  // u8 Q planned on that name does the clamping.
+  const std::set<std::string> absorbed(plan.absorbed.begin(), plan.absorbed.end());
+  for (const Node& n : std::vector<Node>(graph.nodes())) {
+    if (absorbed.count(n.name) == 0) continue;
+    const auto p = graph.producer(n.inputs.at(0));
+    ACT_CHECK(p.has_value(), "quantization: '", n.name, "' has no producer to absorb it");
+    for (std::string& out : graph.mutable_nodes()[*p].outputs) {
+      if (out == n.inputs[0]) out = n.outputs.at(0);
+    }
+  }
+  std::set<std::string> bounds;  // Clip's min/max, dead once the Clip is gone
+  for (const Node& n : graph.nodes()) {
+    if (absorbed.count(n.name) != 0) bounds.insert(n.inputs.begin() + 1, n.inputs.end());
+  }
+  graph.remove_nodes_if([&](const Node& n) { return absorbed.count(n.name) != 0; });
+  std::set<std::string> dead;
+  for (const std::string& v : bounds) {
+    if (graph.consumers(v).empty() && !graph.is_graph_output(v)) dead.insert(v);
+  }
+  graph.remove_nodes_if([&](const Node& n) {
+    return n.op_type == "Constant" && n.outputs.size() == 1 && dead.count(n.outputs[0]) != 0;
+  });
+
+  for (const std::string& v : plan.values) {
+    const ActivationQuant& q = quant_of(v);
+    if (const auto p = graph.producer(v)) {
+      const std::string raw = graph.unique_name(v + "_float");
+      for (std::string& out : graph.mutable_nodes()[*p].outputs) {
+        if (out == v) out = raw;
+      }
+      add_qdq(graph, raw, q, v);
+    } else {  // a graph input: its readers move to the DQ
+      const std::string dq = graph.unique_name(v + "_dequantized");
+      graph.replace_all_uses(v, dq);
+      add_qdq(graph, v, q, dq);
+    }
+  }
+
   // Float weights and biases nobody reads any more.
   std::set<std::string> read;
   for (const Node& n : graph.nodes()) read.insert(n.inputs.begin(), n.inputs.end());
-  for (const Target& t : targets) {
+  for (const Target& t : plan.targets) {
     for (const std::string& v : {t.weight, t.bias}) {
       if (!v.empty() && read.count(v) == 0 && !graph.is_graph_output(v))
         graph.remove_initializer(v);

@@ -1,14 +1,17 @@
-// Writes the deployable form of post-training or aware-training quantization: QuantizeLinear /
-// DequantizeLinear pairs around each quantized op, with the weights stored as real int8
-// initializers (the file shrinks about 4x) and biases as int32, in the layout ONNX Runtime's
-// QDQ transformer fuses into its integer kernels (QLinearConv, QGemm, QLinearMatMul):
+// Writes the deployable form of post-training or aware-training quantization, as placed by a
+// QdqPlan (qdq_placement.h): one QuantizeLinear/DequantizeLinear pair on every planned value,
+// the weights stored as real int8 initializers (the file shrinks about 4x) and biases as int32,
+// in the layout ONNX Runtime's QDQ transformer fuses into its integer kernels (QLinearConv,
+// QGemm, QLinearMatMul, QLinearAdd, ...):
 //
 //   x -> Q -> DQ ---------+
-//   w_int8 -> DQ (axis) --+-> Conv/Gemm/MatMul -> Q -> DQ -> y (the name consumers read)
+//   w_int8 -> DQ (axis) --+-> Conv/Gemm/MatMul (-> Relu absorbed) -> Q -> DQ -> y
 //   b_int32 -> DQ (axis) -+
 //
-// Units: scales are real values per integer step; zero points are integers (always 0 here:
-// symmetric weights; activations u8 from 0 when calibrated non-negative, else s8 symmetric).
+// Every reader of a planned value reads its DQ; the DQ keeps the value's name when a node
+// produces it, so graph outputs keep their names.
+// Units: scales are real values per integer step; zero points are integers in the stored
+// type's range. Weights are symmetric (zero point 0).
 // Ownership: edits the caller's graph. Threading: none.
 #pragma once
 
@@ -17,17 +20,22 @@
 #include <vector>
 
 #include "act/kernel/graph.h"
-#include "quant_targets.h"
+#include "qdq_placement.h"
 
 namespace act::quant {
 
 struct ActivationQuant {
   float scale = 1.0F;
-  bool is_unsigned = false;  // u8 [0, 255] when the tensor never goes negative, else s8
+  bool is_unsigned = false;  // u8 [0, 255], else s8 [-128, 127]
+  int zero_point = 0;        // the integer that represents 0.0
 };
 
-// From a calibrated minimum and clipping threshold (8-bit activations).
-ActivationQuant activation_quant(float min, float threshold);
+// 8-bit activation quantization from calibration: the observed [min, max] and the clipping
+// threshold on |x| an algorithm chose. Non-negative tensors take u8 from 0 (the form that
+// absorbs Relu). Tensors with negative values take u8 with a zero point over
+// [max(min, -threshold), min(max, threshold)] for ort_cpu (ONNX Runtime's fast CPU kernels
+// read u8 activations), s8 symmetric over [-threshold, threshold] for tensorrt.
+ActivationQuant activation_quant(float min, float max, float threshold, Profile profile);
 
 struct WeightOptions {
   int bits = 8;               // 2..8; values stay within +-(2^(bits-1) - 1)
@@ -41,10 +49,10 @@ struct QdqSummary {
   std::size_t int_weight_bytes = 0;    // and after
 };
 
-// Quantizes `targets` (indices into graph.nodes() as selected, before any edit). `activations`
-// holds the quantization of every target's activation input and output. Throws act::Error
-// naming a node or value it cannot quantize.
-QdqSummary write_qdq(Graph& graph, const std::vector<Target>& targets,
+// Rewrites `graph` (the graph `plan` was made from, unedited since) as planned. `activations`
+// holds the quantization of every planned value. Throws act::Error naming a node or value it
+// cannot quantize.
+QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
                      const std::map<std::string, ActivationQuant>& activations,
                      const WeightOptions& weights);
 

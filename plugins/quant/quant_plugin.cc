@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "calibrator.h"
+#include "qdq_placement.h"
 #include "qdq_writer.h"
 #include "quant_targets.h"
 
@@ -137,9 +138,7 @@ class QuantPost final : public act::sdk::Strategy {
       throw act::Error(s + "onnx_format: false is not supported (ACT writes QDQ ONNX)");
     if (bias_correct) throw act::Error(s + "bias_correct: true is not implemented yet");
     if (!recon.empty()) throw act::Error(s + "recon_level is not implemented yet");
-    if (target_ != "ort_cpu" && target_ != "tensorrt") {
-      throw act::Error(s + "target: '" + target_ + "' is not ort_cpu or tensorrt");
-    }
+    profile_ = act::quant::parse_profile(target_, s + "target");
     onnx_types_ = act::quant::onnx_op_types(op_types, s + "quantize_op_types");
     op_names_ = op_types;
   }
@@ -216,16 +215,12 @@ class QuantPost final : public act::sdk::Strategy {
  private:
   // Calibrates `model` with `p` and rewrites it into QDQ form in place.
   act::quant::QdqSummary quantize(act::Model& model, act::sdk::ModelDataV1& data, const Params& p) {
-    const auto targets =
-        act::quant::select_targets(model.graph, onnx_types_, skip_tensors_, not_quant_patterns_);
-    std::vector<std::string> values;
-    for (const auto& t : targets) {
-      for (const std::string& v : {t.activation, model.graph.nodes()[t.node].outputs.at(0)}) {
-        if (std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
-      }
-    }
+    const act::quant::QdqPlan plan = act::quant::plan_qdq(
+        model.graph,
+        act::quant::select_targets(model.graph, onnx_types_, skip_tensors_, not_quant_patterns_),
+        profile_);
     std::vector<const char*> names;
-    for (const auto& v : values) names.push_back(v.c_str());
+    for (const auto& v : plan.values) names.push_back(v.c_str());
     act::quant::Calibrator calibrator;
     act::sdk::throw_if_failed(
         data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
@@ -235,24 +230,24 @@ class QuantPost final : public act::sdk::Strategy {
           data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
     }
     std::map<std::string, act::quant::ActivationQuant> quant;
-    for (const auto& v : values) {
+    for (const auto& v : plan.values) {
       const float min = calibrator.min_of(v);
-      const int levels = min >= 0.0F && target_ != "tensorrt" ? 255 : 127;
+      const bool u8_from_zero = min >= 0.0F && profile_ == act::quant::Profile::kOrtCpu;
       // The model's outputs keep their whole range: clipping logits ties the largest scores.
       const std::string algo = model.graph.is_graph_output(v) ? "abs_max" : p.algo;
-      act::quant::ActivationQuant q =
-          act::quant::activation_quant(min, calibrator.threshold(v, algo, p.hist_percent, levels));
-      // TensorRT's explicit quantization takes symmetric int8 activations only.
-      if (target_ == "tensorrt" && q.is_unsigned)
-        q = act::quant::activation_quant(-1.0F, q.scale * 255.0F);
-      quant[v] = q;
+      const float threshold =
+          calibrator.threshold(v, algo, p.hist_percent, u8_from_zero ? 255 : 127);
+      quant[v] = act::quant::activation_quant(min, calibrator.max_of(v), threshold, profile_);
     }
+    // Ops that only move values must keep their input's scale for ONNX Runtime to drop their
+    // Q/DQ pairs.
+    for (const auto& [value, source] : plan.same_scale) quant[value] = quant.at(source);
     act::quant::WeightOptions w;
     w.bits = weight_bits_;
     w.per_channel = p.per_channel;
     w.reduce_range = reduce_range_;
     batches_ = calibrator.batches_seen();
-    return act::quant::write_qdq(model.graph, targets, quant, w);
+    return act::quant::write_qdq(model.graph, plan, quant, w);
   }
 
   // Tries recipes from `space` (the grid in order, or a seeded sample of it when larger than
@@ -320,6 +315,7 @@ class QuantPost final : public act::sdk::Strategy {
   std::int64_t batch_size_ = 32, batch_nums_ = 10;
   double hist_percent_ = 0.999;
   int weight_bits_ = 8;
+  act::quant::Profile profile_ = act::quant::Profile::kOrtCpu;
   bool per_channel_ = true, reduce_range_ = true, explicit_op_types_ = false;
   std::vector<std::string> skip_tensors_, not_quant_patterns_, onnx_types_, op_names_;
   act::quant::QdqSummary summary_;

@@ -104,9 +104,14 @@ TEST_F(QuantPost, Int8QdqModelThatOnnxRuntimeFusesAndScoresLikeOurSimulation) {
   const std::string ort = read_bytes(json);
   EXPECT_EQ(number_after(ort, "QLinearConv"), 3.0) << ort;
   EXPECT_EQ(number_after(ort, "QGemm"), 1.0) << ort;
-  for (const char* float_op : {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul"}) {
+  for (const char* float_op : {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "Relu"}) {
     EXPECT_EQ(number_after(ort, float_op), -1.0) << float_op << " left in float: " << ort;
   }
+  // 8 bits end to end: one Q for the image, one DQ for the logits, nothing back to float in
+  // between (the Relus absorbed, pooling and Flatten on u8, the average pool a QLinear op).
+  EXPECT_EQ(number_after(ort, "QuantizeLinear"), 1.0) << ort;
+  EXPECT_EQ(number_after(ort, "DequantizeLinear"), 1.0) << ort;
+  EXPECT_EQ(number_after(ort, "QLinearGlobalAveragePool"), 1.0) << ort;
   const double ours = number_after(report, "final_metric");
   const double original = number_after(report, "original_metric");
   const double theirs = number_after(ort, "top1");
