@@ -17,34 +17,47 @@ sdk::Status Calibrator::consume(std::int64_t batch, const char* value,
     const float* x = tensor.data<float>();
     const std::int64_t n = tensor.numel();
     Stats& s = stats_[value];
-    if (pass_ == Pass::kRange) {
-      float lo = INFINITY, hi = -INFINITY;
-      for (std::int64_t i = 0; i < n; ++i) {
-        ACT_CHECK(std::isfinite(x[i]), "calibration: activation '", value, "' is ", x[i],
-                  " in batch ", batch, " (element ", i, ")");
-        lo = std::min(lo, x[i]);
-        hi = std::max(hi, x[i]);
-      }
-      if (n == 0) return sdk::Status::success();
-      s.min = s.batches == 0 ? lo : std::min(s.min, lo);
-      s.max = s.batches == 0 ? hi : std::max(s.max, hi);
-      s.sum_batch_absmax += std::max(std::fabs(lo), std::fabs(hi));
-      ++s.batches;
-    } else {
-      if (s.hist.empty()) s.hist.assign(kBins, 0);
-      const float range = std::max(std::fabs(s.min), std::fabs(s.max));
-      if (range <= 0.0F) return sdk::Status::success();
-      const float to_bin = static_cast<float>(kBins) / range;
-      for (std::int64_t i = 0; i < n; ++i) {
-        const auto b = static_cast<int>(std::fabs(x[i]) * to_bin);
-        ++s.hist[static_cast<std::size_t>(std::min(b, kBins - 1))];
-      }
-      s.count += static_cast<std::uint64_t>(n);
+    float lo = INFINITY, hi = -INFINITY;
+    for (std::int64_t i = 0; i < n; ++i) {
+      ACT_CHECK(std::isfinite(x[i]), "calibration: activation '", value, "' is ", x[i],
+                " in batch ", batch, " (element ", i, ")");
+      lo = std::min(lo, x[i]);
+      hi = std::max(hi, x[i]);
     }
+    if (n == 0) return sdk::Status::success();
+    s.min = s.batches == 0 ? lo : std::min(s.min, lo);
+    s.max = s.batches == 0 ? hi : std::max(s.max, hi);
+    const float abs_max = std::max(std::fabs(lo), std::fabs(hi));
+    s.sum_batch_absmax += abs_max;
+    ++s.batches;
+    if (histogram_) add_to_histogram(s, x, n, abs_max);
     return sdk::Status::success();
   } catch (const std::exception& e) {
     error_ = e.what();
     return sdk::Status::failure(error_.c_str());
+  }
+}
+
+void Calibrator::add_to_histogram(Stats& s, const float* x, std::int64_t n, float abs_max) {
+  if (s.hist.empty()) s.hist.assign(kBins, 0);
+  if (s.hist_range == 0.0F) {
+    s.hist_range = abs_max;  // zeros seen so far sit in bin 0 whatever the width
+  }
+  while (s.hist_range < abs_max) {
+    // Doubling the range halves the resolution: bins 2i and 2i+1 become bin i.
+    for (std::size_t b = 0; b < kBins / 2; ++b) s.hist[b] = s.hist[2 * b] + s.hist[2 * b + 1];
+    std::fill(s.hist.begin() + kBins / 2, s.hist.end(), 0);
+    s.hist_range *= 2.0F;
+  }
+  s.count += static_cast<std::uint64_t>(n);
+  if (s.hist_range == 0.0F) {
+    s.hist[0] += static_cast<std::uint64_t>(n);
+    return;
+  }
+  const float to_bin = static_cast<float>(kBins) / s.hist_range;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto b = static_cast<int>(std::fabs(x[i]) * to_bin);
+    ++s.hist[static_cast<std::size_t>(std::min(b, kBins - 1))];
   }
 }
 
@@ -132,14 +145,16 @@ float Calibrator::threshold(const std::string& value, const std::string& algo, d
     std::uint64_t seen = 0;
     for (int b = 0; b < kBins; ++b) {
       seen += s.hist[static_cast<std::size_t>(b)];
-      if (seen >= target) return abs_max * static_cast<float>(b + 1) / kBins;
+      if (seen >= target) {
+        return std::min(abs_max, s.hist_range * static_cast<float>(b + 1) / kBins);
+      }
     }
     return abs_max;
   }
   if (algo == "mse" || algo == "KL") {
     ACT_CHECK(s.count > 0, "calibration: no histogram for '", value, "'");
     if (abs_max <= 0.0F) return abs_max;
-    const double width = static_cast<double>(abs_max) / kBins;
+    const double width = static_cast<double>(s.hist_range) / kBins;
     std::size_t best_bins = kBins;
     double best = INFINITY;
     for (std::size_t bins = static_cast<std::size_t>(levels) + 1; bins <= kBins; bins += 8) {
@@ -151,7 +166,7 @@ float Calibrator::threshold(const std::string& value, const std::string& algo, d
         best_bins = bins;
       }
     }
-    return static_cast<float>(static_cast<double>(best_bins) * width);
+    return std::min(abs_max, static_cast<float>(static_cast<double>(best_bins) * width));
   }
   fail("QuantPost.algo: '", algo, "' is not implemented");
 }

@@ -1,9 +1,12 @@
-// Activation statistics for post-training quantization, streamed batch by batch so memory
-// does not grow with the number of samples.
+// Activation statistics for post-training quantization, streamed batch by batch in one pass
+// over the data, so neither memory nor passes grow with the number of samples.
 //
-// Pass 1 (kRange) records each tensor's min, max and the mean over batches of the per-batch
-// absolute maximum. Pass 2 (kHistogram, only for algo hist) bins |x| into kBins bins over
-// [0, max|x| of pass 1]. threshold() turns them into the clipping value the scale comes from:
+// Every batch updates each tensor's min, max and the mean over batches of the per-batch
+// absolute maximum; with a histogram (hist, mse, KL) it also bins |x| into kBins bins over
+// [0, range). The range starts at the first batch's max |x| and doubles whenever a batch
+// exceeds it, merging neighbouring bins pairwise, so earlier counts stay exact and the bins
+// end at most twice as wide as a second pass over the final range would make them.
+// threshold() turns the statistics into the clipping value the scale comes from:
 //   abs_max  max |x| over all batches
 //   avg      mean over batches of max |x| in the batch (PaddleSlim's "avg")
 //   hist     the hist_percent quantile of |x| (upper edge of the bin where it falls)
@@ -12,7 +15,6 @@
 //   KL       the clip whose quantized distribution is closest to the observed one in
 //            Kullback-Leibler divergence (the entropy calibration TensorRT popularized),
 //            searched from 128 bins up
-// mse and KL need the histogram pass too (needs_histogram()).
 //
 // Ownership: owns its statistics. Threading: consume() is called on one thread at a time.
 #pragma once
@@ -29,9 +31,9 @@ namespace act::quant {
 class Calibrator final : public sdk::ActivationSinkV1 {
  public:
   static constexpr int kBins = 2048;
-  enum class Pass { kRange, kHistogram };
 
-  void set_pass(Pass pass) { pass_ = pass; }
+  // `histogram`: also collect the |x| histogram (needed by hist, mse and KL).
+  explicit Calibrator(bool histogram = false) : histogram_(histogram) {}
   sdk::Status consume(std::int64_t batch, const char* value,
                       const Tensor& tensor) noexcept override;
 
@@ -52,11 +54,14 @@ class Calibrator final : public sdk::ActivationSinkV1 {
     double sum_batch_absmax = 0.0;
     std::int64_t batches = 0;
     std::vector<std::uint64_t> hist;
+    float hist_range = 0.0F;  // upper edge of the last bin; 0 until a nonzero |x| arrives
     std::uint64_t count = 0;
   };
   const Stats& stats(const std::string& value) const;
 
-  Pass pass_ = Pass::kRange;
+  void add_to_histogram(Stats& s, const float* x, std::int64_t n, float abs_max);
+
+  bool histogram_ = false;
   std::map<std::string, Stats> stats_;
   std::int64_t batches_ = 0;
   std::string error_;

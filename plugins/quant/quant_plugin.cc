@@ -221,14 +221,9 @@ class QuantPost final : public act::sdk::Strategy {
         profile_);
     std::vector<const char*> names;
     for (const auto& v : plan.values) names.push_back(v.c_str());
-    act::quant::Calibrator calibrator;
+    act::quant::Calibrator calibrator(act::quant::Calibrator::needs_histogram(p.algo));
     act::sdk::throw_if_failed(
         data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
-    if (act::quant::Calibrator::needs_histogram(p.algo)) {
-      calibrator.set_pass(act::quant::Calibrator::Pass::kHistogram);
-      act::sdk::throw_if_failed(
-          data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
-    }
     std::map<std::string, act::quant::ActivationQuant> quant;
     for (const auto& v : plan.values) {
       const float min = calibrator.min_of(v);

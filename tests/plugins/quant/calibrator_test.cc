@@ -29,12 +29,8 @@ void feed(Calibrator& c) {
 }
 
 Calibrator calibrated(bool histogram) {
-  Calibrator c;
+  Calibrator c(histogram);
   feed(c);
-  if (histogram) {
-    c.set_pass(Calibrator::Pass::kHistogram);
-    feed(c);
-  }
   return c;
 }
 
@@ -48,10 +44,11 @@ TEST(Calibrator, AbsMaxAndAvgFollowTheBatchMaxima) {
 
 TEST(Calibrator, HistogramMethodsClipTheOutlier) {
   const Calibrator c = calibrated(true);
-  // 99.9% of 1001 values lie at or below 1.0; the bins are 100 / 2048 wide.
+  // 99.9% of 1001 values lie at or below 1.0. The histogram's range started at the first
+  // batch's 0.5 and doubled to 128 for the outlier, so the bins are 128 / 2048 wide.
   const float hist = c.threshold("x", "hist", 0.999);
   EXPECT_GE(hist, 0.999F);
-  EXPECT_LE(hist, 1.0F + 100.0F / 2048.0F);
+  EXPECT_LE(hist, 1.0F + 128.0F / 2048.0F);
   // With all of the data in range, hist at 100% keeps everything.
   EXPECT_FLOAT_EQ(c.threshold("x", "hist", 1.0), 100.0F);
 }
@@ -66,9 +63,7 @@ TEST(Calibrator, HistogramCriteriaTradeStraysForResolution) {
   for (int i = 1; i <= n; ++i)
     v.push_back(-0.1F * std::log(1.0F - static_cast<float>(i) / (n + 1)));
   for (float stray : {10.0F, 20.0F, 30.0F, 40.0F, 50.0F}) v.push_back(stray);
-  Calibrator c;
-  ASSERT_TRUE(c.consume(0, "x", values(v)).ok());
-  c.set_pass(Calibrator::Pass::kHistogram);
+  Calibrator c(true);
   ASSERT_TRUE(c.consume(0, "x", values(v)).ok());
   const float kl = c.threshold("x", "KL", 1.0, 127);
   EXPECT_LT(kl, 25.0F) << "KL should give up the strays";
@@ -84,6 +79,30 @@ TEST(Calibrator, HistogramCriteriaTradeStraysForResolution) {
   const float mse = c.threshold("x", "mse", 1.0, 127);
   EXPECT_LT(mse, 50.0F);
   EXPECT_LE(cost(mse), cost(50.0F));
+}
+
+// The histogram streams: when a later batch widens the range, earlier counts are merged into
+// the wider bins exactly. Small values first (range 1, then doubled twice to 4) must give the
+// same histogram, hence the same clips, as the wide batch first (range 4 from the start).
+TEST(Calibrator, GrowingRangeMergesBinsExactly) {
+  std::vector<float> small, wide;
+  for (int i = 0; i < 3000; ++i) small.push_back(static_cast<float>(i % 1000) / 1000.0F);
+  small.push_back(1.0F);
+  for (int i = 0; i <= 400; ++i) wide.push_back(-static_cast<float>(i) / 100.0F);
+  Calibrator grown(true), direct(true);
+  ASSERT_TRUE(grown.consume(0, "x", values(small)).ok());
+  ASSERT_TRUE(grown.consume(1, "x", values(wide)).ok());
+  ASSERT_TRUE(direct.consume(0, "x", values(wide)).ok());
+  ASSERT_TRUE(direct.consume(1, "x", values(small)).ok());
+  for (const char* algo : {"hist", "mse", "KL"}) {
+    for (double percent : {0.5, 0.9, 0.999}) {
+      EXPECT_FLOAT_EQ(grown.threshold("x", algo, percent), direct.threshold("x", algo, percent))
+          << algo << " " << percent;
+    }
+  }
+  EXPECT_FLOAT_EQ(grown.threshold("x", "hist", 1.0), 4.0F);
+  EXPECT_FLOAT_EQ(grown.min_of("x"), -4.0F);
+  EXPECT_FLOAT_EQ(grown.max_of("x"), 1.0F);
 }
 
 TEST(Calibrator, RefusesNonFiniteActivationsAndUnknownValues) {
