@@ -31,6 +31,9 @@ sdk::Status Calibrator::consume(std::int64_t batch, const char* value,
     s.sum_batch_absmax += abs_max;
     ++s.batches;
     if (histogram_) add_to_histogram(s, x, n, abs_max);
+    if (auto axis = channel_axis_.find(value); axis != channel_axis_.end()) {
+      add_to_channel_sums(s, tensor, axis->second);
+    }
     return sdk::Status::success();
   } catch (const std::exception& e) {
     error_ = e.what();
@@ -61,6 +64,39 @@ void Calibrator::add_to_histogram(Stats& s, const float* x, std::int64_t n, floa
   }
 }
 
+void Calibrator::add_to_channel_sums(Stats& s, const Tensor& t, int axis) {
+  const Shape& shape = t.shape();
+  const int rank = static_cast<int>(shape.size());
+  const int a = axis < 0 ? axis + rank : axis;
+  ACT_CHECK(a >= 0 && a < rank, "calibration: channel axis ", axis, " of a rank-", rank, " tensor");
+  std::int64_t outer = 1, inner = 1;
+  for (int d = 0; d < a; ++d) outer *= shape[static_cast<std::size_t>(d)];
+  for (int d = a + 1; d < rank; ++d) inner *= shape[static_cast<std::size_t>(d)];
+  const std::int64_t channels = shape[static_cast<std::size_t>(a)];
+  if (s.channel_sum.empty()) s.channel_sum.assign(static_cast<std::size_t>(channels), 0.0);
+  ACT_CHECK(static_cast<std::int64_t>(s.channel_sum.size()) == channels,
+            "calibration: the channel count changed between batches");
+  const float* x = t.data<float>();
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const float* row = x + (o * channels + c) * inner;
+      double sum = 0.0;
+      for (std::int64_t i = 0; i < inner; ++i) sum += row[i];
+      s.channel_sum[static_cast<std::size_t>(c)] += sum;
+    }
+  }
+  s.per_channel_count += static_cast<std::uint64_t>(outer * inner);
+}
+
+std::vector<double> Calibrator::channel_means(const std::string& value) const {
+  const Stats& s = stats(value);
+  ACT_CHECK(s.per_channel_count > 0, "calibration: channel means of '", value,
+            "' were not tracked");
+  std::vector<double> means = s.channel_sum;
+  for (double& m : means) m /= static_cast<double>(s.per_channel_count);
+  return means;
+}
+
 const Calibrator::Stats& Calibrator::stats(const std::string& value) const {
   auto it = stats_.find(value);
   ACT_CHECK(it != stats_.end() && it->second.batches > 0, "calibration: no data reached '", value,
@@ -78,15 +114,21 @@ float Calibrator::max_of(const std::string& value) const {
 
 namespace {
 
-// Expected squared error of quantizing the |x| histogram with clip `t` and `levels` steps.
-double quantization_mse(const std::vector<std::uint64_t>& hist, double bin_width, double t,
-                        int levels) {
+// Expected error of quantizing the |x| histogram with clip `t` and `levels` steps: squared
+// (mse) or absolute (emd). Above the clip a value loses its distance to it; below, rounding
+// to a uniform grid of step s costs s^2/12 on average squared and s/4 absolute. Quantization
+// maps x monotonically, so the absolute error is also the 1-D earth mover's distance between
+// the float and the quantized distributions.
+double quantization_error(const std::vector<std::uint64_t>& hist, double bin_width, double t,
+                          int levels, bool squared) {
   const double step = t / levels;
+  const double rounding = squared ? step * step / 12.0 : step / 4.0;
   double err = 0.0;
   for (std::size_t b = 0; b < hist.size(); ++b) {
     if (hist[b] == 0) continue;
     const double center = (static_cast<double>(b) + 0.5) * bin_width;
-    const double e = center > t ? (center - t) * (center - t) : step * step / 12.0;
+    const double clipped = center - t;
+    const double e = center > t ? (squared ? clipped * clipped : clipped) : rounding;
     err += static_cast<double>(hist[b]) * e;
   }
   return err;
@@ -151,16 +193,17 @@ float Calibrator::threshold(const std::string& value, const std::string& algo, d
     }
     return abs_max;
   }
-  if (algo == "mse" || algo == "KL") {
+  if (algo == "mse" || algo == "emd" || algo == "KL") {
     ACT_CHECK(s.count > 0, "calibration: no histogram for '", value, "'");
     if (abs_max <= 0.0F) return abs_max;
     const double width = static_cast<double>(s.hist_range) / kBins;
     std::size_t best_bins = kBins;
     double best = INFINITY;
     for (std::size_t bins = static_cast<std::size_t>(levels) + 1; bins <= kBins; bins += 8) {
-      const double cost =
-          algo == "mse" ? quantization_mse(s.hist, width, static_cast<double>(bins) * width, levels)
-                        : clipped_kl(s.hist, bins, levels);
+      const double t = static_cast<double>(bins) * width;
+      const double cost = algo == "KL"
+                              ? clipped_kl(s.hist, bins, levels)
+                              : quantization_error(s.hist, width, t, levels, algo == "mse");
       if (cost < best) {
         best = cost;
         best_bins = bins;

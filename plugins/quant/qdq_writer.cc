@@ -7,6 +7,7 @@
 #include <set>
 
 #include "act/kernel/error.h"
+#include "bias_correction.h"
 
 namespace act::quant {
 namespace {
@@ -58,6 +59,39 @@ std::vector<float> weight_scales(const Tensor& w, int axis, const WeightOptions&
   return scales;
 }
 
+// Bias correction for one target: writes the corrected float bias as a new initializer (the
+// target reads it from now on) and returns its name, or the old bias when nothing applies.
+std::string correct_bias(Graph& g, const Target& t, const Tensor& w, const Tensor& wq,
+                         const std::vector<float>& scales, std::int64_t inner,
+                         const std::vector<double>& means, QdqSummary& summary) {
+  const auto channels = static_cast<std::int64_t>(scales.size());
+  Tensor dequantized(DType::kF32, w.shape());
+  for (std::int64_t i = 0; i < w.numel(); ++i) {
+    const float s = scales[static_cast<std::size_t>(channels > 1 ? (i / inner) % channels : 0)];
+    dequantized.data<float>()[i] = static_cast<float>(wq.data<std::int8_t>()[i]) * s;
+  }
+  Node& node = g.mutable_nodes()[t.node];
+  const auto shift = output_shift(node, t, w, dequantized, means);
+  if (!shift) return t.bias;
+  const auto outputs = static_cast<std::int64_t>(shift->size());
+  Tensor b = Tensor::zeros(DType::kF32, Shape{outputs});
+  if (!t.bias.empty()) {
+    const Tensor* old = g.initializer(t.bias);
+    if (old->rank() != 1 || old->numel() != outputs) return t.bias;
+    std::copy(old->data<float>(), old->data<float>() + outputs, b.data<float>());
+  } else if (node.op_type == "MatMul") {
+    return t.bias;  // no bias input to correct through
+  }
+  for (std::int64_t o = 0; o < outputs; ++o)
+    b.data<float>()[o] -= (*shift)[static_cast<std::size_t>(o)];
+  const std::string name = g.unique_name(t.weight + "_corrected_bias");
+  g.set_initializer(name, std::move(b));
+  if (node.inputs.size() < 3) node.inputs.resize(3);
+  node.inputs[2] = name;
+  ++summary.bias_corrected;
+  return name;
+}
+
 }  // namespace
 
 ActivationQuant activation_quant(float min, float max, float threshold, Profile profile) {
@@ -94,6 +128,7 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
   QdqSummary summary;
 
   // Weights and biases first, while the plan's node indices still hold (only appends so far).
+  std::vector<std::string> replaced;  // float weights and biases the integer ones replace
   for (const Target& t : plan.targets) {
     const ActivationQuant& xq = quant_of(t.activation);
     // Weight: int8 values and their scales along the output-channel axis.
@@ -127,9 +162,16 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
 
     graph.mutable_nodes()[t.node].inputs[1] = w_dq;
 
+    std::string bias = t.bias;
+    if (weights.input_means != nullptr) {
+      if (auto means = weights.input_means->find(t.activation); means != weights.input_means->end())
+        bias = correct_bias(graph, t, w, wq, scales, inner, means->second, summary);
+    }
+    replaced.insert(replaced.end(), {t.weight, t.bias, bias});
+
     // Bias: int32 with scale s_x * s_w[c], the form the integer kernels accumulate in.
-    if (!t.bias.empty()) {
-      const Tensor b = *graph.initializer(t.bias);
+    if (!bias.empty()) {
+      const Tensor b = *graph.initializer(bias);
       if (b.rank() == 1 && (channels == 1 || b.numel() == channels)) {
         Tensor bq(DType::kI32, b.shape());
         Tensor bs(DType::kF32, b.shape());
@@ -141,11 +183,11 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
               std::clamp(q, static_cast<double>(std::numeric_limits<std::int32_t>::min()),
                          static_cast<double>(std::numeric_limits<std::int32_t>::max())));
         }
-        const std::string bq_name = graph.unique_name(t.bias + "_quantized");
-        const std::string bs_name = graph.unique_name(t.bias + "_scale");
+        const std::string bq_name = graph.unique_name(bias + "_quantized");
+        const std::string bs_name = graph.unique_name(bias + "_scale");
         graph.set_initializer(bq_name, bq);
         graph.set_initializer(bs_name, bs);
-        const std::string b_dq = graph.unique_name(t.bias + "_dequantized");
+        const std::string b_dq = graph.unique_name(bias + "_dequantized");
         graph.mutable_nodes()[t.node].inputs[2] = b_dq;
         // No zero point: int32 bias is symmetric, and the input omitted means 0.
         graph.add_node(make(graph, "DequantizeLinear", {bq_name, bs_name}, b_dq, 0));
@@ -198,11 +240,9 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
   // Float weights and biases nobody reads any more.
   std::set<std::string> read;
   for (const Node& n : graph.nodes()) read.insert(n.inputs.begin(), n.inputs.end());
-  for (const Target& t : plan.targets) {
-    for (const std::string& v : {t.weight, t.bias}) {
-      if (!v.empty() && read.count(v) == 0 && !graph.is_graph_output(v))
-        graph.remove_initializer(v);
-    }
+  for (const std::string& v : replaced) {
+    if (!v.empty() && read.count(v) == 0 && !graph.is_graph_output(v) && graph.is_initializer(v))
+      graph.remove_initializer(v);
   }
   graph.topological_sort();
   return summary;

@@ -41,12 +41,16 @@ struct WeightOptions {
   int bits = 8;               // 2..8; values stay within +-(2^(bits-1) - 1)
   bool per_channel = true;    // channel_wise_abs_max (else one scale per tensor)
   bool reduce_range = false;  // one bit less (7 bits for 8): avoids u8s8 saturation on AVX2
+  // Bias correction (bias_correction.h): per-channel means of each target's activation input,
+  // by value name; null or a missing entry: no correction for that target.
+  const std::map<std::string, std::vector<double>>* input_means = nullptr;
 };
 
 struct QdqSummary {
   std::size_t quantized_nodes = 0;
   std::size_t float_weight_bytes = 0;  // bytes of the weights before
   std::size_t int_weight_bytes = 0;    // and after
+  std::size_t bias_corrected = 0;      // targets whose bias absorbed the weight error's shift
 };
 
 // Rewrites `graph` (the graph `plan` was made from, unedited since) as planned. `activations`

@@ -3,14 +3,16 @@
 // a search over QuantPost's recipe (QuantSearch below).
 //
 // Keys (defaults as ACT's QuantPost): batch_size 32, batch_nums 10, algo hist
-// (abs_max | avg | hist | mse | KL), hist_percent 0.999, weight_quantize_type channel_wise_abs_max
+// (abs_max | avg | hist | mse | emd | KL), hist_percent 0.999, weight_quantize_type
+// channel_wise_abs_max
 // (| abs_max), weight_bits 8 (2..8), activation_bits 8, quantize_op_types [conv2d,
 // depthwise_conv2d, mul] (Paddle or ONNX names), skip_tensor_list [], not_quant_pattern
-// [skip_quant], is_full_quantize false, onnx_format true, bias_correct false; plus
+// [skip_quant], is_full_quantize false (true: every quantizable op type), onnx_format true,
+// bias_correct false (true: bias_correction.h; bias_correction is accepted too); plus
 // target ort_cpu (| tensorrt) and reduce_range (default: true for ort_cpu, see
 // docs/decisions.md "Quantization").
-// Keys ACT has whose methods are not written yet (algo emd, recon_level,
-// bias_correct: true, is_full_quantize: true) are errors that say so, never silent no-ops.
+// recon_level (AdaRound/BRECQ-style reconstruction) is not written yet: asking for it is an
+// error that says so, never a silent no-op.
 #include <act/sdk/plugin.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bias_correction.h"
 #include "calibrator.h"
 #include "qdq_placement.h"
 #include "qdq_writer.h"
@@ -51,6 +54,7 @@ struct Params {
   double hist_percent = 0.999;
   std::int64_t batch_nums = 10;
   bool per_channel = true;
+  bool bias_correct = false;
 };
 
 // HyperParameterOptimization's search space (ACT's keys). Set by that section's strategy in
@@ -60,6 +64,7 @@ struct SearchSpace {
   std::vector<bool> per_channel;
   std::vector<double> hist_percent;  // candidates (a [low, high] range is sampled)
   std::vector<std::int64_t> batch_nums;
+  std::vector<bool> bias_correct;
   std::int64_t max_trials = 20;
 };
 
@@ -102,7 +107,7 @@ class QuantPost final : public act::sdk::Strategy {
                                                        : std::vector<std::string>{"skip_quant"};
     const bool full = cfg.flag("is_full_quantize", false);
     const bool onnx_format = cfg.flag("onnx_format", true);
-    const bool bias_correct = cfg.flag("bias_correct", false) || cfg.flag("bias_correction", false);
+    bias_correct_ = cfg.flag("bias_correct", false) || cfg.flag("bias_correction", false);
     const std::string recon = cfg.text("recon_level", "");
     target_ = cfg.text("target", "ort_cpu");
     reduce_range_ = cfg.flag("reduce_range", target_ == "ort_cpu");
@@ -111,11 +116,8 @@ class QuantPost final : public act::sdk::Strategy {
     const std::string s = section_ + ".";
     if (batch_size_ < 1) throw act::Error(s + "batch_size must be >= 1");
     if (batch_nums_ < 1) throw act::Error(s + "batch_nums must be >= 1");
-    if (algo_ == "emd") {
-      throw act::Error(s + "algo: 'emd' is not implemented yet (abs_max, avg, hist, mse, KL are)");
-    }
     if (algo_ != "abs_max" && algo_ != "avg" && algo_ != "hist" && algo_ != "mse" &&
-        algo_ != "KL") {
+        algo_ != "emd" && algo_ != "KL") {
       throw act::Error(s + "algo: '" + algo_ +
                        "' is not an algorithm (abs_max, avg, hist, KL, mse, emd)");
     }
@@ -133,12 +135,15 @@ class QuantPost final : public act::sdk::Strategy {
     if (activation_bits != 8) {
       throw act::Error(s + "activation_bits must be 8: ONNX QDQ activations are int8/uint8");
     }
-    if (full) throw act::Error(s + "is_full_quantize: true is not implemented yet");
     if (!onnx_format)
       throw act::Error(s + "onnx_format: false is not supported (ACT writes QDQ ONNX)");
-    if (bias_correct) throw act::Error(s + "bias_correct: true is not implemented yet");
     if (!recon.empty()) throw act::Error(s + "recon_level is not implemented yet");
     profile_ = act::quant::parse_profile(target_, s + "target");
+    // ACT's is_full_quantize replaces the list with every type the method can quantize.
+    if (full) {
+      op_types = {"conv2d", "depthwise_conv2d", "conv2d_transpose", "mul", "matmul"};
+      explicit_op_types_ = false;
+    }
     onnx_types_ = act::quant::onnx_op_types(op_types, s + "quantize_op_types");
     op_names_ = op_types;
   }
@@ -185,7 +190,7 @@ class QuantPost final : public act::sdk::Strategy {
       throw act::Error(section_ + " needs calibration data: give act compress --data");
     }
     act::Model& model = editor.model();
-    Params chosen{algo_, hist_percent_, batch_nums_, per_channel_};
+    Params chosen{algo_, hist_percent_, batch_nums_, per_channel_, bias_correct_};
     if (const SearchSpace* space = active_search()) chosen = search(model, *data, *space);
     act::Model result = model;
     summary_ = quantize(result, *data, chosen);
@@ -202,7 +207,9 @@ class QuantPost final : public act::sdk::Strategy {
       report.number("hist_percent", chosen_.hist_percent);
       report.number("batch_nums", static_cast<double>(chosen_.batch_nums));
       report.text("weight_quantize_type", chosen_.per_channel ? "channel_wise_abs_max" : "abs_max");
+      report.number("bias_correct", chosen_.bias_correct ? 1 : 0);
     }
+    report.number("bias_corrected_nodes", static_cast<double>(summary_.bias_corrected));
     report.text("target", target_.c_str());
     report.number("quantized_nodes", static_cast<double>(summary_.quantized_nodes));
     report.number("calibration_batches", static_cast<double>(batches_));
@@ -222,6 +229,12 @@ class QuantPost final : public act::sdk::Strategy {
     std::vector<const char*> names;
     for (const auto& v : plan.values) names.push_back(v.c_str());
     act::quant::Calibrator calibrator(act::quant::Calibrator::needs_histogram(p.algo));
+    if (p.bias_correct) {
+      for (const auto& t : plan.targets) {
+        calibrator.track_channel_means(t.activation,
+                                       act::quant::input_channel_axis(model.graph.nodes()[t.node]));
+      }
+    }
     act::sdk::throw_if_failed(
         data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
     std::map<std::string, act::quant::ActivationQuant> quant;
@@ -241,6 +254,12 @@ class QuantPost final : public act::sdk::Strategy {
     w.bits = weight_bits_;
     w.per_channel = p.per_channel;
     w.reduce_range = reduce_range_;
+    std::map<std::string, std::vector<double>> means;
+    if (p.bias_correct) {
+      for (const auto& t : plan.targets)
+        means[t.activation] = calibrator.channel_means(t.activation);
+      w.input_means = &means;
+    }
     batches_ = calibrator.batches_seen();
     return act::quant::write_qdq(model.graph, plan, quant, w);
   }
@@ -257,7 +276,7 @@ class QuantPost final : public act::sdk::Strategy {
           for (std::int64_t bn : space.batch_nums) {
             // hist_percent only matters to hist.
             if (algo != "hist" && hp != space.hist_percent.front()) continue;
-            grid.push_back({algo, hp, bn, pc});
+            for (bool bc : space.bias_correct) grid.push_back({algo, hp, bn, pc, bc});
           }
     if (static_cast<std::int64_t>(grid.size()) > space.max_trials) {
       std::mt19937_64 rng(0);
@@ -311,7 +330,7 @@ class QuantPost final : public act::sdk::Strategy {
   double hist_percent_ = 0.999;
   int weight_bits_ = 8;
   act::quant::Profile profile_ = act::quant::Profile::kOrtCpu;
-  bool per_channel_ = true, reduce_range_ = true, explicit_op_types_ = false;
+  bool per_channel_ = true, reduce_range_ = true, explicit_op_types_ = false, bias_correct_ = false;
   std::vector<std::string> skip_tensors_, not_quant_patterns_, onnx_types_, op_names_;
   act::quant::QdqSummary summary_;
   std::int64_t batches_ = 0;
@@ -337,14 +356,16 @@ class QuantSearch {
     space_.algos = cfg.strings("ptq_algo");
     if (space_.algos.empty()) space_.algos = {"hist", "avg", "mse"};
     for (const auto& a : space_.algos) {
-      if (a != "abs_max" && a != "avg" && a != "hist" && a != "mse" && a != "KL") {
-        throw act::Error(s + "ptq_algo: '" + a + "' is not abs_max, avg, hist, mse or KL");
+      if (a != "abs_max" && a != "avg" && a != "hist" && a != "mse" && a != "emd" && a != "KL") {
+        throw act::Error(s + "ptq_algo: '" + a + "' is not abs_max, avg, hist, mse, emd or KL");
       }
     }
     for (const std::string& b : cfg.strings("bias_correct")) {
-      if (b == "true" || b == "True")
-        throw act::Error(s + "bias_correct: true is not implemented yet");
+      if (b != "true" && b != "True" && b != "false" && b != "False")
+        throw act::Error(s + "bias_correct: '" + b + "' is not true or false");
+      space_.bias_correct.push_back(b == "true" || b == "True");
     }
+    if (space_.bias_correct.empty()) space_.bias_correct = {false};
     const std::vector<std::string> wtypes = cfg.strings("weight_quantize_type");
     for (const auto& w :
          wtypes.empty() ? std::vector<std::string>{"channel_wise_abs_max"} : wtypes) {

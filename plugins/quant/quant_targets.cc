@@ -11,9 +11,16 @@ std::vector<std::string> onnx_op_types(const std::vector<std::string>& configure
                                        const std::string& key) {
   // Paddle's op names map onto the ONNX ops its exporter produces for them.
   static const std::map<std::string, std::string> kNames = {
-      {"conv2d", "Conv"},   {"depthwise_conv2d", "Conv"}, {"mul", "Gemm"},
-      {"matmul", "MatMul"}, {"matmul_v2", "MatMul"},      {"Conv", "Conv"},
-      {"Gemm", "Gemm"},     {"MatMul", "MatMul"},
+      {"conv2d", "Conv"},
+      {"depthwise_conv2d", "Conv"},
+      {"conv2d_transpose", "ConvTranspose"},
+      {"mul", "Gemm"},
+      {"matmul", "MatMul"},
+      {"matmul_v2", "MatMul"},
+      {"Conv", "Conv"},
+      {"ConvTranspose", "ConvTranspose"},
+      {"Gemm", "Gemm"},
+      {"MatMul", "MatMul"},
   };
   std::vector<std::string> out;
   for (const std::string& name : configured) {
@@ -64,6 +71,8 @@ std::vector<Target> select_targets(const Graph& graph, const std::vector<std::st
       t.weight_axis = n.attrs.get_int("transB", 0) != 0 ? 0 : 1;
     } else if (n.op_type == "MatMul") {
       t.weight_axis = w->rank() - 1;
+    } else if (n.op_type == "ConvTranspose") {
+      t.weight_axis = 1;  // W is [C_in, C_out / group, k...]
     }
     out.push_back(t);
   }

@@ -130,7 +130,7 @@ TEST_F(QuantPost, RefusalsNameTheKeyOrTheProblem) {
       error_of("QuantPost:\n  weight_bits: 9\n").find("QuantPost.weight_bits must be in 2..8"),
       std::string::npos);
   EXPECT_NE(
-      error_of("QuantPost:\n  algo: emd\n").find("QuantPost.algo: 'emd' is not implemented yet"),
+      error_of("QuantPost:\n  recon_level: layer-wise\n").find("recon_level is not implemented"),
       std::string::npos);
   EXPECT_NE(error_of("QuantPost:\n  algo: kl2\n").find("is not an algorithm"), std::string::npos);
   EXPECT_NE(error_of("QuantPost:\n  batch_nmus: 3\n").find("did you mean 'batch_nums'?"),
