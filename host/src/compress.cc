@@ -258,6 +258,23 @@ int compress(const CompressOptions& options) {
   }
   const int first_stage = resume ? std::stoi(resume->meta["stage"]) : 0;
 
+  // Strategies' state stores (directory_state_store.h): kept for --resume, which must find the
+  // same inputs; emptied otherwise.
+  const fs::path state_root = fs::path(options.save_dir) / "state";
+  const fs::path state_fingerprint = state_root / "fingerprint";
+  if (options.resume && fs::exists(state_fingerprint)) {
+    ACT_CHECK(read_whole_file(state_fingerprint.string()) == fingerprint, state_root.string(),
+              ": this state belongs to another model, config, data or seed; remove it or run "
+              "without --resume");
+  } else {
+    fs::remove_all(state_root, ec);
+    ACT_CHECK(!ec, state_root.string(), ": cannot clear the previous run's state (", ec.message(),
+              ")");
+  }
+  fs::create_directories(state_root, ec);
+  ACT_CHECK(!ec, state_root.string(), ": cannot create the folder (", ec.message(), ")");
+  write_file_atomically(state_fingerprint.string(), fingerprint);
+
   // Every section's keys are checked before the (possibly long) evaluation of the input model.
   for (const PlannedStage& stage : plan.stages) {
     for (const PlannedStrategy& s : stage.strategies) configured_strategy(plugins, s);
@@ -292,6 +309,7 @@ int compress(const CompressOptions& options) {
     setup.input = input;
     setup.checkpoint_iter = config.train ? config.train->checkpoint_iter : 0;
     setup.checkpoint_path = checkpoint_path;
+    setup.state_dir = (state_root / ("stage" + std::to_string(k))).string();
     setup.fingerprint = fingerprint;
     setup.resume = resume && k == first_stage ? &*resume : nullptr;
     setup.original_metric = run.original_metric;
@@ -321,6 +339,7 @@ int compress(const CompressOptions& options) {
                         report_json(options, config, config_text, plugins, run));
   if (exit_code == 0) {
     fs::remove(checkpoint_path, ec);
+    fs::remove_all(state_root, ec);
     for (std::size_t k = 1; k < plan.stages.size(); ++k) {
       fs::remove(fs::path(options.save_dir) / ("stage" + std::to_string(k) + ".onnx"), ec);
     }

@@ -12,6 +12,7 @@
 #include "act/kernel/graph_trainer.h"
 #include "act/kernel/op_registry.h"
 #include "dataset_model_data.h"
+#include "directory_state_store.h"
 
 namespace act::host {
 namespace {
@@ -26,6 +27,7 @@ struct LiveStrategy {
   const PlannedStrategy* plan;
   const PluginInfo* plugin;
   StrategyPtr strategy;
+  std::unique_ptr<DirectoryStateStore> state;  // null when the run keeps no state
 };
 
 void check(const LiveStrategy& s, const char* hook, sdk::Status status) {
@@ -180,10 +182,13 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
   for (const PlannedStrategy& s : stage.strategies) {
     const PluginInfo* plugin = setup.plugins->find(s.plugin);
     ACT_CHECK(plugin != nullptr, "plugin '", s.plugin, "' is not loaded");
-    live.push_back({&s, plugin, configured_strategy(*setup.plugins, s)});
+    live.push_back({&s, plugin, configured_strategy(*setup.plugins, s),
+                    setup.state_dir.empty() ? nullptr
+                                            : std::make_unique<DirectoryStateStore>(
+                                                  setup.state_dir + "/" + s.section)});
   }
   for (LiveStrategy& s : live) {
-    sdk::ModelEditor editor(model, nullptr, data.get());
+    sdk::ModelEditor editor(model, nullptr, data.get(), s.state.get());
     check(s, "rewrite_graph", s.strategy->rewrite_graph(editor));
     validate_after(s, "rewrite_graph", model);
   }
@@ -385,7 +390,7 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
 
   // ---- finalize in reverse order, then reports in plan order
   for (auto it = live.rbegin(); it != live.rend(); ++it) {
-    sdk::ModelEditor editor(model, nullptr, data.get());
+    sdk::ModelEditor editor(model, nullptr, data.get(), it->state.get());
     check(*it, "finalize", it->strategy->finalize(editor));
     validate_after(*it, "finalize", model);
   }

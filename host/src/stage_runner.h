@@ -33,7 +33,8 @@ struct StageSetup {
   std::string input;                    // the graph input fed with images
   std::int64_t checkpoint_iter = 0;     // 0: no checkpoints
   std::string checkpoint_path;
-  std::string fingerprint;             // written into checkpoints, checked on resume
+  std::string state_dir;    // this stage's state stores live in state_dir/<section>; "": none
+  std::string fingerprint;  // written into checkpoints, checked on resume
   const Checkpoint* resume = nullptr;  // a checkpoint of this stage to continue from
   double original_metric = -1.0;       // the input model's top-1 on eval_data; < 0: unknown
   std::FILE* log = stderr;

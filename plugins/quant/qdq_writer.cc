@@ -119,7 +119,10 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
                      const WeightOptions& weights) {
   ACT_CHECK(weights.bits >= 2 && weights.bits <= 8, "weight_bits must be in 2..8, got ",
             weights.bits);
-  const int qmax = (1 << (weights.bits - (weights.reduce_range ? 2 : 1))) - 1;
+  // reduce_range exists for the saturation of 8-bit u8 x s8 pairs (the AVX2 trap); narrower
+  // weights (|q| <= 63) cannot saturate, and dropping a bit from 2-bit weights would zero them.
+  const bool reduce = weights.reduce_range && weights.bits == 8;
+  const int qmax = (1 << (weights.bits - (reduce ? 2 : 1))) - 1;
   auto quant_of = [&](const std::string& v) -> const ActivationQuant& {
     auto it = activations.find(v);
     ACT_CHECK(it != activations.end(), "quantization: no calibration for '", v, "'");

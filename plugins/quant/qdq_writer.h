@@ -40,7 +40,7 @@ ActivationQuant activation_quant(float min, float max, float threshold, Profile 
 struct WeightOptions {
   int bits = 8;               // 2..8; values stay within +-(2^(bits-1) - 1)
   bool per_channel = true;    // channel_wise_abs_max (else one scale per tensor)
-  bool reduce_range = false;  // one bit less (7 bits for 8): avoids u8s8 saturation on AVX2
+  bool reduce_range = false;  // 7 bits for 8 (only): avoids u8s8 saturation on AVX2
   // Bias correction (bias_correction.h): per-channel means of each target's activation input,
   // by value name; null or a missing entry: no correction for that target.
   const std::map<std::string, std::vector<double>>* input_means = nullptr;

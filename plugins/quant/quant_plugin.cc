@@ -17,9 +17,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -86,6 +89,50 @@ class OutputSink final : public act::sdk::ActivationSinkV1 {
   }
   std::vector<act::Tensor> outputs;
 };
+
+// The search's trial log: one line per finished trial, "index recipe score", the score
+// printed with enough digits to read back exactly.
+std::string recipe_text(const Params& p) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s %.17g %lld %d %d", p.algo.c_str(), p.hist_percent,
+                static_cast<long long>(p.batch_nums), p.per_channel ? 1 : 0,
+                p.bias_correct ? 1 : 0);
+  return buf;
+}
+
+std::string trial_line(std::size_t index, const Params& p, double score) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " %.17g\n", score);
+  return std::to_string(index) + " " + recipe_text(p) + buf;
+}
+
+std::string load_trials(act::sdk::StateStoreV1* store) {
+  if (store == nullptr) return {};
+  const void* data = nullptr;
+  std::size_t size = 0;
+  act::sdk::throw_if_failed(store->get("search_trials", &data, &size));
+  return data != nullptr ? std::string(static_cast<const char*>(data), size) : std::string();
+}
+
+// Index -> score of each logged trial whose recipe is still the grid's at that index.
+std::map<std::size_t, double> parse_trials(const std::string& log,
+                                           const std::vector<Params>& grid) {
+  std::map<std::size_t, double> out;
+  std::istringstream lines(log);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto first = line.find(' ');
+    const auto last = line.rfind(' ');
+    if (first == std::string::npos || last <= first) continue;
+    char* end = nullptr;
+    const unsigned long long index = std::strtoull(line.c_str(), &end, 10);
+    if (end != line.c_str() + first || index >= grid.size()) continue;
+    if (line.substr(first + 1, last - first - 1) != recipe_text(grid[index])) continue;
+    const double score = std::strtod(line.c_str() + last + 1, &end);
+    if (*end == '\0') out[index] = score;
+  }
+  return out;
+}
 
 class QuantPost final : public act::sdk::Strategy {
  public:
@@ -191,7 +238,9 @@ class QuantPost final : public act::sdk::Strategy {
     }
     act::Model& model = editor.model();
     Params chosen{algo_, hist_percent_, batch_nums_, per_channel_, bias_correct_};
-    if (const SearchSpace* space = active_search()) chosen = search(model, *data, *space);
+    if (const SearchSpace* space = active_search()) {
+      chosen = search(model, *data, *space, act::sdk::state_store(editor));
+    }
     act::Model result = model;
     summary_ = quantize(result, *data, chosen);
     model = std::move(result);
@@ -203,6 +252,7 @@ class QuantPost final : public act::sdk::Strategy {
     report.text("algo", chosen_.algo.c_str());
     if (active_search() != nullptr || trials_ > 0) {
       report.number("search_trials", static_cast<double>(trials_));
+      report.number("search_resumed_trials", static_cast<double>(resumed_trials_));
       report.number("search_best_score", best_score_);
       report.number("hist_percent", chosen_.hist_percent);
       report.number("batch_nums", static_cast<double>(chosen_.batch_nums));
@@ -268,7 +318,12 @@ class QuantPost final : public act::sdk::Strategy {
   // max_trials) and returns the best: highest metric on the evaluation data when it has labels,
   // else smallest mean squared difference between the float and quantized model's outputs on
   // the calibration batches.
-  Params search(const act::Model& model, act::sdk::ModelDataV1& data, const SearchSpace& space) {
+  //
+  // Every finished trial is appended to the strategy's state store (when the host offers one),
+  // so `act compress --resume` after a kill re-scores nothing it already scored: the grid's
+  // order is fixed, and a logged trial is reused only when its recipe is the one at its index.
+  Params search(const act::Model& model, act::sdk::ModelDataV1& data, const SearchSpace& space,
+                act::sdk::StateStoreV1* store) {
     std::vector<Params> grid;
     for (const auto& algo : space.algos)
       for (bool pc : space.per_channel)
@@ -287,13 +342,26 @@ class QuantPost final : public act::sdk::Strategy {
     const std::string out = model.graph.outputs().at(0).name;
     const char* out_name = out.c_str();
     OutputSink reference;
-    if (!by_metric) {
-      const std::int64_t most = *std::max_element(space.batch_nums.begin(), space.batch_nums.end());
-      act::sdk::throw_if_failed(data.run(model, &out_name, 1, batch_size_, most, reference));
-    }
+    std::string log = load_trials(store);
+    const std::map<std::size_t, double> logged = parse_trials(log, grid);
     Params best = grid.front();
     best_score_ = -INFINITY;
-    for (const Params& p : grid) {
+    for (std::size_t i = 0; i < grid.size(); ++i) {
+      const Params& p = grid[i];
+      ++trials_;
+      if (auto found = logged.find(i); found != logged.end()) {
+        ++resumed_trials_;
+        if (found->second > best_score_) {
+          best_score_ = found->second;
+          best = p;
+        }
+        continue;
+      }
+      if (!by_metric && reference.outputs.empty()) {
+        const std::int64_t most =
+            *std::max_element(space.batch_nums.begin(), space.batch_nums.end());
+        act::sdk::throw_if_failed(data.run(model, &out_name, 1, batch_size_, most, reference));
+      }
       act::Model candidate = model;
       quantize(candidate, data, p);
       double score = 0.0;
@@ -315,7 +383,10 @@ class QuantPost final : public act::sdk::Strategy {
         }
         score = count > 0 ? -sum / static_cast<double>(count) : 0.0;
       }
-      ++trials_;
+      if (store != nullptr) {
+        log += trial_line(i, p, score);
+        act::sdk::throw_if_failed(store->put("search_trials", log.data(), log.size()));
+      }
       if (score > best_score_) {
         best_score_ = score;
         best = p;
@@ -335,7 +406,7 @@ class QuantPost final : public act::sdk::Strategy {
   act::quant::QdqSummary summary_;
   std::int64_t batches_ = 0;
   Params chosen_;
-  std::int64_t trials_ = 0;
+  std::int64_t trials_ = 0, resumed_trials_ = 0;
   double best_score_ = 0.0;
 };
 

@@ -28,8 +28,9 @@ const char* KeyValueConfig::value(const char* key) const noexcept {
   return nullptr;
 }
 
-ModelEditor::ModelEditor(Model& model, const OpRegistry* registry, ModelDataV1* data)
-    : model_(model), registry_(registry), data_(data) {}
+ModelEditor::ModelEditor(Model& model, const OpRegistry* registry, ModelDataV1* data,
+                         StateStoreV1* state)
+    : model_(model), registry_(registry), data_(data), state_(state) {}
 
 ModelEditor::~ModelEditor() = default;
 

@@ -5,6 +5,7 @@
 #include "act/sdk/loss_sink.h"
 #include "act/sdk/model_data.h"
 #include "act/sdk/report_writer.h"
+#include "act/sdk/state_store.h"
 #include "act/sdk/step_context.h"
 #include "act/sdk/strategy.h"
 
@@ -19,5 +20,7 @@ StrategyV1::~StrategyV1() = default;
 ActivationSinkV1::~ActivationSinkV1() = default;
 ModelDataV1::~ModelDataV1() = default;
 GraphEditorV2::~GraphEditorV2() = default;
+StateStoreV1::~StateStoreV1() = default;
+GraphEditorV3::~GraphEditorV3() = default;
 
 }  // namespace act::sdk

@@ -17,6 +17,14 @@
 
 namespace act::test {
 
+// The number after "key": in a JSON text (report.json, a script's JSON line), or -1 when the
+// key is absent.
+inline double number_after(const std::string& text, const std::string& key) {
+  const auto at = text.find("\"" + key + "\": ");
+  if (at == std::string::npos) return -1.0;
+  return std::stod(text.substr(at + key.size() + 4));
+}
+
 inline const std::string kFashionDir = "/usr/share/datasets/fashion-mnist";
 inline const std::string kBundledModel = ACT_SOURCE_DIR "/models/fashion_cnn.onnx";
 inline const std::string kProbeDir = ACT_PROBE_PLUGIN_DIR;

@@ -1,9 +1,6 @@
 // Checkpoints and --resume: `act compress` killed with SIGKILL after a checkpoint and resumed
 // produces the very bytes an uninterrupted run produces; checkpoint files refuse corruption.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -12,34 +9,12 @@
 #include "act/host/checkpoint.h"
 #include "act/kernel/error.h"
 #include "compress_test_util.h"
+#include "spawn_act.h"
 
 namespace act::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Runs act with `args`, stdout and stderr to `log`; returns the pid.
-pid_t spawn_act(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    if (f == nullptr) ::_exit(127);
-    ::dup2(::fileno(stdout), STDERR_FILENO);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(kAct.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(kAct.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
 
 TEST(Resume, KilledRunResumedGivesTheSameBytesAsAnUninterruptedOne) {
   if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";

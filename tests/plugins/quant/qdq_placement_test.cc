@@ -147,5 +147,30 @@ TEST(QdqPlacement, WrittenGraphMatchesTheFloatGraph) {
   }
 }
 
+// reduce_range drops a bit from 8-bit weights only: 2-bit weights keep their levels -1, 0, 1
+// instead of collapsing to 0.
+TEST(QdqPlacement, ReduceRangeLeavesNarrowWeightsAlone) {
+  for (const int bits : {2, 4, 8}) {
+    Graph g = residual_graph();
+    const QdqPlan plan = plan_qdq(g, weighted(g), Profile::kOrtCpu);
+    std::map<std::string, ActivationQuant> quant;
+    for (const std::string& v : plan.values)
+      quant[v] = activation_quant(-1, 1, 1, Profile::kOrtCpu);
+    WeightOptions w;
+    w.bits = bits;
+    w.reduce_range = true;
+    write_qdq(g, plan, quant, w);
+    const int qmax = bits == 8 ? 63 : (1 << (bits - 1)) - 1;
+    int largest = 0;
+    for (const auto& [name, t] : g.initializers()) {
+      if (t.dtype() != DType::kI8 || t.rank() < 2) continue;
+      for (std::int64_t i = 0; i < t.numel(); ++i) {
+        largest = std::max(largest, std::abs(static_cast<int>(t.data<std::int8_t>()[i])));
+      }
+    }
+    EXPECT_EQ(largest, qmax) << bits << "-bit weights";
+  }
+}
+
 }  // namespace
 }  // namespace act::quant

@@ -30,12 +30,6 @@ bool python_has(const std::string& modules) {
   return std::system((python() + " -c \"import " + modules + "\" >/dev/null 2>&1").c_str()) == 0;
 }
 
-double number_after(const std::string& text, const std::string& key) {
-  const auto at = text.find("\"" + key + "\": ");
-  if (at == std::string::npos) return -1.0;
-  return std::stod(text.substr(at + key.size() + 4));
-}
-
 class QuantPost : public ::testing::Test {
  protected:
   void SetUp() override {

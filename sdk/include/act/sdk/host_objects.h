@@ -21,6 +21,7 @@
 #include "act/sdk/loss_sink.h"
 #include "act/sdk/model_data.h"
 #include "act/sdk/report_writer.h"
+#include "act/sdk/state_store.h"
 #include "act/sdk/step_context.h"
 
 namespace act {
@@ -46,21 +47,23 @@ class ACT_SDK_API KeyValueConfig final : public ConfigViewV1 {
 };
 
 // Edits `model` in place; validates against `registry` (nullptr: OpRegistry::global());
-// offers `data` (borrowed; may be nullptr) as a GraphEditorV2.
-class ACT_SDK_API ModelEditor final : public GraphEditorV2 {
+// offers `data` and `state` (borrowed; either may be nullptr) as a GraphEditorV3.
+class ACT_SDK_API ModelEditor final : public GraphEditorV3 {
  public:
   explicit ModelEditor(Model& model, const OpRegistry* registry = nullptr,
-                       ModelDataV1* data = nullptr);
+                       ModelDataV1* data = nullptr, StateStoreV1* state = nullptr);
   ~ModelEditor() override;
 
   Model& model() noexcept override { return model_; }
   Status validate() noexcept override;
   ModelDataV1* data() noexcept override { return data_; }
+  StateStoreV1* state() noexcept override { return state_; }
 
  private:
   Model& model_;
   const OpRegistry* registry_;
   ModelDataV1* data_;
+  StateStoreV1* state_;
   std::string error_;
 };
 

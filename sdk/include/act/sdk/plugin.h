@@ -30,6 +30,7 @@
 #include "act/sdk/config_reader.h"
 #include "act/sdk/model_data.h"
 #include "act/sdk/plugin_entry.h"
+#include "act/sdk/state_store.h"
 #include "act/sdk/strategy.h"
 #include "act/sdk/toolchain.h"
 
