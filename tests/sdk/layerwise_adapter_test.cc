@@ -38,7 +38,7 @@ class TwoLayers final : public Strategy, public Layerwise {
   void apply_except(GraphEditorV1& editor, const std::vector<std::string>& kept) override {
     std::string names;
     for (const auto& k : kept) {
-      if (k != "a" && k != "b") throw Error("no layer '", k, "'");
+      if (k != "a" && k != "b") throw Error("no layer '" + k + "'");
       names += k;
     }
     editor.graph().name = "kept:" + names;

@@ -23,12 +23,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct ActRun {
   int code = -1;
   std::string out, err;
 };
 
-Run act(const ScratchDir& dir, const std::string& args) {
+ActRun act(const ScratchDir& dir, const std::string& args) {
   const std::string cmd = "env -u ACT_PLUGIN_PATH " + kAct + " " + args + " </dev/null >" +
                           dir.file("stdout") + " 2>" + dir.file("stderr");
   const int status = std::system(cmd.c_str());
@@ -94,7 +94,7 @@ TEST_F(QuantAnalysis, RanksLayersAndTheFallbackModelMeetsTheTargetWhenEvaluatedA
   // layer must stay in float for a 0.5 point target (measured: conv1, 89.67% -> 92.00%).
   const std::string recipe = "QuantPost:\n  batch_nums: 4\n  weight_bits: 6\n";
   const std::string c = config("q.yaml", recipe);
-  const Run r =
+  const ActRun r =
       act(dir_, analyze("--config " + c + " --max-drop 0.5 --save-dir " + dir_.file("out")));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string json = read_bytes(dir_.file("out/analysis.json"));
@@ -106,7 +106,9 @@ TEST_F(QuantAnalysis, RanksLayersAndTheFallbackModelMeetsTheTargetWhenEvaluatedA
     EXPECT_GT(rows[i].cosine, 0.0) << rows[i].layer;
     EXPECT_LE(rows[i].cosine, 1.0 + 1e-9) << rows[i].layer;
     EXPECT_NEAR(rows[i].drop, 100.0 * (json_number(json, "float_top1") - rows[i].top1), 1e-3);
-    if (i > 0) EXPECT_GE(rows[i - 1].drop, rows[i].drop) << "not ranked by drop: " << json;
+    if (i > 0) {
+      EXPECT_GE(rows[i - 1].drop, rows[i].drop) << "not ranked by drop: " << json;
+    }
   }
   // The table on stdout has the same order.
   std::size_t last = 0;
@@ -118,7 +120,7 @@ TEST_F(QuantAnalysis, RanksLayersAndTheFallbackModelMeetsTheTargetWhenEvaluatedA
 
   // The saved model, evaluated on its own by `act eval`, meets the target.
   const double float_top1 = json_number(json, "float_top1");
-  const Run e = act(dir_, "eval " + dir_.file("out/model.onnx") + " --data " + eval_);
+  const ActRun e = act(dir_, "eval " + dir_.file("out/model.onnx") + " --data " + eval_);
   ASSERT_EQ(e.code, 0) << e.err;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(e.out, m, std::regex(R"(top-1: ([0-9.]+)%)"))) << e.out;
@@ -136,7 +138,9 @@ TEST_F(QuantAnalysis, RanksLayersAndTheFallbackModelMeetsTheTargetWhenEvaluatedA
     const bool listed = float_list.find(rows[i].key) != std::string::npos;
     const Tensor* w = saved.graph.initializer(rows[i].key);
     EXPECT_EQ(listed, w != nullptr && w->dtype() == DType::kF32) << rows[i].key;
-    if (listed) EXPECT_EQ(i, float_layers++) << "a less sensitive layer stayed in float first";
+    if (listed) {
+      EXPECT_EQ(i, float_layers++) << "a less sensitive layer stayed in float first";
+    }
   }
   EXPECT_GT(float_layers, 0U) << "6-bit weights were expected to need a float layer: " << r.out;
   EXPECT_LT(float_layers, rows.size()) << "nothing was quantized";
@@ -148,7 +152,7 @@ TEST_F(QuantAnalysis, RanksLayersAndTheFallbackModelMeetsTheTargetWhenEvaluatedA
   const std::string line = m[1];
   EXPECT_EQ(line.rfind("skip_tensor_list: [", 0), 0U) << line;
   const std::string c2 = config("q2.yaml", recipe + "  " + line + "\n");
-  const Run cr =
+  const ActRun cr =
       act(dir_, "compress --config " + c2 + " --model " + kBundledModel + " --data " + train_ +
                     " --eval-data " + eval_ + " --save-dir " + dir_.file("compressed"));
   ASSERT_EQ(cr.code, 0) << cr.err;
@@ -167,7 +171,7 @@ TEST_F(QuantAnalysis, EightBitWeightsHaveAHigherSqnrThanTwoBitInEveryLayer) {
                                  std::string("QuantPost:\n  batch_nums: 2\n  algo: abs_max\n") +
                                      "  reduce_range: false\n  weight_bits: " + bits[b] + "\n");
     const std::string json = dir_.file(std::string("b") + bits[b] + ".json");
-    const Run r = act(dir_, analyze("--config " + c + " --limit 100 --json " + json));
+    const ActRun r = act(dir_, analyze("--config " + c + " --limit 100 --json " + json));
     ASSERT_NE(r.code, 2) << r.err;
     ASSERT_TRUE(fs::exists(json)) << r.err;
     for (const LayerRow& row : layer_rows(read_bytes(json))) sqnr[b][row.key] = row.sqnr;
@@ -184,9 +188,9 @@ TEST_F(QuantAnalysis, WithoutLabelsLayersRankByOutputSqnr) {
   const host::Batch batch = host::open_idx(eval_)->get(std::vector<std::int64_t>{
       0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19});
   host::save_npy(dir_.file("unlabelled.npy"), batch.images);
-  const Run r = act(dir_, "analyze quant --model " + kBundledModel + " --data " + train_ +
-                              " --eval-data " + dir_.file("unlabelled.npy") +
-                              " --min-sqnr 20 --top 2 --json " + dir_.file("u.json"));
+  const ActRun r = act(dir_, "analyze quant --model " + kBundledModel + " --data " + train_ +
+                                 " --eval-data " + dir_.file("unlabelled.npy") +
+                                 " --min-sqnr 20 --top 2 --json " + dir_.file("u.json"));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const std::string json = read_bytes(dir_.file("u.json"));
   EXPECT_NE(json.find("\"metric\": \"output_sqnr_db\""), std::string::npos) << json;
@@ -194,14 +198,16 @@ TEST_F(QuantAnalysis, WithoutLabelsLayersRankByOutputSqnr) {
   ASSERT_EQ(rows.size(), 4U) << json;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     EXPECT_TRUE(std::isnan(rows[i].top1)) << "no labels, no top-1";
-    if (i > 0) EXPECT_LE(rows[i - 1].sqnr, rows[i].sqnr) << json;
+    if (i > 0) {
+      EXPECT_LE(rows[i - 1].sqnr, rows[i].sqnr) << json;
+    }
   }
   EXPECT_NE(r.out.find("(2 more in the JSON)"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(rows[2].layer + " "), std::string::npos) << "--top 2 printed row 3";
 }
 
 TEST_F(QuantAnalysis, BadInputGetsOneMessageAndANonzeroExit) {
-  Run r = act(dir_, "analyze quant --model " + dir_.file("missing.onnx") + " --data " + train_);
+  ActRun r = act(dir_, "analyze quant --model " + dir_.file("missing.onnx") + " --data " + train_);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("missing.onnx"), std::string::npos) << r.err;
 
@@ -251,7 +257,7 @@ TEST_F(QuantAnalysis, BadInputGetsOneMessageAndANonzeroExit) {
 }
 
 TEST_F(QuantAnalysis, HelpDescribesTheFlags) {
-  const Run r = act(dir_, "analyze --help");
+  const ActRun r = act(dir_, "analyze --help");
   EXPECT_EQ(r.code, 0);
   for (const char* flag : {"--model", "--data", "--config", "--target-metric", "--max-drop",
                            "--save-dir", "--top", "--json", "--labels"}) {
