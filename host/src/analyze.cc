@@ -190,7 +190,7 @@ std::string analysis_json(const std::string& model_path, const PlannedStrategy& 
   j << "\n  ],\n  \"fallback\": [";
   for (std::size_t i = 0; i < o.steps.size(); ++i) {
     const FallbackStep& s = o.steps[i];
-    j << (i ? "," : "") << "\n    {\"float_layers\": " << s.floats
+    j << (i ? "," : "") << "\n    {\"layers_in_float\": " << s.floats
       << ", \"top1\": " << (by_metric ? json_number(s.score.top1) : std::string("null"))
       << ", \"sqnr_db\": " << json_number(s.score.error.sqnr_db)
       << ", \"cosine\": " << json_number(s.score.error.cosine) << "}";

@@ -1,4 +1,5 @@
-// JSON text for the subcommands' --json output: quoting and escaping of strings.
+// JSON text for the subcommands' --json output and the reports: quoted and escaped
+// strings, numbers.
 #pragma once
 
 #include <cmath>
