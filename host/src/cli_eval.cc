@@ -11,7 +11,7 @@
 #include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
 #include "act/kernel/parallel.h"
-#include "cli_util.h"
+#include "cli_data_options.h"
 #include "commands.h"
 
 namespace act::host {
@@ -62,20 +62,12 @@ int run_eval(const std::vector<std::string>& args) {
       "--mean/--std.\n\noptions");
   visible.add_options()("help,h", "show this help")("data,d", po::value<std::string>(),
                                                     "dataset path (required)")(
-      "labels,l", po::value<std::string>(), "labels file (IDX labels, or .npy for a .npy dataset)")(
       "batch-size,b", po::value<std::int64_t>()->default_value(64),
       "samples per run (1 if the model fixes it)")(
       "limit,n", po::value<std::int64_t>()->default_value(-1), "evaluate only the first N samples")(
       "threads,t", po::value<int>(), "CPU threads (default: all cores, or ACT_NUM_THREADS)")(
-      "output,o", po::value<std::string>(), "write the model's raw outputs as .npy [N, ...] (f32)")(
-      "mean", po::value<std::vector<std::string>>()->multitoken(),
-      "per-channel mean, after scaling to [0, 1]")(
-      "std", po::value<std::vector<std::string>>()->multitoken(),
-      "per-channel std, after scaling to [0, 1]")("channels", po::value<int>()->default_value(3),
-                                                  "image folders: 1 (gray) or 3 (RGB)")(
-      "resize", po::value<int>()->default_value(0),
-      "image folders: resize the short side to N pixels")(
-      "crop", po::value<int>()->default_value(0), "image folders: center crop N x N");
+      "output,o", po::value<std::string>(), "write the model's raw outputs as .npy [N, ...] (f32)");
+  add_data_options(visible);
   po::options_description all;
   all.add(visible).add_options()("model", po::value<std::string>(), "model");
   po::positional_options_description positional;
@@ -100,17 +92,7 @@ int run_eval(const std::vector<std::string>& args) {
     return 2;
   }
 
-  DatasetOptions data_options;
-  if (vm.count("labels")) data_options.labels_path = vm["labels"].as<std::string>();
-  if (vm.count("mean"))
-    data_options.normalization.mean =
-        parse_floats(vm["mean"].as<std::vector<std::string>>(), "--mean");
-  if (vm.count("std"))
-    data_options.normalization.std =
-        parse_floats(vm["std"].as<std::vector<std::string>>(), "--std");
-  data_options.channels = vm["channels"].as<int>();
-  data_options.resize = vm["resize"].as<int>();
-  data_options.crop = vm["crop"].as<int>();
+  const DatasetOptions data_options = read_data_options(vm);
   EvalOptions eval_options;
   eval_options.batch_size = vm["batch-size"].as<std::int64_t>();
   eval_options.limit = vm["limit"].as<std::int64_t>();

@@ -11,5 +11,6 @@ int run_inspect(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_plugins(const std::vector<std::string>& args);
 int run_compress(const std::vector<std::string>& args);
+int run_analyze(const std::vector<std::string>& args);
 
 }  // namespace act::host

@@ -31,13 +31,6 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 // What a strategy's rewrite changed, for --dry-run: nodes added and removed (by name), and
 // initializers added or replaced.
 std::string describe_changes(const Graph& before, const Graph& after) {

@@ -1,6 +1,8 @@
-// JSON text for the subcommands' --json output: quoting and escaping of strings.
+// JSON text for the subcommands' --json output and the reports: quoted and escaped
+// strings, numbers.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -42,6 +44,15 @@ inline std::string json_quote(const std::string& s) {
   out += json_escape(s);
   out += '"';
   return out;
+}
+
+// `v` as a JSON number (6 significant digits), or null when it is not finite (JSON has no
+// infinity or NaN).
+inline std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
 }
 
 }  // namespace act::host

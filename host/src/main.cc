@@ -26,6 +26,9 @@ const std::map<std::string, Command>& commands() {
        {act::host::run_compress,
         "compress a model as a YAML config says (quant, prune, distill...)"}},
       {"plugins", {act::host::run_plugins, "list the plugins act finds and the ones it skips"}},
+      {"analyze",
+       {act::host::run_analyze,
+        "per-layer quantization sensitivity and the layers to keep in float"}},
   };
   return table;
 }

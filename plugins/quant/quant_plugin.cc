@@ -30,6 +30,7 @@
 #include "calibrator.h"
 #include "qdq_placement.h"
 #include "qdq_writer.h"
+#include "quant_layerwise.h"
 #include "quant_targets.h"
 
 namespace {
@@ -269,6 +270,11 @@ class QuantPost final : public act::sdk::Strategy {
     report.number("quantized_weight_bytes", static_cast<double>(summary_.int_weight_bytes));
   }
 
+  // The nodes this section quantizes in `model`: the layers of the per-layer analysis.
+  std::vector<act::quant::Target> targets(const act::Model& model) const {
+    return act::quant::select_targets(model.graph, onnx_types_, skip_tensors_, not_quant_patterns_);
+  }
+
  private:
   // Calibrates `model` with `p` and rewrites it into QDQ form in place.
   act::quant::QdqSummary quantize(act::Model& model, act::sdk::ModelDataV1& data, const Params& p) {
@@ -474,10 +480,12 @@ class QuantSearch {
 };
 
 // The plugin's one Strategy class: it becomes QuantPost or the search by the section it is
-// configured with.
-class QuantStrategy final : public act::sdk::Strategy {
+// configured with. As QuantPost it is also Layerwise (act analyze quant): a variant leaves
+// layers in float through a fresh QuantPost whose skip_tensor_list names them.
+class QuantStrategy final : public act::sdk::Strategy, public act::sdk::Layerwise {
  public:
   void configure(const ConfigViewV1& config) override {
+    section_.capture(config);
     if (std::string(config.section()) == "HyperParameterOptimization") {
       search_ = std::make_unique<QuantSearch>();
       ConfigReader cfg(config);
@@ -497,7 +505,34 @@ class QuantStrategy final : public act::sdk::Strategy {
     if (post_) post_->report(report);
   }
 
+  std::vector<act::sdk::LayerInfo> list_layers(GraphEditorV1& editor) override {
+    const act::Model& model = editor.model();
+    return act::quant::layer_infos(model.graph, configured_post().targets(model));
+  }
+  void apply_except(GraphEditorV1& editor, const std::vector<std::string>& kept) override {
+    const auto layers = list_layers(editor);
+    if (std::all_of(layers.begin(), layers.end(), [&](const act::sdk::LayerInfo& l) {
+          return std::find(kept.begin(), kept.end(), l.key) != kept.end();
+        })) {
+      return;  // nothing left to quantize (QuantPost would refuse): the float model as it is
+    }
+    QuantPost variant;
+    variant.configure(section_.keeping(kept));
+    variant.rewrite_graph(editor);
+    variant.finalize(editor);
+  }
+  std::string keep_config(const std::vector<std::string>& kept) override {
+    configured_post();
+    return section_.keep_line(kept);
+  }
+
  private:
+  QuantPost& configured_post() {
+    if (!post_) throw act::Error("only QuantPost can be analyzed layer by layer");
+    return *post_;
+  }
+
+  act::quant::QuantSectionCopy section_;
   std::unique_ptr<QuantPost> post_;
   std::unique_ptr<QuantSearch> search_;
 };

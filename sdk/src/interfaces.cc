@@ -2,6 +2,7 @@
 // and type info, so plugins and the host never each carry a copy.
 #include "act/sdk/config_view.h"
 #include "act/sdk/graph_editor.h"
+#include "act/sdk/layerwise.h"
 #include "act/sdk/loss_sink.h"
 #include "act/sdk/model_data.h"
 #include "act/sdk/report_writer.h"
@@ -22,5 +23,7 @@ ModelDataV1::~ModelDataV1() = default;
 GraphEditorV2::~GraphEditorV2() = default;
 StateStoreV1::~StateStoreV1() = default;
 GraphEditorV3::~GraphEditorV3() = default;
+LayerSinkV1::~LayerSinkV1() = default;
+LayerwiseV1::~LayerwiseV1() = default;
 
 }  // namespace act::sdk

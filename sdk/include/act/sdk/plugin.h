@@ -7,6 +7,9 @@
 //   };
 //   ACT_PLUGIN(Pruner, "prune", "1.0.0", "ChannelPrune", "UnstructurePrune")
 //
+// A strategy whose change splits into layers (layerwise.h: per-layer analysis) also derives
+// from act::sdk::Layerwise; ACT_PLUGIN then makes its object a LayerwiseV1 as well.
+//
 // ACT_PLUGIN defines the plugin's only exported symbol (the Boost.DLL alias
 // act_plugin_entry) and wraps the class so that nothing it throws reaches the host: an
 // exception from a constructor becomes a failed create() with its message, one from a hook
@@ -25,9 +28,11 @@
 #include <exception>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "act/kernel/error.h"
 #include "act/sdk/config_reader.h"
+#include "act/sdk/layerwise.h"
 #include "act/sdk/model_data.h"
 #include "act/sdk/plugin_entry.h"
 #include "act/sdk/state_store.h"
@@ -52,6 +57,22 @@ class Strategy {
   virtual void report(ReportWriterV1& /*report*/) {}
 };
 
+// Optional second base of a Strategy class, for LayerwiseV1 (layerwise.h, which defines what
+// each call must do). Calls throw like hooks; keys are the strategy's own layer names.
+struct LayerInfo {
+  std::string key;      // stable across copies of the model; what apply_except takes
+  std::string node;     // the node's name (may be empty)
+  std::string op_type;  // "Conv"
+};
+
+class Layerwise {
+ public:
+  virtual ~Layerwise() = default;
+  virtual std::vector<LayerInfo> list_layers(GraphEditorV1& editor) = 0;
+  virtual void apply_except(GraphEditorV1& editor, const std::vector<std::string>& kept) = 0;
+  virtual std::string keep_config(const std::vector<std::string>& kept) = 0;
+};
+
 // Turns a failed Status from a host object (LossSinkV1::add, GraphEditorV1::validate) into
 // an act::Error, for use inside hooks.
 inline void throw_if_failed(Status status) {
@@ -70,7 +91,7 @@ inline void copy_message(char* buffer, std::size_t size, const char* message) no
 
 // StrategyV1 over a Strategy subclass: every hook runs inside a catch-all.
 template <class T>
-class StrategyAdapter final : public StrategyV1 {
+class StrategyAdapter : public StrategyV1 {
  public:
   ~StrategyAdapter() override = default;
 
@@ -99,7 +120,7 @@ class StrategyAdapter final : public StrategyV1 {
     return guarded([&] { impl_.report(report); });
   }
 
- private:
+ protected:
   template <class Fn>
   Status guarded(Fn&& fn) noexcept {
     try {
@@ -126,10 +147,41 @@ class StrategyAdapter final : public StrategyV1 {
   std::string error_;
 };
 
+// The same for a Strategy that is also a Layerwise: the object is a LayerwiseV1 too.
+template <class T>
+class LayerwiseStrategyAdapter final : public StrategyAdapter<T>, public LayerwiseV1 {
+ public:
+  Status list_layers(GraphEditorV1& editor, LayerSinkV1& sink) noexcept override {
+    return this->guarded([&] {
+      for (const LayerInfo& l : this->impl_.list_layers(editor)) {
+        throw_if_failed(sink.layer(l.key.c_str(), l.node.c_str(), l.op_type.c_str()));
+      }
+    });
+  }
+  Status apply_except(GraphEditorV1& editor, const char* const* kept,
+                      std::size_t count) noexcept override {
+    return this->guarded([&] { this->impl_.apply_except(editor, {kept, kept + count}); });
+  }
+  Status keep_config(const char* const* kept, std::size_t count,
+                     const char** line) noexcept override {
+    return this->guarded([&] {
+      line_ = this->impl_.keep_config({kept, kept + count});
+      *line = line_.c_str();
+    });
+  }
+
+ private:
+  std::string line_;
+};
+
+template <class T>
+using AdapterFor = std::conditional_t<std::is_base_of_v<Layerwise, T>, LayerwiseStrategyAdapter<T>,
+                                      StrategyAdapter<T>>;
+
 template <class T>
 void* create_strategy(char* error, std::size_t error_size) noexcept {
   try {
-    StrategyV1* strategy = new StrategyAdapter<T>();
+    StrategyV1* strategy = new AdapterFor<T>();
     return static_cast<void*>(strategy);
   } catch (const std::exception& e) {
     copy_message(error, error_size, e.what());
@@ -141,7 +193,7 @@ void* create_strategy(char* error, std::size_t error_size) noexcept {
 
 template <class T>
 void destroy_strategy(void* strategy) noexcept {
-  delete static_cast<StrategyAdapter<T>*>(static_cast<StrategyV1*>(strategy));
+  delete static_cast<AdapterFor<T>*>(static_cast<StrategyV1*>(strategy));
 }
 
 }  // namespace detail
