@@ -42,7 +42,7 @@ void add_qdq(Graph& g, const std::string& value, const ActivationQuant& q,
 }
 
 // Per-channel (or per-tensor) symmetric scales of `w` along `axis`.
-std::vector<float> weight_scales(const Tensor& w, int axis, const WeightOptions& o, int qmax) {
+std::vector<float> scales_along(const Tensor& w, int axis, const WeightOptions& o, int qmax) {
   const Shape& s = w.shape();
   const std::int64_t channels = o.per_channel ? s[static_cast<std::size_t>(axis)] : 1;
   std::int64_t inner = 1;
@@ -94,6 +94,17 @@ std::string correct_bias(Graph& g, const Target& t, const Tensor& w, const Tenso
 
 }  // namespace
 
+int weight_qmax(const WeightOptions& o) {
+  // reduce_range exists for the saturation of 8-bit u8 x s8 pairs (the AVX2 trap); narrower
+  // weights (|q| <= 63) cannot saturate, and dropping a bit from 2-bit weights would zero them.
+  const bool reduce = o.reduce_range && o.bits == 8;
+  return (1 << (o.bits - (reduce ? 2 : 1))) - 1;
+}
+
+std::vector<float> weight_scales(const Tensor& w, int axis, const WeightOptions& o) {
+  return scales_along(w, axis, o, weight_qmax(o));
+}
+
 ActivationQuant activation_quant(float min, float max, float threshold, Profile profile) {
   ActivationQuant q;
   const float t = threshold > 0.0F ? threshold : 1.0F;
@@ -119,10 +130,7 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
                      const WeightOptions& weights) {
   ACT_CHECK(weights.bits >= 2 && weights.bits <= 8, "weight_bits must be in 2..8, got ",
             weights.bits);
-  // reduce_range exists for the saturation of 8-bit u8 x s8 pairs (the AVX2 trap); narrower
-  // weights (|q| <= 63) cannot saturate, and dropping a bit from 2-bit weights would zero them.
-  const bool reduce = weights.reduce_range && weights.bits == 8;
-  const int qmax = (1 << (weights.bits - (reduce ? 2 : 1))) - 1;
+  const int qmax = weight_qmax(weights);
   auto quant_of = [&](const std::string& v) -> const ActivationQuant& {
     auto it = activations.find(v);
     ACT_CHECK(it != activations.end(), "quantization: no calibration for '", v, "'");
@@ -136,18 +144,26 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
     const ActivationQuant& xq = quant_of(t.activation);
     // Weight: int8 values and their scales along the output-channel axis.
     const Tensor w = *graph.initializer(t.weight);
-    const std::vector<float> scales = weight_scales(w, t.weight_axis, weights, qmax);
+    const std::vector<float> scales = scales_along(w, t.weight_axis, weights, qmax);
     const Shape& ws = w.shape();
     std::int64_t inner = 1;
     for (std::size_t d = static_cast<std::size_t>(t.weight_axis) + 1; d < ws.size(); ++d)
       inner *= ws[d];
     const auto channels = static_cast<std::int64_t>(scales.size());
     Tensor wq(DType::kI8, ws);
-    for (std::int64_t i = 0; i < w.numel(); ++i) {
-      const float s = scales[static_cast<std::size_t>(channels > 1 ? (i / inner) % channels : 0)];
-      const float q = std::nearbyint(w.data<float>()[i] / s);
-      wq.data<std::int8_t>()[i] = static_cast<std::int8_t>(
-          std::clamp(q, static_cast<float>(-qmax), static_cast<float>(qmax)));
+    const auto chosen = weights.codes != nullptr ? weights.codes->find(t.weight)
+                                                 : std::map<std::string, Tensor>::const_iterator{};
+    if (weights.codes != nullptr && chosen != weights.codes->end()) {
+      ACT_CHECK(chosen->second.shape() == ws && chosen->second.dtype() == DType::kI8,
+                "quantization: the codes given for '", t.weight, "' do not fit it");
+      wq = chosen->second.clone();
+    } else {
+      for (std::int64_t i = 0; i < w.numel(); ++i) {
+        const float s = scales[static_cast<std::size_t>(channels > 1 ? (i / inner) % channels : 0)];
+        const float q = std::nearbyint(w.data<float>()[i] / s);
+        wq.data<std::int8_t>()[i] = static_cast<std::int8_t>(
+            std::clamp(q, static_cast<float>(-qmax), static_cast<float>(qmax)));
+      }
     }
     const std::string wq_name = graph.unique_name(t.weight + "_quantized");
     const std::string ws_name = graph.unique_name(t.weight + "_scale");

@@ -44,7 +44,15 @@ struct WeightOptions {
   // Bias correction (bias_correction.h): per-channel means of each target's activation input,
   // by value name; null or a missing entry: no correction for that target.
   const std::map<std::string, std::vector<double>>* input_means = nullptr;
+  // Reconstructed rounding (adaround.h): int8 codes by weight name, used instead of
+  // round-to-nearest; null or a missing entry: nearest.
+  const std::map<std::string, Tensor>* codes = nullptr;
 };
+
+// The largest integer magnitude of the weights (reduce_range applies to 8 bits only).
+int weight_qmax(const WeightOptions& o);
+// Symmetric scales of `w` along `axis` (one per channel, or one when !o.per_channel).
+std::vector<float> weight_scales(const Tensor& w, int axis, const WeightOptions& o);
 
 struct QdqSummary {
   std::size_t quantized_nodes = 0;

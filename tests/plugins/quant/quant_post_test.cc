@@ -123,9 +123,8 @@ TEST_F(QuantPost, RefusalsNameTheKeyOrTheProblem) {
   EXPECT_NE(
       error_of("QuantPost:\n  weight_bits: 9\n").find("QuantPost.weight_bits must be in 2..8"),
       std::string::npos);
-  EXPECT_NE(
-      error_of("QuantPost:\n  recon_level: layer-wise\n").find("recon_level is not implemented"),
-      std::string::npos);
+  EXPECT_NE(error_of("QuantPost:\n  recon_level: region-wise\n").find("region-wise reconstruction"),
+            std::string::npos);
   EXPECT_NE(error_of("QuantPost:\n  algo: kl2\n").find("is not an algorithm"), std::string::npos);
   EXPECT_NE(error_of("QuantPost:\n  batch_nmus: 3\n").find("did you mean 'batch_nums'?"),
             std::string::npos);
@@ -167,8 +166,24 @@ TEST_F(QuantPost, SearchKeepsTheBestTrialByMetricOrByOutputDistance) {
   EXPECT_GT(score, -1.0) << report2;
 }
 
+// recon_level: layer-wise reconstructs the rounding of every quantized layer: the summed
+// output error it reports is below round-to-nearest's, and the model stays int8 and valid.
+TEST_F(QuantPost, LayerWiseReconstructionLowersTheOutputError) {
+  ASSERT_EQ(host::compress(options("QuantPost:\n  batch_nums: 4\n  algo: hist\n"
+                                   "  recon_level: layer-wise\n")),
+            0)
+      << slurp(log_.get());
+  const std::string report = read_bytes(dir_.file("out/report.json"));
+  const double nearest = number_after(report, "recon_output_error_nearest");
+  const double learned = number_after(report, "recon_output_error");
+  EXPECT_GT(nearest, 0.0) << report;
+  EXPECT_LT(learned, 0.8 * nearest) << report;
+  EXPECT_GT(number_after(report, "final_metric"), number_after(report, "original_metric") - 0.02)
+      << report;
+}
+
 TEST_F(QuantPost, AnAlreadyQuantizedModelIsRefused) {
-  ASSERT_EQ(host::compress(options("QuantPost:\n  batch_nums: 2\n  algo: abs_max\n")), 0);
+  ASSERT_EQ(host::compress(options("QuantPost:\n  batch_nums: 4\n  algo: hist\n")), 0);
   fs::copy_file(dir_.file("out/model.onnx"), dir_.file("int8.onnx"));
   host::CompressOptions again = options("QuantPost:\n  batch_nums: 2\n");
   again.model = dir_.file("int8.onnx");
