@@ -214,8 +214,8 @@ void observe(Observer method, float moving_rate, std::int64_t window_size, float
     float* maxs = mins + window_size;
     mins[slot] = batch_min;
     maxs[slot] = batch_max;
-    const std::int64_t filled = std::min<std::int64_t>(static_cast<std::int64_t>(seen) + 1,
-                                                       window_size);
+    const std::int64_t filled =
+        std::min<std::int64_t>(static_cast<std::int64_t>(seen) + 1, window_size);
     lo = *std::min_element(mins, mins + filled);
     hi = *std::max_element(maxs, maxs + filled);
     return;
@@ -277,8 +277,7 @@ void register_fake_quant_ops(OpRegistry& r) {
     const float rate = init.node.attrs.get_float("moving_rate", 0.9F);
     const std::int64_t window = init.node.attrs.get_int("window_size", 10000);
     ACT_CHECK(window >= 1, "QuantObserve: window_size must be >= 1");
-    return make_kernel(
-        [=](KernelContext& ctx) { quant_observe(ctx, method, rate, window); });
+    return make_kernel([=](KernelContext& ctx) { quant_observe(ctx, method, rate, window); });
   });
 }
 

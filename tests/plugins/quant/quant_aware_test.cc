@@ -218,9 +218,9 @@ TrainConfig:
       type: Adam
 )");
   auto args = [&](const std::string& out) {
-    return std::vector<std::string>{"compress", "--config",  config,  "--model",
-                                    kBundledModel, "--data", train_, "--eval-data",
-                                    eval_,         "--save-dir", out, "--checkpoint-iter",
+    return std::vector<std::string>{"compress",    "--config",   config, "--model",
+                                    kBundledModel, "--data",     train_, "--eval-data",
+                                    eval_,         "--save-dir", out,    "--checkpoint-iter",
                                     "5",           "--threads",  "2"};
   };
   const std::string full = dir_.file("full");
