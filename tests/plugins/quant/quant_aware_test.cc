@@ -5,8 +5,6 @@
 // PACT clips included); bad keys are refused by name.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,6 +17,7 @@
 #include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
 #include "compress/compress_test_util.h"
+#include "compress/spawn_act.h"
 
 namespace act::test {
 namespace {
@@ -173,28 +172,6 @@ TEST_F(QuantAware, BadKeysAreRefusedByName) {
   has("QuantAware:\n  quantize_op_types: [conv3d]\n", "conv3d");
   const std::string e = error_of("QuantAware:\n  use_pact: true\n");  // no TrainConfig
   EXPECT_NE(e.find("needs a TrainConfig"), std::string::npos) << e;
-}
-
-pid_t spawn_act(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    if (f == nullptr) ::_exit(127);
-    ::dup2(::fileno(stdout), STDERR_FILENO);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(kAct.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(kAct.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 // The observer state and the PACT clips change every step and are not parameters of the
