@@ -77,7 +77,8 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
     const std::set<std::string> read = values_read(model_);
     for (const auto& [name, t] : model_.initializers()) {
       if (t.dtype() == DType::kF32 && t.rank() >= 1 && !model_.is_frozen(name) &&
-          statistics.count(name) == 0 && read.count(name) != 0 && !model_.is_graph_input(name)) {
+          statistics.count(name) == 0 && model_.state_updates().count(name) == 0 &&
+          read.count(name) != 0 && !model_.is_graph_input(name)) {
         trainable_.push_back(name);
       }
     }
@@ -94,6 +95,12 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
     for (const std::string& name : statistics) {
       if (const Tensor* t = model_.initializer(name)) model_.set_initializer(name, t->clone());
     }
+  }
+  for (const auto& [name, value] : model_.state_updates()) {
+    const Tensor* t = model_.initializer(name);
+    ACT_CHECK(t != nullptr && t->dtype() == DType::kF32, "training: state '", name,
+              "' (updated from '", value, "') is not an f32 initializer of the model");
+    model_.set_initializer(name, t->clone());
   }
 
   // The loss graph declares only loss outputs; shape inference then records every value.
@@ -159,6 +166,9 @@ GraphTrainer::GraphTrainer(const Graph& graph, std::int64_t opset, GraphTrainerO
     running_stats_ = use_batch_statistics(train_graph_, kBatchNormMomentum);
     infer_shapes(train_graph_, opset_);
   }
+  // Strategies' state updates ride on the running-statistics machinery: fetched after the
+  // gradients, written back in apply(), checkpointed as "stat/<initializer>".
+  for (const auto& [name, value] : model_.state_updates()) running_stats_.push_back({name, value});
   const std::size_t before = train_graph_.nodes().size();
   const BackwardResult back =
       build_backward(train_graph_, total_, trainable_, opset_, OpRegistry::global());

@@ -1,6 +1,6 @@
 // The quant plugin: QuantPost (post-training quantization) with PaddleSlim ACT's keys and
-// defaults, writing QDQ ONNX with int8 weights (qdq_writer.h), and HyperParameterOptimization,
-// a search over QuantPost's recipe (QuantSearch below).
+// defaults, writing QDQ ONNX with int8 weights (qdq_writer.h), HyperParameterOptimization,
+// a search over QuantPost's recipe (QuantSearch below), and QuantAware (quant_aware.h).
 //
 // Keys (defaults as ACT's QuantPost): batch_size 32, batch_nums 10, algo hist
 // (abs_max | avg | hist | mse | emd | KL), hist_percent 0.999, weight_quantize_type
@@ -33,6 +33,7 @@
 #include "gram_collector.h"
 #include "qdq_placement.h"
 #include "qdq_writer.h"
+#include "quant_aware.h"
 #include "quant_layerwise.h"
 #include "quant_targets.h"
 
@@ -543,9 +544,10 @@ class QuantSearch {
   SearchSpace space_;
 };
 
-// The plugin's one Strategy class: it becomes QuantPost or the search by the section it is
-// configured with. As QuantPost it is also Layerwise (act analyze quant): a variant leaves
-// layers in float through a fresh QuantPost whose skip_tensor_list names them.
+// The plugin's one Strategy class: it becomes QuantPost, QuantAware (quant_aware.h) or the
+// search by the section it is configured with. As QuantPost it is also Layerwise (act analyze
+// quant): a variant leaves layers in float through a fresh QuantPost whose skip_tensor_list
+// names them.
 class QuantStrategy final : public act::sdk::Strategy, public act::sdk::Layerwise {
  public:
   void configure(const ConfigViewV1& config) override {
@@ -554,6 +556,9 @@ class QuantStrategy final : public act::sdk::Strategy, public act::sdk::Layerwis
       search_ = std::make_unique<QuantSearch>();
       ConfigReader cfg(config);
       search_->configure(cfg);
+    } else if (std::string(config.section()) == "QuantAware") {
+      aware_ = std::make_unique<act::quant::QuantAware>();
+      aware_->configure(config);
     } else {
       post_ = std::make_unique<QuantPost>();
       post_->configure(config);
@@ -561,12 +566,15 @@ class QuantStrategy final : public act::sdk::Strategy, public act::sdk::Layerwis
   }
   void rewrite_graph(GraphEditorV1& editor) override {
     if (post_) post_->rewrite_graph(editor);
+    if (aware_) aware_->rewrite_graph(editor);
   }
   void finalize(GraphEditorV1& editor) override {
     if (post_) post_->finalize(editor);
+    if (aware_) aware_->finalize(editor);
   }
   void report(ReportWriterV1& report) override {
     if (post_) post_->report(report);
+    if (aware_) aware_->report(report);
   }
 
   std::vector<act::sdk::LayerInfo> list_layers(GraphEditorV1& editor) override {
@@ -599,8 +607,9 @@ class QuantStrategy final : public act::sdk::Strategy, public act::sdk::Layerwis
   act::quant::QuantSectionCopy section_;
   std::unique_ptr<QuantPost> post_;
   std::unique_ptr<QuantSearch> search_;
+  std::unique_ptr<act::quant::QuantAware> aware_;
 };
 
 }  // namespace
 
-ACT_PLUGIN(QuantStrategy, "quant", "0.1.0", "QuantPost", "HyperParameterOptimization")
+ACT_PLUGIN(QuantStrategy, "quant", "0.1.0", "QuantPost", "HyperParameterOptimization", "QuantAware")

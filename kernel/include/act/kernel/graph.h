@@ -77,6 +77,12 @@ class Graph {
   // them alone. A training-time mark only; ONNX files do not carry it.
   bool is_frozen(const std::string& value) const { return frozen_.count(value) != 0; }
   const std::set<std::string>& frozen() const { return frozen_; }
+  // Training-time state (quantization observers' ranges): initializer -> the value that holds
+  // its next state. After every optimizer step the trainer copies the value, as that step's
+  // forward computed it, into the initializer, and checkpoints the initializer; evaluation and
+  // inference never update it. A training-time mark only, like frozen(); ONNX files do not
+  // carry it (ONNX's TrainingInfoProto.update_binding is the same idea).
+  const std::map<std::string, std::string>& state_updates() const { return state_updates_; }
 
   // Known type/shape information for intermediate values (ONNX value_info).
   const std::map<std::string, ValueInfo>& value_infos() const { return value_info_; }
@@ -98,6 +104,10 @@ class Graph {
   void remove_initializer(const std::string& value);
   void freeze(const std::string& value) { frozen_.insert(value); }
   void unfreeze(const std::string& value) { frozen_.erase(value); }
+  void set_state_update(const std::string& initializer, const std::string& value) {
+    state_updates_[initializer] = value;
+  }
+  void clear_state_update(const std::string& initializer) { state_updates_.erase(initializer); }
   void add_input(ValueInfo info) { inputs_.push_back(std::move(info)); }
   void add_output(ValueInfo info) { outputs_.push_back(std::move(info)); }
   // Rewrites every use of `from` (node inputs and graph outputs) to `to`.
@@ -119,6 +129,7 @@ class Graph {
   std::vector<ValueInfo> outputs_;
   std::map<std::string, ValueInfo> value_info_;
   std::set<std::string> frozen_;
+  std::map<std::string, std::string> state_updates_;
 };
 
 // A model: a graph plus the file-level facts ONNX keeps, preserved on save.
