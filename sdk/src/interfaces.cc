@@ -3,7 +3,9 @@
 #include "act/sdk/config_view.h"
 #include "act/sdk/graph_editor.h"
 #include "act/sdk/loss_sink.h"
+#include "act/sdk/loss_sink_v2.h"
 #include "act/sdk/model_data.h"
+#include "act/sdk/model_source.h"
 #include "act/sdk/report_writer.h"
 #include "act/sdk/step_context.h"
 #include "act/sdk/strategy.h"
@@ -19,5 +21,7 @@ StrategyV1::~StrategyV1() = default;
 ActivationSinkV1::~ActivationSinkV1() = default;
 ModelDataV1::~ModelDataV1() = default;
 GraphEditorV2::~GraphEditorV2() = default;
+ModelSourceV1::~ModelSourceV1() = default;
+LossSinkV2::~LossSinkV2() = default;
 
 }  // namespace act::sdk

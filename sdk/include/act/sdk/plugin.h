@@ -28,7 +28,9 @@
 
 #include "act/kernel/error.h"
 #include "act/sdk/config_reader.h"
+#include "act/sdk/loss_sink_v2.h"
 #include "act/sdk/model_data.h"
+#include "act/sdk/model_source.h"
 #include "act/sdk/plugin_entry.h"
 #include "act/sdk/strategy.h"
 #include "act/sdk/toolchain.h"
