@@ -241,11 +241,13 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
     out.metric_is_loss = by_loss;
     if (by_loss) {
       // The evaluation loss is what the batches give without labels: the terms alone.
-      ACT_CHECK(options.logits.empty(), "the evaluation data has no labels, so the best weights "
+      ACT_CHECK(options.logits.empty(),
+                "the evaluation data has no labels, so the best weights "
                 "would be chosen by the loss, but training minimizes a loss against the training "
                 "labels; give labelled evaluation data (--eval-data)");
       if (setup.eval_data == nullptr || setup.eval_data == setup.train_data) {
-        std::fprintf(log, "%s: no labelled evaluation data: the best weights are chosen by the "
+        std::fprintf(log,
+                     "%s: no labelled evaluation data: the best weights are chosen by the "
                      "loss on the training data; give held-out data with --eval-data\n",
                      label.c_str());
       }

@@ -98,16 +98,16 @@ std::string add_soft_label_loss(Graph& graph, const std::string& teacher,
                                 double student_temperature) {
   Emitter e(graph, "distill/soft_label");
   const Attributes last = int_attr("axis", -1);
-  const std::string t = e.op("Mul", {e.stop_gradient(teacher),
-                                     e.scalar(static_cast<float>(1.0 / teacher_temperature))});
+  const std::string t = e.op(
+      "Mul", {e.stop_gradient(teacher), e.scalar(static_cast<float>(1.0 / teacher_temperature))});
   const std::string s =
       e.op("Mul", {student, e.scalar(static_cast<float>(1.0 / student_temperature))});
   const std::string log_pt = e.op("LogSoftmax", {t}, last);
   const std::string log_ps = e.op("LogSoftmax", {s}, last);
   const std::string pt = e.op("Exp", {log_pt});
-  const std::string rows = e.op("ReduceSum", {e.op("Mul", {pt, e.op("Sub", {log_pt, log_ps})}),
-                                              e.ints({-1})},
-                                int_attr("keepdims", 0));
+  const std::string rows =
+      e.op("ReduceSum", {e.op("Mul", {pt, e.op("Sub", {log_pt, log_ps})}), e.ints({-1})},
+           int_attr("keepdims", 0));
   return e.op("ReduceMean", {rows}, int_attr("keepdims", 0));
 }
 
@@ -116,8 +116,7 @@ std::string add_fsp_loss(Graph& graph, const std::string& teacher_start,
                          const std::string& student_start, const std::string& student_end,
                          std::int64_t hw_student) {
   Emitter e(graph, "distill/fsp");
-  const std::string gt = e.stop_gradient(
-      fsp_matrix(e, teacher_start, teacher_end, hw_teacher));
+  const std::string gt = e.stop_gradient(fsp_matrix(e, teacher_start, teacher_end, hw_teacher));
   const std::string gs = fsp_matrix(e, student_start, student_end, hw_student);
   return add_mse(graph, gs, gt);
 }

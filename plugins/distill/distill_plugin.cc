@@ -65,7 +65,8 @@ class Distiller final : public act::sdk::Strategy {
     const std::string& s = spec_.section;
     act::sdk::ModelSourceV1* source = act::sdk::model_source(editor);
     if (source == nullptr) {
-      act::fail(s, ": this host cannot hand plugins models (ModelSourceV1); use act 0.1 with "
+      act::fail(s,
+                ": this host cannot hand plugins models (ModelSourceV1); use act 0.1 with "
                 "sdk/model_source.h or newer");
     }
     const Model student = model;  // before any teacher: names resolve against the student
@@ -124,14 +125,16 @@ class Distiller final : public act::sdk::Strategy {
 
   void finalize(GraphEditorV1& editor) override {
     if (steps_ == 0) {
-      act::fail(spec_.section, " trains the model: add a TrainConfig section (epochs or "
+      act::fail(spec_.section,
+                " trains the model: add a TrainConfig section (epochs or "
                 "train_iter)");
     }
     Model& model = editor.model();
     Graph& g = model.graph;
     std::set<std::string> removed_values;
     for (const act::Node& n : g.nodes()) {
-      if (added_nodes_.count(n.name) != 0) removed_values.insert(n.outputs.begin(), n.outputs.end());
+      if (added_nodes_.count(n.name) != 0)
+        removed_values.insert(n.outputs.begin(), n.outputs.end());
     }
     g.remove_nodes_if([&](const act::Node& n) { return added_nodes_.count(n.name) != 0; });
     for (const std::string& name : added_initializers_) {
@@ -170,8 +173,11 @@ class Distiller final : public act::sdk::Strategy {
       const std::vector<std::string> tn = distill::automatic_nodes(teacher);
       const std::vector<std::string> sn = distill::automatic_nodes(student);
       if (tn.empty() || sn.empty() || tn.size() != sn.size()) {
-        act::fail(s, ".node: the automatic choice found ", tn.size(), " last layer(s) with "
-                  "weights in ", whose_teacher, " and ", sn.size(), " in the student; name the "
+        act::fail(s, ".node: the automatic choice found ", tn.size(),
+                  " last layer(s) with "
+                  "weights in ",
+                  whose_teacher, " and ", sn.size(),
+                  " in the student; name the "
                   "nodes to distill (`act inspect` lists candidates)");
       }
       for (std::size_t i = 0; i < tn.size(); ++i) {
@@ -236,15 +242,14 @@ class Distiller final : public act::sdk::Strategy {
         term.value = distill::add_l2_loss(g, r.teacher[0], r.student[0]);
         break;
       case distill::LossKind::kSoftLabel:
-        term.value = distill::add_soft_label_loss(g, r.teacher[0], r.student[0],
-                                                  r.spec.teacher_temperature,
-                                                  r.spec.student_temperature);
+        term.value = distill::add_soft_label_loss(
+            g, r.teacher[0], r.student[0], r.spec.teacher_temperature, r.spec.student_temperature);
         break;
       case distill::LossKind::kFsp: {
         const act::Shape t = shapes.of(r.teacher[0], r.spec.where);
         const act::Shape s = shapes.of(r.student[0], r.spec.where);
-        term.value = distill::add_fsp_loss(g, r.teacher[0], r.teacher[1], t[2] * t[3],
-                                           r.student[0], r.student[1], s[2] * s[3]);
+        term.value = distill::add_fsp_loss(g, r.teacher[0], r.teacher[1], t[2] * t[3], r.student[0],
+                                           r.student[1], s[2] * s[3]);
         break;
       }
     }
@@ -263,5 +268,5 @@ class Distiller final : public act::sdk::Strategy {
 
 }  // namespace
 
-ACT_PLUGIN(Distiller, "distill", "0.1.0", "Distillation", "MultiTeacherDistillation",
-           "L2Distiller", "SoftLabelDistiller", "FSPDistiller")
+ACT_PLUGIN(Distiller, "distill", "0.1.0", "Distillation", "MultiTeacherDistillation", "L2Distiller",
+           "SoftLabelDistiller", "FSPDistiller")

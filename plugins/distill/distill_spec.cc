@@ -17,15 +17,18 @@ bool starts_with(const std::string& s, const std::string& p) {
 
 // The teacher file from ACT's pair of keys; a folder without a file name cannot be an ONNX
 // model, and saying so beats the loader's "cannot open".
-std::string teacher_path(const std::string& dir, const std::string& file, const std::string& where) {
+std::string teacher_path(const std::string& dir, const std::string& file,
+                         const std::string& where) {
   if (dir.empty()) {
-    ACT_CHECK(file.empty(), where, ".teacher_model_filename needs teacher_model_dir (the folder "
+    ACT_CHECK(file.empty(), where,
+              ".teacher_model_filename needs teacher_model_dir (the folder "
               "that holds it)");
     return "";
   }
   if (!file.empty()) return dir + "/" + file;
   ACT_CHECK(dir.size() > 5 && dir.compare(dir.size() - 5, 5, ".onnx") == 0, where,
-            ".teacher_model_dir: '", dir, "' is not an .onnx file; name the file, or give the "
+            ".teacher_model_dir: '", dir,
+            "' is not an .onnx file; name the file, or give the "
             "folder's file as teacher_model_filename");
   return dir;
 }
@@ -42,8 +45,10 @@ std::vector<std::string> scalars(const FlowValue& v, const std::string& where) {
 // One node entry of `kind`: see distill_spec.h.
 void read_entry(const FlowValue& entry, LossSpec& spec) {
   if (!entry.is_list) {
-    ACT_CHECK(spec.kind != LossKind::kFsp, spec.where, ": fsp compares two sections' ends, give "
-              "[start, end] (or [t_start, t_end, s_start, s_end]), not '", entry.scalar, "'");
+    ACT_CHECK(spec.kind != LossKind::kFsp, spec.where,
+              ": fsp compares two sections' ends, give "
+              "[start, end] (or [t_start, t_end, s_start, s_end]), not '",
+              entry.scalar, "'");
     spec.teacher = {entry.scalar};
     spec.student = {entry.scalar};
     return;
@@ -85,8 +90,8 @@ template <class T>
 T one_or_each(const std::vector<T>& values, std::size_t count, std::size_t i, const T& fallback,
               const std::string& key, const char* per) {
   if (values.empty()) return fallback;
-  ACT_CHECK(values.size() == 1 || values.size() == count, key, ": give one value or one per ",
-            per, " (", count, "), got ", values.size());
+  ACT_CHECK(values.size() == 1 || values.size() == count, key, ": give one value or one per ", per,
+            " (", count, "), got ", values.size());
   return values.size() == 1 ? values[0] : values[i];
 }
 
@@ -112,7 +117,8 @@ void check_temperatures_used(const DistillSpec& spec, const Temperatures& t) {
       if (l.kind == LossKind::kSoftLabel) return;
     }
   }
-  fail(spec.section, ".teacher_temperature/student_temperature: only soft_label uses them, and "
+  fail(spec.section,
+       ".teacher_temperature/student_temperature: only soft_label uses them, and "
        "no loss is soft_label");
 }
 
@@ -140,9 +146,9 @@ void read_teacher_losses(TeacherSpec& teacher, const FlowValue& nodes,
   for (std::size_t i = 0; i < entries.size(); ++i) {
     LossSpec spec;
     spec.where = node_key + "[" + std::to_string(i) + "]";
-    spec.kind = parse_loss(one_or_each(losses, entries.size(), i, std::string("l2"),
-                                       section + ".loss", "node"),
-                           section + ".loss");
+    spec.kind = parse_loss(
+        one_or_each(losses, entries.size(), i, std::string("l2"), section + ".loss", "node"),
+        section + ".loss");
     spec.alpha = one_or_each(alphas, entries.size(), i, 1.0, section + ".alpha", "node");
     spec.teacher_temperature = temps.teacher;
     spec.student_temperature = temps.student;
@@ -184,13 +190,19 @@ DistillSpec read_distillation(ConfigReader& cfg) {
   } else {
     ACT_CHECK(!dirs.empty(), s, ".teacher_model_dir: name one model per teacher");
     const std::size_t n = dirs.size();
-    ACT_CHECK(files.empty() || files.size() == n, s, ".teacher_model_filename: give one per "
-              "teacher_model_dir (", n, "), got ", files.size());
-    ACT_CHECK(params.empty() || params.size() == n, s, ".teacher_params_filename: give one per "
-              "teacher_model_dir (", n, "), got ", params.size());
+    ACT_CHECK(files.empty() || files.size() == n, s,
+              ".teacher_model_filename: give one per "
+              "teacher_model_dir (",
+              n, "), got ", files.size());
+    ACT_CHECK(params.empty() || params.size() == n, s,
+              ".teacher_params_filename: give one per "
+              "teacher_model_dir (",
+              n, "), got ", params.size());
     ACT_CHECK(nodes.is_list, s, ".node: give one list of nodes per teacher");
-    ACT_CHECK(nodes.items.empty() || nodes.items.size() == n, s, ".node: give one list per "
-              "teacher (", n, "), got ", nodes.items.size());
+    ACT_CHECK(nodes.items.empty() || nodes.items.size() == n, s,
+              ".node: give one list per "
+              "teacher (",
+              n, "), got ", nodes.items.size());
     for (std::size_t t = 0; t < n; ++t) {
       TeacherSpec teacher;
       const std::string key = s + " teacher " + std::to_string(t);
@@ -200,12 +212,11 @@ DistillSpec read_distillation(ConfigReader& cfg) {
       FlowValue list;
       list.is_list = true;
       if (!nodes.items.empty()) {
-        ACT_CHECK(nodes.items[t].is_list, s, ".node[", t, "]: give a list of nodes for teacher ",
-                  t, ", got '", nodes.items[t].scalar, "'");
+        ACT_CHECK(nodes.items[t].is_list, s, ".node[", t, "]: give a list of nodes for teacher ", t,
+                  ", got '", nodes.items[t].scalar, "'");
         list = nodes.items[t];
       }
-      const std::string loss = one_or_each(losses, n, t, std::string("l2"), s + ".loss",
-                                           "teacher");
+      const std::string loss = one_or_each(losses, n, t, std::string("l2"), s + ".loss", "teacher");
       const double alpha = one_or_each(alphas, n, t, 1.0, s + ".alpha", "teacher");
       read_teacher_losses(teacher, list, {loss}, {alpha}, temps,
                           s + ".node[" + std::to_string(t) + "]", s);
@@ -233,15 +244,15 @@ DistillSpec read_legacy(ConfigReader& cfg) {
   const double weight = cfg.number("distillation_loss_weight", 1.0);
   ACT_CHECK(weight >= 0, s, ".distillation_loss_weight must be >= 0, got ", weight);
   TeacherSpec teacher;
-  teacher.path = teacher_path(cfg.text("teacher_model_dir", ""),
-                              cfg.text("teacher_model_filename", ""), s);
+  teacher.path =
+      teacher_path(cfg.text("teacher_model_dir", ""), cfg.text("teacher_model_filename", ""), s);
   if (cfg.has("teacher_params_filename")) {
     cfg.text("teacher_params_filename", "");
     spec.notes.push_back("teacher_params_filename ignored: an ONNX model holds its weights");
   }
   teacher.merge_feed = cfg.flag("merge_feed", true);
-  teacher.where = teacher.path.empty() ? "the teacher (the uncompressed model)"
-                                       : "the teacher " + teacher.path;
+  teacher.where =
+      teacher.path.empty() ? "the teacher (the uncompressed model)" : "the teacher " + teacher.path;
   Temperatures temps;
   std::vector<FlowValue> teacher_items, student_items;
   if (kind == LossKind::kFsp) {
@@ -274,8 +285,7 @@ DistillSpec read_legacy(ConfigReader& cfg) {
                                               : std::vector<std::string>{};
       const auto st = student_items[i].is_list ? scalars(student_items[i], l.where)
                                                : std::vector<std::string>{};
-      ACT_CHECK(t.size() == 2, l.where, ": give [start, end], got ",
-                flow_text(teacher_items[i]));
+      ACT_CHECK(t.size() == 2, l.where, ": give [start, end], got ", flow_text(teacher_items[i]));
       ACT_CHECK(st.size() == 2, s, ".student_pairs[", i, "]: give [start, end], got ",
                 flow_text(student_items[i]));
       l.teacher = t;

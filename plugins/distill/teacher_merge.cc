@@ -35,8 +35,8 @@ std::vector<ValueInfo> feeds_of(const Graph& g) {
 
 void check_fits(const ValueInfo& teacher, const ValueInfo& student, const std::string& where) {
   const bool dtype_clash = teacher.has_dtype && student.has_dtype && teacher.dtype != student.dtype;
-  bool dims_clash = teacher.has_shape && student.has_shape &&
-                    teacher.shape.size() != student.shape.size();
+  bool dims_clash =
+      teacher.has_shape && student.has_shape && teacher.shape.size() != student.shape.size();
   if (!dims_clash && teacher.has_shape && student.has_shape) {
     for (std::size_t i = 0; i < teacher.shape.size(); ++i) {
       const Dim& a = teacher.shape[i];
@@ -60,8 +60,7 @@ MergedTeacher merge_teacher(Model& student, const Model& teacher, bool merge_fee
                             const std::string& where) {
   ACT_CHECK(teacher.default_opset() == student.default_opset(), where, ": the teacher is opset ",
             teacher.default_opset(), " and the student opset ", student.default_opset(),
-            "; one graph runs both, so re-export the teacher with opset ",
-            student.default_opset());
+            "; one graph runs both, so re-export the teacher with opset ", student.default_opset());
   Graph& g = student.graph;
   const Graph& t = teacher.graph;
   MergedTeacher merged;
@@ -82,9 +81,10 @@ MergedTeacher merge_teacher(Model& student, const Model& teacher, bool merge_fee
                              [&](const ValueInfo& s) { return s.name == in.name; });
       if (it == student_feeds.end()) {
         std::string names;
-        for (const ValueInfo& s : student_feeds) names += (names.empty() ? "'" : ", '") + s.name + "'";
-        fail(where, ": the teacher's input '", in.name, "' is not an input of the student (",
-             names, "); with merge_feed: false the names must match, or set merge_feed: true "
+        for (const ValueInfo& s : student_feeds)
+          names += (names.empty() ? "'" : ", '") + s.name + "'";
+        fail(where, ": the teacher's input '", in.name, "' is not an input of the student (", names,
+             "); with merge_feed: false the names must match, or set merge_feed: true "
              "to feed the student's inputs to the teacher in order");
       }
       check_fits(in, *it, where);
@@ -121,8 +121,8 @@ MergedTeacher merge_teacher(Model& student, const Model& teacher, bool merge_fee
   std::size_t index = 0;
   for (const Node& n : t.nodes()) {
     Node copy = n;
-    copy.name = merged.prefix + (n.name.empty() ? n.op_type + "_" + std::to_string(index) : n.name) +
-                "/skip_quant";
+    copy.name = merged.prefix +
+                (n.name.empty() ? n.op_type + "_" + std::to_string(index) : n.name) + "/skip_quant";
     for (std::string& in : copy.inputs) {
       if (!in.empty()) in = merged.value(in);
     }

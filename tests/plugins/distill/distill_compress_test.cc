@@ -29,8 +29,7 @@ std::string python() {
 }
 
 bool have_onnxruntime() {
-  return std::system((python() + " -c \"import onnxruntime, numpy\" >/dev/null 2>&1").c_str()) ==
-         0;
+  return std::system((python() + " -c \"import onnxruntime, numpy\" >/dev/null 2>&1").c_str()) == 0;
 }
 
 std::string run_output(const std::string& command) {
@@ -165,9 +164,9 @@ TEST_F(Distill, PerturbedStudentLearnsBackFromTheTeacherOnImagesAlone) {
   EXPECT_NE(report.find("distill/l2/teacher_logits->logits"), std::string::npos) << report;
 
   // Someone else's runtime judges: the teacher, the noisy student, the distilled student.
-  const std::string json = run_output(python() + " " ACT_SOURCE_DIR
-                                      "/tests/plugins/distill/ort_agree.py 2000 " +
-                                      kBundledModel + " " + student_ + " " + out);
+  const std::string json =
+      run_output(python() + " " ACT_SOURCE_DIR "/tests/plugins/distill/ort_agree.py 2000 " +
+                 kBundledModel + " " + student_ + " " + out);
   const double teacher_top1 = number_in(json, kBundledModel, "top1");
   const double before_top1 = number_in(json, student_, "top1");
   const double before_agree = number_in(json, student_, "agree");
@@ -348,11 +347,11 @@ TEST_F(Distill, RefusalsComeBeforeTrainingAndLeaveTheInput) {
   expect_refused("Distillation:\n" + teacher_key() + "  loss: l1\n" + train,
                  "plugin 'distill' (Distillation) configure: Distillation.loss: 'l1' is not a "
                  "distillation loss (l2, soft_label, fsp); did you mean 'l2'?");
-  expect_refused("Distillation:\n" + teacher_key() + "  node: [[/conv2/Conv_output_0, logits]]\n" +
-                     train,
-                 "Distillation.node[0]: the teacher's '/conv2/Conv_output_0' is [1, 32, 14, 14] "
-                 "and the student's 'logits' is [1, 10] (batch taken as 1); l2 compares them "
-                 "element by element and act adds no adapter layer");
+  expect_refused(
+      "Distillation:\n" + teacher_key() + "  node: [[/conv2/Conv_output_0, logits]]\n" + train,
+      "Distillation.node[0]: the teacher's '/conv2/Conv_output_0' is [1, 32, 14, 14] "
+      "and the student's 'logits' is [1, 10] (batch taken as 1); l2 compares them "
+      "element by element and act adds no adapter layer");
   expect_refused("Distillation:\n" + teacher_key() +
                      "  node: [[/conv1/Conv_output_0, /Relu_1_output_0]]\n  loss: fsp\n" + train,
                  "fsp needs two [N, C, H, W] maps of the same H and W; the teacher's section is "
@@ -389,6 +388,45 @@ TEST_F(Distill, WithQuantAwareInOneStage) {
   int q = 0;
   for (const Node& n : m.graph.nodes()) q += n.op_type == "QuantizeLinear";
   EXPECT_GE(q, 4);
+}
+
+// configs/fashion_*_qat_dis.yaml as shipped (paths relative to the config): the plan builds on
+// the real models, the teacher merged and the automatic node found. Without QuantAware in the
+// quant plugin, the QuantAware section is left out.
+TEST_F(Distill, SeedStyleConfigsPlanOnTheirModels) {
+  host::PluginManager plugins;
+  plugins.load(host::plugin_search_path({}, nullptr));
+  const bool qat = plugins.find_section("QuantAware") != nullptr;
+  for (const char* name : {"fashion_resnet_qat_dis.yaml", "fashion_mobilenet_qat_dis.yaml"}) {
+    const std::string config = ACT_SOURCE_DIR "/configs/" + std::string(name);
+    host::CompressOptions o;
+    o.config = config;
+    o.dry_run = true;
+    o.plugin_dirs = {};
+    o.log = log_.get();
+    o.out = log_.get();
+    if (!qat) {
+      std::string text = read_bytes(config);
+      const auto from = text.find("QuantAware:");
+      const auto to = text.find("TrainConfig:");
+      ASSERT_TRUE(from != std::string::npos && to != std::string::npos);
+      text.erase(from, to - from);
+      fs::create_directories(dir_.path() / "configs");
+      o.config = dir_.file("configs/" + std::string(name));  // the same relative paths
+      write_bytes(o.config, text);
+      fs::create_directories(dir_.path() / "models");
+      const std::string model = std::string(name).substr(0, std::string(name).find("_qat"));
+      fs::copy_file(ACT_SOURCE_DIR "/models/" + model + ".onnx",
+                    dir_.file("models/" + model + ".onnx"), fs::copy_options::overwrite_existing);
+    }
+    ASSERT_EQ(host::compress(o), 0) << name << slurp(log_.get());
+    const std::string plan = slurp(log_.get());
+    EXPECT_NE(plan.find("Distillation -> plugin 'distill'"), std::string::npos) << plan;
+    EXPECT_NE(plan.find("distill/soft_label/LogSoftmax"), std::string::npos) << plan;
+    if (qat) {
+      EXPECT_NE(plan.find("QuantAware -> plugin 'quant'"), std::string::npos) << plan;
+    }
+  }
 }
 
 }  // namespace

@@ -54,8 +54,9 @@ TEST(DistillFlowList, NestedListsQuotesAndErrors) {
   EXPECT_FALSE(distill::parse_flow("/conv1/Conv_output_0", "k").is_list);
   EXPECT_TRUE(distill::parse_flow("", "k").items.empty());
   EXPECT_TRUE(distill::parse_flow("[]", "k").items.empty());
-  EXPECT_NE(error_of([] { distill::parse_flow("[a, [b]", "Distillation.node"); })
-                .find("Distillation.node: a '[' is never closed"),
+  EXPECT_NE(error_of([] {
+              distill::parse_flow("[a, [b]", "Distillation.node");
+            }).find("Distillation.node: a '[' is never closed"),
             std::string::npos);
   EXPECT_NE(error_of([] { distill::parse_flow("[a, {b: c}]", "k"); }).find("maps"),
             std::string::npos);
@@ -88,18 +89,17 @@ TEST(DistillSpec, ActKeysOneOrPerNode) {
   EXPECT_EQ(fsp.teachers[0].losses[1].teacher, (std::vector<std::string>{"c", "d"}));
   EXPECT_EQ(fsp.teachers[0].losses[1].student, (std::vector<std::string>{"e", "f"}));
 
-  const auto automatic = spec_of("Distillation", {{"teacher_model_dir", "big"},
-                                                  {"teacher_model_filename", "m.onnx"}});
+  const auto automatic =
+      spec_of("Distillation", {{"teacher_model_dir", "big"}, {"teacher_model_filename", "m.onnx"}});
   EXPECT_TRUE(automatic.teachers[0].automatic);
   EXPECT_EQ(automatic.teachers[0].path, "big/m.onnx");
 }
 
 TEST(DistillSpec, MultiTeacherAndLegacySections) {
-  const auto multi = spec_of("MultiTeacherDistillation",
-                             {{"teacher_model_dir", "[a.onnx, b.onnx]"},
-                              {"node", "[[x], [[tx, y]]]"},
-                              {"loss", "[l2, soft_label]"},
-                              {"alpha", "[1, 2]"}});
+  const auto multi = spec_of("MultiTeacherDistillation", {{"teacher_model_dir", "[a.onnx, b.onnx]"},
+                                                          {"node", "[[x], [[tx, y]]]"},
+                                                          {"loss", "[l2, soft_label]"},
+                                                          {"alpha", "[1, 2]"}});
   ASSERT_EQ(multi.teachers.size(), 2U);
   EXPECT_EQ(multi.teachers[1].path, "b.onnx");
   EXPECT_EQ(multi.teachers[1].losses[0].kind, LossKind::kSoftLabel);
@@ -114,9 +114,9 @@ TEST(DistillSpec, MultiTeacherAndLegacySections) {
   EXPECT_EQ(l.kind, LossKind::kFsp);
   EXPECT_EQ(l.teacher, (std::vector<std::string>{"teacher_a", "teacher_b"}));
   EXPECT_DOUBLE_EQ(l.alpha, 0.5);
-  const auto soft = spec_of("SoftLabelDistiller", {{"teacher_feature_map", "t"},
-                                                   {"student_feature_map", "s"},
-                                                   {"teacher_temperature", "3"}});
+  const auto soft = spec_of(
+      "SoftLabelDistiller",
+      {{"teacher_feature_map", "t"}, {"student_feature_map", "s"}, {"teacher_temperature", "3"}});
   EXPECT_DOUBLE_EQ(soft.teachers[0].losses.at(0).teacher_temperature, 3.0);
 }
 
@@ -141,10 +141,10 @@ TEST(DistillSpec, RefusalsNameTheKey) {
   EXPECT_NE(e("MultiTeacherDistillation", {{"node", "[[a]]"}})
                 .find("MultiTeacherDistillation.teacher_model_dir: name one model per teacher"),
             std::string::npos);
-  EXPECT_NE(e("MultiTeacherDistillation", {{"teacher_model_dir", "[a.onnx, b.onnx]"},
-                                           {"node", "[[a]]"}})
-                .find("give one list per teacher (2), got 1"),
-            std::string::npos);
+  EXPECT_NE(
+      e("MultiTeacherDistillation", {{"teacher_model_dir", "[a.onnx, b.onnx]"}, {"node", "[[a]]"}})
+          .find("give one list per teacher (2), got 1"),
+      std::string::npos);
   EXPECT_NE(e("L2Distiller", {{"teacher_feature_map", "t"}})
                 .find("L2Distiller.student_feature_map is required"),
             std::string::npos);
@@ -178,9 +178,9 @@ TEST(DistillLosses, L2SoftLabelAndFspAgainstLoops) {
 
   double l2 = 0;
   for (int i = 0; i < 10; ++i) l2 += (sp[i] - tp[i]) * (sp[i] - tp[i]);
-  EXPECT_NEAR(run_loss([](Graph& g) { return distill::add_l2_loss(g, "t", "s"); }, shape, shape,
-                       t, s),
-              l2 / 10, 1e-6);
+  EXPECT_NEAR(
+      run_loss([](Graph& g) { return distill::add_l2_loss(g, "t", "s"); }, shape, shape, t, s),
+      l2 / 10, 1e-6);
 
   // KL(softmax(t/2) || softmax(s/0.5)), mean over the two rows.
   auto softmax = [](const float* x, double temp, int n) {
@@ -200,11 +200,11 @@ TEST(DistillLosses, L2SoftLabelAndFspAgainstLoops) {
                        shape, shape, t, s),
               kl / 2, 1e-5);
   // Equal temperatures: the kernel's Hinton-style KL is the same loss times T^2.
-  const float ours = run_loss(
-      [](Graph& g) { return distill::add_soft_label_loss(g, "t", "s", 3.0, 3.0); }, shape, shape,
-      t, s);
-  const float kernel = run_loss(
-      [](Graph& g) { return add_soft_label_kl(g, "s", "t", 3.0F); }, shape, shape, t, s);
+  const float ours =
+      run_loss([](Graph& g) { return distill::add_soft_label_loss(g, "t", "s", 3.0, 3.0); }, shape,
+               shape, t, s);
+  const float kernel =
+      run_loss([](Graph& g) { return add_soft_label_kl(g, "s", "t", 3.0F); }, shape, shape, t, s);
   EXPECT_NEAR(ours * 9.0F, kernel, 1e-5);
 
   // FSP: the teacher's section [2,3,2,2] -> [2,4,2,2], the student's the same channel counts
@@ -241,10 +241,9 @@ TEST(DistillLosses, L2SoftLabelAndFspAgainstLoops) {
   const std::string loss = distill::add_fsp_loss(g, "a", "b", 4, "c", "d", 3);
   g.add_output(ValueInfo{loss});
   Executor ex(g, 13);
-  const float got =
-      ex.run(std::map<std::string, Tensor>{{"a", a}, {"b", b}, {"c", c}, {"d", d}})
-          .outputs.at(0)
-          .data<float>()[0];
+  const float got = ex.run(std::map<std::string, Tensor>{{"a", a}, {"b", b}, {"c", c}, {"d", d}})
+                        .outputs.at(0)
+                        .data<float>()[0];
   EXPECT_NEAR(got, want, 1e-6);
 }
 
@@ -272,8 +271,10 @@ TEST(DistillMerge, PrefixedFrozenTeacherReadsTheStudentInputAndGetsNoGradient) {
       if (in == "image") in = "pixels";
     }
   }
-  const std::string e =
-      error_of([&] { Model s = student; distill::merge_teacher(s, teacher, false, "D"); });
+  const std::string e = error_of([&] {
+    Model s = student;
+    distill::merge_teacher(s, teacher, false, "D");
+  });
   EXPECT_NE(e.find("D: the teacher's input 'pixels' is not an input of the student ('image')"),
             std::string::npos)
       << e;
@@ -308,8 +309,9 @@ TEST(DistillMerge, OpsetsMustAgree) {
   Model student = host::load_onnx(kModel);
   Model teacher = student;
   teacher.opset_imports = {{"", 17}};
-  EXPECT_NE(error_of([&] { distill::merge_teacher(student, teacher, true, "D"); })
-                .find("D: the teacher is opset 17 and the student opset 13"),
+  EXPECT_NE(error_of([&] {
+              distill::merge_teacher(student, teacher, true, "D");
+            }).find("D: the teacher is opset 17 and the student opset 13"),
             std::string::npos);
 }
 
