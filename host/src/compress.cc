@@ -18,6 +18,7 @@
 #include "act/sdk/host_objects.h"
 #include "fnv1a.h"
 #include "json_text.h"
+#include "run_editor.h"
 #include "stage_runner.h"
 
 namespace act::host {
@@ -99,7 +100,7 @@ void print_plan(std::FILE* out, const CompressConfig& config, const CompressPlan
       // Rewriting a copy shows which nodes the strategy will touch on this very model.
       StrategyPtr strategy = configured_strategy(plugins, s);
       const Graph before = work.graph;
-      sdk::ModelEditor editor(work);
+      RunEditor editor(work, nullptr, &model, config_folder_of(config));
       check_strategy_hook(s, "rewrite_graph", strategy->rewrite_graph(editor));
       std::fputs(describe_changes(before, work.graph).c_str(), out);
     }
@@ -306,6 +307,7 @@ int compress(const CompressOptions& options) {
     setup.fingerprint = fingerprint;
     setup.resume = resume && k == first_stage ? &*resume : nullptr;
     setup.original_metric = run.original_metric;
+    setup.input_model = &original;
     setup.log = options.log;
     StageOutcome outcome = run_stage(setup, std::move(model));
     model = outcome.model;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 
@@ -13,6 +14,7 @@
 #include "act/kernel/op_registry.h"
 #include "dataset_model_data.h"
 #include "directory_state_store.h"
+#include "run_editor.h"
 
 namespace act::host {
 namespace {
@@ -163,6 +165,10 @@ double top1_of(const Model& model, const Dataset& data) {
   return evaluate(model, data, options).top1;
 }
 
+std::string config_folder_of(const CompressConfig& config) {
+  return std::filesystem::path(config.path).parent_path().string();
+}
+
 StageOutcome run_stage(const StageSetup& setup, Model model) {
   const PlannedStage& stage = *setup.stage;
   const auto t0 = Clock::now();
@@ -187,8 +193,9 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
                                             : std::make_unique<DirectoryStateStore>(
                                                   setup.state_dir + "/" + s.section)});
   }
+  const std::string config_folder = config_folder_of(*setup.config);
   for (LiveStrategy& s : live) {
-    sdk::ModelEditor editor(model, nullptr, data.get(), s.state.get());
+    RunEditor editor(model, data.get(), setup.input_model, config_folder, s.state.get());
     check(s, "rewrite_graph", s.strategy->rewrite_graph(editor));
     validate_after(s, "rewrite_graph", model);
   }
@@ -223,7 +230,13 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
     options.batch_size = batch_size;
     options.optimizer = train.optimizer;
     options.clip_norm = train.clip_norm;
-    if (data.has_labels()) options.logits = model.graph.outputs().at(0).name;
+    // A strategy may train on its terms alone (ACT's distillation): labels are then unread.
+    if (data.has_labels() && !declared.task_loss_replaced()) {
+      options.logits = model.graph.outputs().at(0).name;
+    } else if (data.has_labels()) {
+      std::fprintf(log, "%s: training on the strategies' loss terms alone (labels unused)\n",
+                   label.c_str());
+    }
     for (const auto& term : declared.terms()) options.loss_terms.push_back(term.value);
     GraphTrainer trainer(model.graph, model.default_opset(), options);
     for (const auto& name : trainer.trainable())
@@ -231,6 +244,19 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
 
     const bool by_loss = setup.eval_data == nullptr || !setup.eval_data->has_labels();
     out.metric_is_loss = by_loss;
+    if (by_loss) {
+      // The evaluation loss is what the batches give without labels: the terms alone.
+      ACT_CHECK(options.logits.empty(),
+                "the evaluation data has no labels, so the best weights "
+                "would be chosen by the loss, but training minimizes a loss against the training "
+                "labels; give labelled evaluation data (--eval-data)");
+      if (setup.eval_data == nullptr || setup.eval_data == setup.train_data) {
+        std::fprintf(log,
+                     "%s: no labelled evaluation data: the best weights are chosen by the "
+                     "loss on the training data; give held-out data with --eval-data\n",
+                     label.c_str());
+      }
+    }
     std::map<std::string, Tensor> best = snapshot(trainer);
     // The starting weights are the fallback "best" (a non-finite loss before the first
     // evaluation keeps them); any evaluated step replaces them.
@@ -390,7 +416,7 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
 
   // ---- finalize in reverse order, then reports in plan order
   for (auto it = live.rbegin(); it != live.rend(); ++it) {
-    sdk::ModelEditor editor(model, nullptr, data.get(), it->state.get());
+    RunEditor editor(model, data.get(), setup.input_model, config_folder, it->state.get());
     check(*it, "finalize", it->strategy->finalize(editor));
     validate_after(*it, "finalize", model);
   }

@@ -37,6 +37,7 @@ struct StageSetup {
   std::string fingerprint;  // written into checkpoints, checked on resume
   const Checkpoint* resume = nullptr;  // a checkpoint of this stage to continue from
   double original_metric = -1.0;       // the input model's top-1 on eval_data; < 0: unknown
+  const Model* input_model = nullptr;  // as loaded, for strategies (sdk/model_source.h)
   std::FILE* log = stderr;
 };
 
@@ -71,6 +72,9 @@ StrategyPtr configured_strategy(const PluginManager& plugins, const PlannedStrat
 
 // Throws act::Error naming the plugin and hook on a strategy failure, the step on bad data.
 StageOutcome run_stage(const StageSetup& setup, Model model);
+
+// The folder relative paths in `config` resolve against ("" for a config without a file).
+std::string config_folder_of(const CompressConfig& config);
 
 // Top-1 of `model` on `data` (labelled), for the origin_metric check and evaluation.
 double top1_of(const Model& model, const Dataset& data);

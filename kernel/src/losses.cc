@@ -6,10 +6,32 @@ namespace act {
 
 namespace {
 
+// A prefix no name of `g` starts with: two losses of one kind in one graph (an l2 term per
+// distillation node) must not share node names, and unique_name() only checks whole names.
+std::string free_prefix(const Graph& g, const std::string& base) {
+  auto used = [&](const std::string& p) {
+    auto starts = [&](const std::string& name) { return name.rfind(p, 0) == 0; };
+    for (const Node& n : g.nodes()) {
+      if (starts(n.name)) return true;
+      for (const std::string& o : n.outputs) {
+        if (starts(o)) return true;
+      }
+    }
+    for (const auto& [name, t] : g.initializers()) {
+      if (starts(name)) return true;
+    }
+    return false;
+  };
+  for (int k = 0;; ++k) {
+    const std::string p = k == 0 ? base : base + "_" + std::to_string(k);
+    if (!used(p + "/")) return p;
+  }
+}
+
 // Appends nodes with names derived from a common prefix that no value uses yet.
 class Emitter {
  public:
-  Emitter(Graph& g, const std::string& prefix) : g_(g), prefix_(g.unique_name(prefix)) {}
+  Emitter(Graph& g, const std::string& prefix) : g_(g), prefix_(free_prefix(g, prefix)) {}
 
   std::string op(const std::string& type, std::vector<std::string> inputs, Attributes attrs = {},
                  const std::string& domain = "") {

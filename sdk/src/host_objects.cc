@@ -98,6 +98,11 @@ Status LossTerms::add(const char* name, const char* value, double weight) noexce
   }
 }
 
+Status LossTerms::replace_task_loss() noexcept {
+  task_loss_replaced_ = true;
+  return Status::success();
+}
+
 ReportEntries::ReportEntries() = default;
 ReportEntries::~ReportEntries() = default;
 

@@ -4,7 +4,9 @@
 #include "act/sdk/graph_editor.h"
 #include "act/sdk/layerwise.h"
 #include "act/sdk/loss_sink.h"
+#include "act/sdk/loss_sink_v2.h"
 #include "act/sdk/model_data.h"
+#include "act/sdk/model_source.h"
 #include "act/sdk/report_writer.h"
 #include "act/sdk/state_store.h"
 #include "act/sdk/step_context.h"
@@ -25,5 +27,7 @@ StateStoreV1::~StateStoreV1() = default;
 GraphEditorV3::~GraphEditorV3() = default;
 LayerSinkV1::~LayerSinkV1() = default;
 LayerwiseV1::~LayerwiseV1() = default;
+ModelSourceV1::~ModelSourceV1() = default;
+LossSinkV2::~LossSinkV2() = default;
 
 }  // namespace act::sdk

@@ -89,6 +89,23 @@ TEST(Losses, ValuesMatchTheirFormulas) {
   EXPECT_THROW(two_inputs([](Graph& g) { return add_soft_label_kl(g, "a", "b", 0.0F); }), Error);
 }
 
+// Two losses of one kind in one graph (a distillation term per node) get their own names.
+TEST(Losses, TwoOfAKindInOneGraphStayValidAndSeparate) {
+  Graph g;
+  g.add_input(ValueInfo::from_tensor("a", Tensor(DType::kF32, {3, 5})));
+  g.add_input(ValueInfo::from_tensor("b", Tensor(DType::kF32, {3, 5})));
+  const std::string first = add_mse(g, "a", "b");
+  const std::string second = add_mse(g, "b", "b");
+  EXPECT_NE(first, second);
+  g.add_output(ValueInfo{first});
+  g.add_output(ValueInfo{second});
+  g.validate(&OpRegistry::global());
+  const Tensor a = random({3, 5}, 1), b = random({3, 5}, 2);
+  const RunResult r = Executor(g, kOpset).run({{"a", a}, {"b", b}});
+  EXPECT_GT(r.outputs[0].data<float>()[0], 0.0F);
+  EXPECT_EQ(r.outputs[1].data<float>()[0], 0.0F);
+}
+
 TEST(Losses, GradientsMatchFiniteDifferencesAndTheTeacherGetsNone) {
   const Tensor a = random({3, 5}, 3), b = random({3, 5}, 4);
   for (int which = 0; which < 3; ++which) {

@@ -19,6 +19,7 @@
 #include "act/sdk/export.h"
 #include "act/sdk/graph_editor.h"
 #include "act/sdk/loss_sink.h"
+#include "act/sdk/loss_sink_v2.h"
 #include "act/sdk/model_data.h"
 #include "act/sdk/report_writer.h"
 #include "act/sdk/state_store.h"
@@ -107,20 +108,27 @@ struct LossTerm {
 };
 
 // Collects loss terms; refuses an empty name or value, a non-finite weight and a name used
-// twice in the same step.
-class ACT_SDK_API LossTerms final : public LossSinkV1 {
+// twice in the same step. Records whether a strategy asked to train without the task loss
+// (LossSinkV2).
+class ACT_SDK_API LossTerms final : public LossSinkV2 {
  public:
   LossTerms();
   ~LossTerms() override;
 
   Status add(const char* name, const char* value, double weight) noexcept override;
+  Status replace_task_loss() noexcept override;
   const std::vector<LossTerm>& terms() const { return terms_; }
-  void clear() { terms_.clear(); }
+  bool task_loss_replaced() const { return task_loss_replaced_; }
+  void clear() {
+    terms_.clear();
+    task_loss_replaced_ = false;
+  }
 
  private:
   Status refuse(std::string message) noexcept;
 
   std::vector<LossTerm> terms_;
+  bool task_loss_replaced_ = false;
   std::string error_;
 };
 
