@@ -7,20 +7,22 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "act/host/compress.h"
 #include "act/host/dataset.h"
+#include "act/kernel/error.h"
 #include "host/test_util.h"
 
 namespace act::test {
 
 // The number after "key": in a JSON text (report.json, a script's JSON line), or -1 when the
 // key is absent.
-inline double number_after(const std::string& text, const std::string& key) {
-  const auto at = text.find("\"" + key + "\": ");
+inline double number_after(const std::string& text, const std::string& key, std::size_t from = 0) {
+  const auto at = text.find("\"" + key + "\": ", from);
   if (at == std::string::npos) return -1.0;
   return std::stod(text.substr(at + key.size() + 4));
 }
@@ -75,5 +77,56 @@ inline std::string slurp(std::FILE* file) {
   while ((n = std::fread(buf, 1, sizeof buf, file)) > 0) out.append(buf, n);
   return out;
 }
+
+// The python interpreter for helper scripts: $ACT_PYTHON, else python3 on PATH.
+inline std::string python() {
+  const char* env = std::getenv("ACT_PYTHON");
+  return env && *env ? env : "python3";
+}
+
+// Whether python() imports `modules` ("onnxruntime, numpy").
+inline bool python_has(const std::string& modules) {
+  return std::system((python() + " -c \"import " + modules + "\" >/dev/null 2>&1").c_str()) == 0;
+}
+
+// `act compress` of the bundled model over Fashion-MNIST subsets in a scratch folder, with the
+// plugins of the build's plugin folder; output captured in log_. Derived fixtures call
+// use_subsets() from SetUp.
+class CompressFixture : public ::testing::Test {
+ protected:
+  void use_subsets(std::int64_t train, std::int64_t eval) {
+    if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    train_ = write_idx_subset("train", train, dir_.path(), "train");
+    eval_ = write_idx_subset("t10k", eval, dir_.path(), "t10k");
+  }
+
+  host::CompressOptions options(const std::string& yaml) {
+    write_bytes(dir_.file("q.yaml"), yaml);
+    host::CompressOptions o;
+    o.config = dir_.file("q.yaml");
+    o.model = kBundledModel;
+    o.data = train_;
+    o.eval_data = eval_;
+    o.save_dir = dir_.file("out");
+    o.plugin_dirs = {};  // the build's plugin folder
+    o.log = log_.get();
+    o.out = log_.get();
+    return o;
+  }
+
+  // The message compress() fails with, or "(no error)".
+  std::string error_of(const std::string& yaml) {
+    try {
+      host::compress(options(yaml));
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  }
+
+  ScratchDir dir_;
+  std::string train_, eval_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_{std::tmpfile(), &std::fclose};
+};
 
 }  // namespace act::test

@@ -140,7 +140,9 @@ void check_gradients(const Case& c) {
   if (c.op == "BatchNormalization" && c.then == "Relu") {  // the row tests the fused kernel
     for (const Node& n : full.nodes()) {
       EXPECT_NE(n.op_type, "ReluGrad");
-      if (n.op_type == "BatchNormTrainingGrad") EXPECT_EQ(n.inputs.size(), 4U);
+      if (n.op_type == "BatchNormTrainingGrad") {
+        EXPECT_EQ(n.inputs.size(), 4U);
+      }
     }
   }
   const auto outs = Executor(full, kOpset).run(feeds).outputs;

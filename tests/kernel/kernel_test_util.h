@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,16 @@
 #include "act/kernel/graph.h"
 
 namespace act::test {
+
+// Deterministic f32 tensor with elements drawn from N(mean, stddev^2).
+inline Tensor normal_tensor(Shape shape, std::uint32_t seed, float mean = 0.0F,
+                            float stddev = 1.0F) {
+  Tensor t(DType::kF32, std::move(shape));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(mean, stddev);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(rng);
+  return t;
+}
 
 inline Node make_node(std::string name, std::string op, std::vector<std::string> in,
                       std::vector<std::string> out, Attributes attrs = {},

@@ -16,14 +16,6 @@
 namespace act::quant {
 namespace {
 
-Tensor random_tensor(Shape shape, std::uint32_t seed, float mean, float scale) {
-  Tensor t(DType::kF32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(mean, scale);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(rng);
-  return t;
-}
-
 // sum over samples and outputs of ((W~ - W) x)^2, for a Gemm weight [N, K] (transB) or a Conv
 // 1x1 [O, C, 1, 1] over NCHW input (both are row-per-output).
 double output_error(const Tensor& w, const Tensor& codes, const std::vector<float>& scales,
@@ -118,7 +110,7 @@ void check(const Graph& g, const Tensor& x, bool conv) {
 TEST(AdaRound, BeatsNearestRoundingOnAGemm) {
   Graph g;
   g.add_input({"x", DType::kF32, true, true, {{256, ""}, {24, ""}}});
-  g.set_initializer("w", random_tensor({8, 24}, 1, 0.0F, 0.5F));
+  g.set_initializer("w", test::normal_tensor({8, 24}, 1, 0.0F, 0.5F));
   Attributes a;
   a.set("transB", std::int64_t{1});
   g.add_node(test::make_node("fc", "Gemm", {"x", "w"}, {"y"}, a));
@@ -129,7 +121,7 @@ TEST(AdaRound, BeatsNearestRoundingOnAGemm) {
 TEST(AdaRound, BeatsNearestRoundingOnAPointwiseConv) {
   Graph g;
   g.add_input({"x", DType::kF32, true, true, {{4, ""}, {16, ""}, {6, ""}, {6, ""}}});
-  g.set_initializer("w", random_tensor({6, 16, 1, 1}, 3, 0.0F, 0.5F));
+  g.set_initializer("w", test::normal_tensor({6, 16, 1, 1}, 3, 0.0F, 0.5F));
   g.add_node(test::make_node("conv", "Conv", {"x", "w"}, {"y"}));
   g.add_output({"y", DType::kF32, true, true, {}});
   check(g, correlated({4, 16, 6, 6}, 1, 4), true);

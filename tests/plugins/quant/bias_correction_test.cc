@@ -18,14 +18,6 @@
 namespace act::quant {
 namespace {
 
-Tensor random_tensor(Shape shape, std::uint32_t seed, float mean, float scale) {
-  Tensor t(DType::kF32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(mean, scale);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(rng);
-  return t;
-}
-
 // Mean over everything but axis 1 of (a - b), per channel.
 std::vector<double> mean_difference(const Tensor& a, const Tensor& b) {
   const Shape& s = a.shape();
@@ -74,13 +66,13 @@ double drift(const Graph& float_graph, const Tensor& x, bool correct) {
 TEST(BiasCorrection, RemovesTheMeanDriftOfAGroupedConvWithoutBias) {
   Graph g;
   g.add_input({"x", DType::kF32, true, true, {{8, ""}, {4, ""}, {5, ""}, {5, ""}}});
-  g.set_initializer("w", random_tensor({6, 2, 3, 3}, 1, 0.0F, 0.4F));
+  g.set_initializer("w", test::normal_tensor({6, 2, 3, 3}, 1, 0.0F, 0.4F));
   Attributes a;
   a.set("group", std::int64_t{2});
   g.add_node(test::make_node("conv", "Conv", {"x", "w"}, {"y"}, a));
   g.add_output({"y", DType::kF32, true, true, {}});
   // Inputs with a clear nonzero mean per channel, so the weight error shows in the output mean.
-  const Tensor x = random_tensor({8, 4, 5, 5}, 2, 1.5F, 0.5F);
+  const Tensor x = test::normal_tensor({8, 4, 5, 5}, 2, 1.5F, 0.5F);
   const double before = drift(g, x, false);
   const double after = drift(g, x, true);
   EXPECT_GT(before, 0.05) << "3-bit weights should shift the mean visibly";
@@ -90,13 +82,13 @@ TEST(BiasCorrection, RemovesTheMeanDriftOfAGroupedConvWithoutBias) {
 TEST(BiasCorrection, RemovesTheMeanDriftOfAGemmWithTransposedWeight) {
   Graph g;
   g.add_input({"x", DType::kF32, true, true, {{64, ""}, {16, ""}}});
-  g.set_initializer("w", random_tensor({5, 16}, 3, 0.0F, 0.3F));
-  g.set_initializer("b", random_tensor({5}, 4, 0.0F, 0.1F));
+  g.set_initializer("w", test::normal_tensor({5, 16}, 3, 0.0F, 0.3F));
+  g.set_initializer("b", test::normal_tensor({5}, 4, 0.0F, 0.1F));
   Attributes a;
   a.set("transB", std::int64_t{1});
   g.add_node(test::make_node("fc", "Gemm", {"x", "w", "b"}, {"y"}, a));
   g.add_output({"y", DType::kF32, true, true, {}});
-  const Tensor x = random_tensor({64, 16}, 5, 2.0F, 0.5F);
+  const Tensor x = test::normal_tensor({64, 16}, 5, 2.0F, 0.5F);
   const double before = drift(g, x, false);
   const double after = drift(g, x, true);
   EXPECT_GT(before, 0.05);

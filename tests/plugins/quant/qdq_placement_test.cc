@@ -19,25 +19,17 @@ namespace {
 
 using test::make_node;
 
-Tensor random_tensor(Shape shape, std::uint32_t seed, float scale = 1.0F) {
-  Tensor t(DType::kF32, std::move(shape));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0F, scale);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(rng);
-  return t;
-}
-
 // x -> Add(const) -> xb -> Conv1 -> c1 -> Relu -> r1 -> Conv2 (1x1) -> c2 -> Add(c2, r1) -> a
 //   -> Relu -> r2 -> MaxPool -> p -> Flatten -> f -> Gemm -> y
 Graph residual_graph() {
   Graph g;
   g.add_input({"x", DType::kF32, true, true, {{1, ""}, {2, ""}, {6, ""}, {6, ""}}});
   g.set_initializer("shift", Tensor::scalar(0.25F));
-  g.set_initializer("w1", random_tensor({4, 2, 3, 3}, 1, 0.3F));
-  g.set_initializer("b1", random_tensor({4}, 2, 0.1F));
-  g.set_initializer("w2", random_tensor({4, 4, 1, 1}, 3, 0.5F));
-  g.set_initializer("wg", random_tensor({3, 36}, 4, 0.2F));
-  g.set_initializer("bg", random_tensor({3}, 5, 0.1F));
+  g.set_initializer("w1", test::normal_tensor({4, 2, 3, 3}, 1, 0.0F, 0.3F));
+  g.set_initializer("b1", test::normal_tensor({4}, 2, 0.0F, 0.1F));
+  g.set_initializer("w2", test::normal_tensor({4, 4, 1, 1}, 3, 0.0F, 0.5F));
+  g.set_initializer("wg", test::normal_tensor({3, 36}, 4, 0.0F, 0.2F));
+  g.set_initializer("bg", test::normal_tensor({3}, 5, 0.0F, 0.1F));
   Attributes pads;
   pads.set("pads", std::vector<std::int64_t>{1, 1, 1, 1});
   Attributes pool;
@@ -115,7 +107,7 @@ TEST(QdqPlacement, WrittenGraphMatchesTheFloatGraph) {
   for (const Profile profile : {Profile::kOrtCpu, Profile::kTensorRt}) {
     Graph g = residual_graph();
     const QdqPlan plan = plan_qdq(g, weighted(g), profile);
-    const Tensor x = random_tensor({1, 2, 6, 6}, 7);
+    const Tensor x = test::normal_tensor({1, 2, 6, 6}, 7);
 
     ExecutorOptions taps;
     taps.tap_all = true;

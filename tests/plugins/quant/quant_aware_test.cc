@@ -24,55 +24,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string python() {
-  const char* env = std::getenv("ACT_PYTHON");
-  return env && *env ? env : "python3";
-}
-
-bool python_has(const std::string& modules) {
-  return std::system((python() + " -c \"import " + modules + "\" >/dev/null 2>&1").c_str()) == 0;
-}
-
-// The first number after "key": in `text` at or after `from`; -1 when absent.
-double number_after(const std::string& text, const std::string& key, std::size_t from = 0) {
-  const auto at = text.find("\"" + key + "\": ", from);
-  if (at == std::string::npos) return -1.0;
-  return std::stod(text.substr(at + key.size() + 4));
-}
-
-class QuantAware : public ::testing::Test {
+class QuantAware : public CompressFixture {
  protected:
-  void SetUp() override {
-    if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-    train_ = write_idx_subset("train", 640, dir_.path(), "train");
-    eval_ = write_idx_subset("t10k", 200, dir_.path(), "t10k");
-  }
-
-  host::CompressOptions options(const std::string& yaml) {
-    write_bytes(dir_.file("q.yaml"), yaml);
-    host::CompressOptions o;
-    o.config = dir_.file("q.yaml");
-    o.model = kBundledModel;
-    o.data = train_;
-    o.eval_data = eval_;
-    o.save_dir = dir_.file("out");
-    o.log = log_.get();
-    o.out = log_.get();
-    return o;
-  }
-
-  std::string error_of(const std::string& yaml) {
-    try {
-      host::compress(options(yaml));
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
-
-  ScratchDir dir_;
-  std::string train_, eval_;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_{std::tmpfile(), &std::fclose};
+  void SetUp() override { use_subsets(640, 200); }
 };
 
 constexpr const char* kTrain = R"(

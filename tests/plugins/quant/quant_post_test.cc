@@ -20,50 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The python interpreter for helper scripts: $ACT_PYTHON, else python3 on PATH.
-std::string python() {
-  const char* env = std::getenv("ACT_PYTHON");
-  return env && *env ? env : "python3";
-}
-
-bool python_has(const std::string& modules) {
-  return std::system((python() + " -c \"import " + modules + "\" >/dev/null 2>&1").c_str()) == 0;
-}
-
-class QuantPost : public ::testing::Test {
+class QuantPost : public CompressFixture {
  protected:
-  void SetUp() override {
-    if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-    train_ = write_idx_subset("train", 1000, dir_.path(), "train");
-    eval_ = write_idx_subset("t10k", 300, dir_.path(), "t10k");
-  }
-
-  host::CompressOptions options(const std::string& yaml) {
-    write_bytes(dir_.file("q.yaml"), yaml);
-    host::CompressOptions o;
-    o.config = dir_.file("q.yaml");
-    o.model = kBundledModel;
-    o.data = train_;
-    o.eval_data = eval_;  // the full test set where accuracy is compared
-    o.save_dir = dir_.file("out");
-    o.plugin_dirs = {};  // the build's plugin folder, where quant.so lives
-    o.log = log_.get();
-    o.out = log_.get();
-    return o;
-  }
-
-  std::string error_of(const std::string& yaml) {
-    try {
-      host::compress(options(yaml));
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
-
-  ScratchDir dir_;
-  std::string train_, eval_;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> log_{std::tmpfile(), &std::fclose};
+  void SetUp() override { use_subsets(1000, 300); }
 };
 
 TEST_F(QuantPost, Int8QdqModelThatOnnxRuntimeFusesAndScoresLikeOurSimulation) {
@@ -83,7 +42,9 @@ TEST_F(QuantPost, Int8QdqModelThatOnnxRuntimeFusesAndScoresLikeOurSimulation) {
   }
   EXPECT_EQ(int8_weights, 4U) << "3 Conv + 1 Gemm weights";
   for (const auto& [name, t] : f.graph.initializers()) {
-    if (t.rank() >= 2) EXPECT_EQ(q.graph.initializer(name), nullptr) << name << " kept in f32";
+    if (t.rank() >= 2) {
+      EXPECT_EQ(q.graph.initializer(name), nullptr) << name << " kept in f32";
+    }
   }
   const std::string report = read_bytes(dir_.file("out/report.json"));
   const double before = number_after(report, "float_weight_bytes");
