@@ -254,8 +254,11 @@ int compress(const CompressOptions& options) {
 
   // Strategies' state stores (directory_state_store.h): kept for --resume, which must find the
   // same inputs; emptied otherwise.
-  const fs::path state_root = fs::path(options.save_dir) / "state";
+  // Only a folder ACT wrote (it holds the fingerprint file) is ever removed.
+  const fs::path state_root = fs::path(options.save_dir) / "act_state";
   const fs::path state_fingerprint = state_root / "fingerprint";
+  ACT_CHECK(!fs::exists(state_root) || fs::exists(state_fingerprint), state_root.string(),
+            ": exists but is not ACT's run state; move it or choose another --save-dir");
   if (options.resume && fs::exists(state_fingerprint)) {
     ACT_CHECK(read_whole_file(state_fingerprint.string()) == fingerprint, state_root.string(),
               ": this state belongs to another model, config, data or seed; remove it or run "

@@ -143,6 +143,16 @@ TEST_F(QuantPost, LayerWiseReconstructionLowersTheOutputError) {
       << report;
 }
 
+// The run state folder is removed only when ACT wrote it: a folder of that name without ACT's
+// fingerprint in it is refused and left as it was.
+TEST_F(QuantPost, AForeignStateFolderInTheSaveDirIsLeftAlone) {
+  fs::create_directories(dir_.path() / "out" / "act_state");
+  write_bytes(dir_.file("out/act_state/notes.txt"), "mine");
+  EXPECT_NE(error_of("QuantPost:\n  batch_nums: 2\n").find("is not ACT's run state"),
+            std::string::npos);
+  EXPECT_EQ(read_bytes(dir_.file("out/act_state/notes.txt")), "mine");
+}
+
 TEST_F(QuantPost, AnAlreadyQuantizedModelIsRefused) {
   ASSERT_EQ(host::compress(options("QuantPost:\n  batch_nums: 4\n  algo: hist\n")), 0);
   fs::copy_file(dir_.file("out/model.onnx"), dir_.file("int8.onnx"));

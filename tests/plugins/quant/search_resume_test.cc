@@ -43,10 +43,10 @@ TEST(QuantSearch, KilledSearchResumesWithoutRescoringAndGivesTheSameModel) {
   const std::string full = dir.file("full");
   ASSERT_EQ(wait_exit(spawn_act(args(full), dir.file("full.log"))), 0)
       << read_bytes(dir.file("full.log"));
-  EXPECT_FALSE(fs::exists(full + "/state")) << "a completed run left its state behind";
+  EXPECT_FALSE(fs::exists(full + "/act_state")) << "a completed run left its state behind";
 
   const std::string cut = dir.file("cut");
-  const std::string log = cut + "/state/stage0/QuantPost/search_trials";
+  const std::string log = cut + "/act_state/stage0/QuantPost/search_trials";
   const pid_t pid = spawn_act(args(cut), dir.file("cut.log"));
   bool killed = false;
   for (int i = 0; i < 12000 && !killed; ++i) {
@@ -73,7 +73,7 @@ TEST(QuantSearch, KilledSearchResumesWithoutRescoringAndGivesTheSameModel) {
   EXPECT_GE(number_after(report, "search_resumed_trials"), static_cast<double>(logged)) << report;
   EXPECT_EQ(read_bytes(cut + "/model.onnx"), read_bytes(full + "/model.onnx"))
       << "the resumed search chose or wrote a different model";
-  EXPECT_FALSE(fs::exists(cut + "/state"));
+  EXPECT_FALSE(fs::exists(cut + "/act_state"));
 
   // Without --resume a run starts over, whatever a killed run left.
   ASSERT_EQ(wait_exit(spawn_act(args(cut), dir.file("again.log"))), 0);
