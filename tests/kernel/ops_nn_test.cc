@@ -260,6 +260,17 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       {{3, 16, 5, 5}, {8, 16, 1, 1}, 1, {{1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}},
       {{2, 5, 6, 6}, {5, 1, 3, 3}, 5, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
       {{4, 3, 7, 5}, {9, 3, 1, 1}, 1, {{1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}},
+      // Stride 1 with the input as wide as the output: packed by masked loads of shifted
+      // input rows (shift_packable) in the forward small-map path and in ConvGradInput;
+      // odd widths, panels spanning rows, dilation, one-sided and height-only padding, 1x3
+      // and 5x5 windows, first and last channels whose window leaves the plane.
+      {{3, 5, 7, 9}, {7, 5, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{2, 4, 6, 11}, {13, 4, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 2}, {0, 0}, {0, 4}}},
+      {{4, 3, 5, 5}, {6, 3, 5, 5}, 1, {{5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}}},
+      {{2, 6, 3, 17}, {9, 6, 1, 3}, 1, {{1, 3}, {1, 1}, {1, 1}, {0, 1}, {0, 1}}},
+      {{3, 50, 13, 11}, {7, 50, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {2, 1}, {0, 1}}},
+      {{2, 48, 19, 18}, {5, 48, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{3, 96, 7, 6}, {10, 48, 3, 3}, 2, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
   };
   auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
     Graph g;
