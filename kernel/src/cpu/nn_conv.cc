@@ -163,15 +163,6 @@ struct PanelSink {
   }
 };
 
-// The im2col matrix of the rows in `taps`, pixels [p0, p1): col[r * ld + (p - p0)].
-void im2col_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::int64_t p0,
-                 std::int64_t p1, float* col, std::int64_t ld) {
-  for (std::size_t r = 0; r < taps.size(); ++r) {
-    RowSink sink{col + static_cast<std::int64_t>(r) * ld};
-    im2col_row(g, x, taps[r], p0, p1, sink);
-  }
-}
-
 // Stride-1 2-D windows whose input is as wide as the output ("same" padding across, any
 // dilation and height padding): tap (kh, kw) of output pixel p reads input pixel p + delta,
 // delta = (kh * dh - pt) * w + kw * dw - pl, whenever that pixel is inside the image. A
@@ -187,12 +178,15 @@ bool shift_packable(const G& g) {
 }
 
 #if ACT_MICRO_KERNEL_AVX2
-void pack_b_tile_shifted(const G& g, std::int64_t channels, const float* x, std::int64_t p0,
-                         std::int64_t p1, float* dst) {
+// Tap row r of the 16 pixels from q lands at dst + (q - p0) / kNr * chunk_stride +
+// r * row_stride: packed panels (row_stride kNr) or an im2col matrix (chunk_stride kNr), which
+// gets only the pixels before p1 (`clip`; panels are zero-padded instead).
+void pack_shifted(const G& g, std::int64_t channels, const float* x, std::int64_t p0,
+                  std::int64_t p1, float* dst, std::int64_t row_stride, std::int64_t chunk_stride,
+                  bool clip) {
   const std::int64_t kh_n = g.kernel[1], kw_n = g.kernel[2], ksize = kh_n * kw_n;
   const std::int64_t ih_n = g.in[1], iw_n = g.in[2], ow_n = g.out[2];
   const std::int64_t in_plane = ih_n * iw_n, total = channels * in_plane;
-  const std::int64_t rows = channels * ksize;
   alignas(32) std::int32_t mask[kMaxShiftTaps][kNr];
   std::int64_t delta[kMaxShiftTaps];
   std::int64_t oh[kNr], ow[kNr];
@@ -214,25 +208,45 @@ void pack_b_tile_shifted(const G& g, std::int64_t channels, const float* x, std:
         }
       }
     }
-    float* panel = dst + (q0 - p0) / kNr * rows * kNr;
+    float* chunk = dst + (q0 - p0) / kNr * chunk_stride;
+    const std::int64_t width = clip ? std::min(kNr, p1 - q0) : kNr;
+    alignas(32) float part[kNr];
     for (std::int64_t ci = 0; ci < channels; ++ci) {
       for (std::int64_t t = 0; t < ksize; ++t) {
-        float* d = panel + (ci * ksize + t) * kNr;
+        float* d = chunk + (ci * ksize + t) * row_stride;
+        float* out = width == kNr ? d : part;
         const std::int64_t src = ci * in_plane + q0 + delta[t];
         if (src >= 0 && src + kNr <= total) {
           const auto* m = reinterpret_cast<const __m256i*>(mask[t]);
-          _mm256_storeu_ps(d, _mm256_maskload_ps(x + src, _mm256_load_si256(m)));
-          _mm256_storeu_ps(d + 8, _mm256_maskload_ps(x + src + 8, _mm256_load_si256(m + 1)));
+          _mm256_storeu_ps(out, _mm256_maskload_ps(x + src, _mm256_load_si256(m)));
+          _mm256_storeu_ps(out + 8, _mm256_maskload_ps(x + src + 8, _mm256_load_si256(m + 1)));
         } else {
           // The first or last channel's window reaches past the plane: no address outside x
           // is formed, lanes that read nothing are zero.
-          for (std::int64_t e = 0; e < kNr; ++e) d[e] = mask[t][e] != 0 ? x[src + e] : 0.0F;
+          for (std::int64_t e = 0; e < kNr; ++e) out[e] = mask[t][e] != 0 ? x[src + e] : 0.0F;
         }
+        if (out == part) std::memcpy(d, part, static_cast<std::size_t>(width) * sizeof(float));
       }
     }
   }
 }
 #endif
+
+// The im2col matrix of the rows in `taps`, pixels [p0, p1): col[r * ld + (p - p0)].
+void im2col_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::int64_t p0,
+                 std::int64_t p1, float* col, std::int64_t ld) {
+#if ACT_MICRO_KERNEL_AVX2
+  if (shift_packable(g)) {
+    const auto channels = static_cast<std::int64_t>(taps.size()) / (g.kernel[1] * g.kernel[2]);
+    pack_shifted(g, channels, x, p0, p1, col, ld, kNr, true);
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < taps.size(); ++r) {
+    RowSink sink{col + static_cast<std::int64_t>(r) * ld};
+    im2col_row(g, x, taps[r], p0, p1, sink);
+  }
+}
 
 // The same pixels straight into conv_gemm's packed B layout ([panel][k][kNr]), the last
 // panel zero-padded. Pointwise layers copy the input rows as they are; shift-packable ones
@@ -242,7 +256,7 @@ void pack_b_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::
   const auto rows = static_cast<std::int64_t>(taps.size());
 #if ACT_MICRO_KERNEL_AVX2
   if (shifted) {
-    pack_b_tile_shifted(g, rows / (g.kernel[1] * g.kernel[2]), x, p0, p1, dst);
+    pack_shifted(g, rows / (g.kernel[1] * g.kernel[2]), x, p0, p1, dst, kNr, rows * kNr, false);
     return;
   }
 #else
