@@ -735,13 +735,16 @@ class ConvKernel final : public OpKernel {
       packed_m_ = m;
       packed_k_ = kdim;
     }
-    // Stride-1 2-D layers read the input in place (conv_direct.h). Measured slower there:
-    // strided layers (the phase copy costs more than im2col saves), pointwise layers on small
-    // maps, and batches of small maps, where conv_packed shares each weight pass between
-    // images.
+    // Stride-1 2-D layers read the input in place (conv_direct.h), except those conv_packed
+    // packs by masked loads (shift_packable: "same" width, e.g. every padded 3x3 of a
+    // ResNet), whose contiguous, aligned panels ran 1.3-1.6x faster than conv_direct's tap
+    // rows (docs/benchmarks.md (e), third pass). Also measured slower on conv_direct: strided
+    // layers (the phase copy costs more than im2col saves), pointwise layers on small maps,
+    // and batches of small maps, where conv_packed shares each weight pass between images.
     const std::int64_t out_plane = prod(g.out);
     const bool direct = conv_direct_applicable(g) && g.stride[1] == 1 && g.stride[2] == 1 &&
-                        (n == 1 || out_plane > 256) && (!pointwise || out_plane > 256);
+                        (pointwise || !shift_packable(g)) && (n == 1 || out_plane > 256) &&
+                        (!pointwise || out_plane > 256);
     if (direct && conv_direct(g, packed_, xd, bd, sd, yd, n, c, m, group_, epilogue_)) return;
     conv_packed(g, packed_, xd, bd, sd, yd, n, c, m, group_, pointwise, epilogue_);
   }
