@@ -819,6 +819,22 @@ class ConvKernel final : public OpKernel {
                         (pointwise || !shift_packable(g)) && (n == 1 || out_plane > 256) &&
                         (!pointwise || out_plane > 256);
     if (direct && conv_direct(g, packed_, xd, bd, sd, yd, n, c, m, group_, epilogue_)) return;
+    // A batch of at least one image per thread: each thread runs a contiguous share of the
+    // images alone (conv_packed's own parallel loops run serially when nested), one pool
+    // barrier per layer instead of one per image, as the backward convolutions do.
+    const std::int64_t parts = num_threads();
+    if (parts > 1 && n >= parts) {
+      const std::int64_t x_image = c * prod(g.in), y_image = m * out_plane;
+      parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+        for (std::int64_t p = t0; p < t1; ++p) {
+          const std::int64_t b0 = p * n / parts, b1 = (p + 1) * n / parts;
+          conv_packed(g, packed_, xd + b0 * x_image, bd,
+                      sd != nullptr ? sd + b0 * y_image : nullptr, yd + b0 * y_image, b1 - b0, c, m,
+                      group_, pointwise, epilogue_);
+        }
+      });
+      return;
+    }
     conv_packed(g, packed_, xd, bd, sd, yd, n, c, m, group_, pointwise, epilogue_);
   }
 
