@@ -155,9 +155,11 @@ TEST(ConvDirect, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
   set_num_threads(saved);
 }
 
-// Shapes that take the Conv kernel's dispatch to conv_direct (stride 1, one image or large
-// maps): many pixel tiles, channel counts off the 6-row and 16-column blocks, in-place
-// pointwise layers whose last panel ends mid-way, and FusedConv's residual + activation.
+// Stride-1 shapes through Conv and FusedConv nodes: those the kernel sends to conv_direct
+// (unpadded windows, pointwise layers on large maps) and the "same"-width padded ones it
+// sends to conv_packed's masked-load packing instead; many pixel tiles, channel counts off
+// the 6-row and 16-column blocks, in-place pointwise layers whose last panel ends mid-way,
+// and FusedConv's residual + activation.
 TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
   struct Shape4 {
     std::int64_t n, c, m, h, w, k, pad;
@@ -165,6 +167,7 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
   const std::vector<Shape4> shapes = {
       {1, 13, 29, 57, 31, 3, 1}, {1, 7, 70, 23, 45, 3, 0}, {1, 33, 17, 19, 21, 1, 0},
       {2, 5, 11, 20, 20, 3, 1},  {1, 64, 64, 9, 9, 3, 1},  {1, 3, 8, 40, 38, 5, 2},
+      {1, 13, 29, 37, 31, 3, 0}, {3, 9, 14, 21, 19, 3, 0},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {

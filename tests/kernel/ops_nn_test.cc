@@ -260,6 +260,17 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       {{3, 16, 5, 5}, {8, 16, 1, 1}, 1, {{1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}},
       {{2, 5, 6, 6}, {5, 1, 3, 3}, 5, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
       {{4, 3, 7, 5}, {9, 3, 1, 1}, 1, {{1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}},
+      // Stride 1 with the input as wide as the output: packed by masked loads of shifted
+      // input rows (shift_packable) in the forward small-map path and in ConvGradInput;
+      // odd widths, panels spanning rows, dilation, one-sided and height-only padding, 1x3
+      // and 5x5 windows, first and last channels whose window leaves the plane.
+      {{3, 5, 7, 9}, {7, 5, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{2, 4, 6, 11}, {13, 4, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 2}, {0, 0}, {0, 4}}},
+      {{4, 3, 5, 5}, {6, 3, 5, 5}, 1, {{5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}}},
+      {{2, 6, 3, 17}, {9, 6, 1, 3}, 1, {{1, 3}, {1, 1}, {1, 1}, {0, 1}, {0, 1}}},
+      {{3, 50, 13, 11}, {7, 50, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {2, 1}, {0, 1}}},
+      {{2, 48, 19, 18}, {5, 48, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{3, 96, 7, 6}, {10, 48, 3, 3}, 2, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
   };
   auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
     Graph g;
@@ -813,6 +824,62 @@ TEST(OpsNn, PoolAutoPadAndGlobalPools) {
   Attributes big;
   big.set("kernel_shape", std::vector<std::int64_t>{7, 7});
   EXPECT_THROW(run_op("AveragePool", {x}, big), Error);
+}
+
+// MaxPoolGrad against direct loops: each output gradient to the first maximum of its window.
+// 2x2 stride-2 windows inside the input take a direct four-tap path (odd sizes leave a last
+// row and column no window covers; coarse values make ties); padding and ceil_mode windows
+// that leave the input take the general one.
+TEST(OpsNn, MaxPoolGradSendsEachGradientToTheFirstMaximum) {
+  struct Case {
+    Shape x;
+    std::vector<std::int64_t> kernel, strides, pads;
+    std::int64_t ceil;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 7, 9}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0},
+      {{3, 2, 6, 8}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0},
+      {{1, 2, 5, 5}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 1},
+      {{1, 2, 6, 7}, {2, 2}, {2, 2}, {1, 0, 1, 0}, 0},
+      {{2, 2, 7, 6}, {3, 3}, {2, 2}, {1, 1, 1, 1}, 0},
+  };
+  for (const auto& c : cases) {
+    Tensor x = random_tensor(c.x);
+    float* xd = x.data<float>();
+    for (std::int64_t i = 0; i < x.numel(); ++i) xd[i] = std::round(xd[i] * 2.0F);  // ties
+    Attributes a;
+    a.set("kernel_shape", c.kernel);
+    a.set("strides", c.strides);
+    a.set("pads", c.pads);
+    a.set("ceil_mode", c.ceil);
+    const Tensor y = run_op("MaxPool", {x}, a)[0];
+    const Tensor dy = random_tensor(y.shape());
+    const std::int64_t planes = c.x[0] * c.x[1], ih = c.x[2], iw = c.x[3];
+    const std::int64_t oh = y.dim(2), ow = y.dim(3);
+    std::vector<float> want(static_cast<std::size_t>(x.numel()), 0.0F);
+    for (std::int64_t p = 0; p < planes; ++p)
+      for (std::int64_t i = 0; i < oh; ++i)
+        for (std::int64_t j = 0; j < ow; ++j) {
+          std::int64_t best = -1;
+          for (std::int64_t r = 0; r < c.kernel[0]; ++r)
+            for (std::int64_t s = 0; s < c.kernel[1]; ++s) {
+              const std::int64_t h = i * c.strides[0] + r - c.pads[0];
+              const std::int64_t w = j * c.strides[1] + s - c.pads[1];
+              if (h < 0 || w < 0 || h >= ih || w >= iw) continue;
+              const std::int64_t at = (p * ih + h) * iw + w;
+              if (best < 0 || xd[at] > xd[best]) best = at;
+            }
+          if (best >= 0)
+            want[static_cast<std::size_t>(best)] += dy.data<float>()[(p * oh + i) * ow + j];
+        }
+    SCOPED_TRACE("x " + shape_to_string(c.x) + " ceil " + std::to_string(c.ceil));
+    Graph g;
+    g.add_input(ValueInfo{"dy"});
+    g.add_input(ValueInfo{"x"});
+    g.add_node(test::make_node("n", "MaxPoolGrad", {"dy", "x"}, {"dx"}, a, "act"));
+    g.add_output(ValueInfo{"dx"});
+    expect_near(Executor(g, 17).run({{"dy", dy}, {"x", x}}).outputs[0], c.x, want);
+  }
 }
 
 TEST(OpsNn, MaxPoolOnU8KeepsDtype) {

@@ -13,6 +13,7 @@
 #include "cpu/conv_direct.h"
 #include "cpu/conv_epilogue.h"
 #include "cpu/conv_gemm.h"
+#include "cpu/micro_kernel.h"
 #include "cpu/nn_geometry.h"
 #include "cpu/nn_internal.h"
 
@@ -162,20 +163,178 @@ struct PanelSink {
   }
 };
 
+// Stride-1 2-D windows whose input is as wide as the output ("same" padding across, any
+// dilation and height padding): tap (kh, kw) of output pixel p reads input pixel p + delta,
+// delta = (kh * dh - pt) * w + kw * dw - pl, whenever that pixel is inside the image. A
+// panel's tap row is then 16 consecutive input floats with the padding lanes masked off, one
+// masked load and store per 16 values instead of im2col_row's runs; packing the late-stage
+// and gradient-input layers this way was the 12% of a ResNet-18 training step that
+// im2col_row took. Taps are at most kMaxShiftTaps (masks live on the stack).
+constexpr std::int64_t kMaxShiftTaps = 49;
+
+bool shift_packable(const G& g) {
+  return g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 && g.stride[1] == 1 &&
+         g.stride[2] == 1 && g.in[2] == g.out[2] && g.kernel[1] * g.kernel[2] <= kMaxShiftTaps;
+}
+
+#if ACT_MICRO_KERNEL_AVX2
+// Tap row r of the 16 pixels from q lands at dst + (q - p0) / kNr * chunk_stride +
+// r * row_stride: packed panels (row_stride kNr) or an im2col matrix (chunk_stride kNr), which
+// gets only the pixels before p1 (`clip`; panels are zero-padded instead).
+void pack_shifted(const G& g, std::int64_t channels, const float* x, std::int64_t p0,
+                  std::int64_t p1, float* dst, std::int64_t row_stride, std::int64_t chunk_stride,
+                  bool clip) {
+  const std::int64_t kh_n = g.kernel[1], kw_n = g.kernel[2], ksize = kh_n * kw_n;
+  const std::int64_t ih_n = g.in[1], iw_n = g.in[2], ow_n = g.out[2];
+  const std::int64_t in_plane = ih_n * iw_n, total = channels * in_plane;
+  alignas(32) std::int32_t mask[kMaxShiftTaps][kNr];
+  std::int64_t delta[kMaxShiftTaps];
+  std::int64_t oh[kNr], ow[kNr];
+  for (std::int64_t q0 = p0; q0 < p1; q0 += kNr) {
+    for (std::int64_t e = 0; e < kNr; ++e) {
+      oh[e] = (q0 + e) / ow_n;
+      ow[e] = (q0 + e) % ow_n;
+    }
+    for (std::int64_t kh = 0; kh < kh_n; ++kh) {
+      for (std::int64_t kw = 0; kw < kw_n; ++kw) {
+        const std::int64_t t = kh * kw_n + kw;
+        const std::int64_t dh = kh * g.dilation[1] - g.pad_begin[1];
+        const std::int64_t dw = kw * g.dilation[2] - g.pad_begin[2];
+        delta[t] = dh * iw_n + dw;
+        for (std::int64_t e = 0; e < kNr; ++e) {
+          const std::int64_t ih = oh[e] + dh, iw = ow[e] + dw;
+          const bool in = q0 + e < p1 && ih >= 0 && ih < ih_n && iw >= 0 && iw < iw_n;
+          mask[t][e] = in ? -1 : 0;
+        }
+      }
+    }
+    float* chunk = dst + (q0 - p0) / kNr * chunk_stride;
+    const std::int64_t width = clip ? std::min(kNr, p1 - q0) : kNr;
+    alignas(32) float part[kNr];
+    for (std::int64_t ci = 0; ci < channels; ++ci) {
+      for (std::int64_t t = 0; t < ksize; ++t) {
+        float* d = chunk + (ci * ksize + t) * row_stride;
+        float* out = width == kNr ? d : part;
+        const std::int64_t src = ci * in_plane + q0 + delta[t];
+        if (src >= 0 && src + kNr <= total) {
+          const auto* m = reinterpret_cast<const __m256i*>(mask[t]);
+          _mm256_storeu_ps(out, _mm256_maskload_ps(x + src, _mm256_load_si256(m)));
+          _mm256_storeu_ps(out + 8, _mm256_maskload_ps(x + src + 8, _mm256_load_si256(m + 1)));
+        } else {
+          // The first or last channel's window reaches past the plane: no address outside x
+          // is formed, lanes that read nothing are zero.
+          for (std::int64_t e = 0; e < kNr; ++e) out[e] = mask[t][e] != 0 ? x[src + e] : 0.0F;
+        }
+        if (out == part) std::memcpy(d, part, static_cast<std::size_t>(width) * sizeof(float));
+      }
+    }
+  }
+}
+#endif
+
 // The im2col matrix of the rows in `taps`, pixels [p0, p1): col[r * ld + (p - p0)].
 void im2col_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::int64_t p0,
                  std::int64_t p1, float* col, std::int64_t ld) {
+#if ACT_MICRO_KERNEL_AVX2
+  if (shift_packable(g)) {
+    const auto channels = static_cast<std::int64_t>(taps.size()) / (g.kernel[1] * g.kernel[2]);
+    pack_shifted(g, channels, x, p0, p1, col, ld, kNr, true);
+    return;
+  }
+#endif
   for (std::size_t r = 0; r < taps.size(); ++r) {
     RowSink sink{col + static_cast<std::int64_t>(r) * ld};
     im2col_row(g, x, taps[r], p0, p1, sink);
   }
 }
 
+#if ACT_MICRO_KERNEL_AVX2
+// Rows r0..r0+7 (row stride ld) of columns q..q+7 of `col`, transposed: dst[e * dst_stride +
+// i] = col[(r0 + i) * ld + q + e].
+[[gnu::always_inline]] inline void transpose_8x8(const float* col, std::int64_t ld, float* dst,
+                                                 std::int64_t dst_stride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(col + i * ld);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  // r[0..3] hold columns 0, 1, 2, 3 of rows 0-3 (low half) and columns 4-7 (high half); r[4..7]
+  // the same for rows 4-7.
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+#endif
+
+#if ACT_MICRO_KERNEL_AVX2
+// acc (mg x kdim, row-major) += dY (mg x P) times the transposed im2col of one image's group x,
+// on conv_gemm's micro-kernel, for shift-packable windows. Pixels go in blocks whose im2col
+// (kdim x w, by pack_shifted) stays in L2; the block is transposed into B panels (16 taps per
+// pixel) and dY's pixels into A panels. Serial (one image on the calling thread).
+void weight_grad_packed(const G& g, std::int64_t cg, std::int64_t mg, const float* x,
+                        const float* dy, float* acc) {
+  const std::int64_t out_plane = prod(g.out), kdim = cg * prod(g.kernel);
+  const std::int64_t mblocks = (mg + kMr - 1) / kMr, panels = (kdim + kNr - 1) / kNr;
+  // 64K floats of im2col per block (112 pixels of a 64-channel 3x3 layer); at least 64 pixels,
+  // since shorter blocks (24 pixels of a 256-channel layer) lost more to rewriting dW per
+  // block than the smaller footprint saved.
+  const std::int64_t w = std::clamp<std::int64_t>(65536 / kdim / 8 * 8, 64, 512);
+  float* col = scratch_f32(kdim * w + panels * w * kNr + mblocks * w * kMr);
+  float* bp = col + kdim * w;
+  float* ap = bp + panels * w * kNr;
+  for (std::int64_t p0 = 0; p0 < out_plane; p0 += w) {
+    const std::int64_t wb = std::min(w, out_plane - p0);
+    pack_shifted(g, cg, x, p0, p0 + wb, col, wb, kNr, true);
+    for (std::int64_t j = 0; j < panels; ++j) {
+      const float* src = col + j * kNr * wb;
+      float* dst = bp + j * wb * kNr;
+      const std::int64_t rows = std::min(kNr, kdim - j * kNr);
+      std::int64_t q = 0;
+      if (rows == kNr) {
+        for (; q + 8 <= wb; q += 8) {
+          transpose_8x8(src + q, wb, dst + q * kNr, kNr);
+          transpose_8x8(src + 8 * wb + q, wb, dst + q * kNr + 8, kNr);
+        }
+      }
+      for (; q < wb; ++q) {
+        for (std::int64_t i = 0; i < kNr; ++i) dst[q * kNr + i] = i < rows ? src[i * wb + q] : 0.0F;
+      }
+    }
+    for (std::int64_t mb = 0; mb < mblocks; ++mb) {
+      float* dst = ap + mb * wb * kMr;
+      for (std::int64_t r = 0; r < kMr; ++r) {
+        const std::int64_t row = mb * kMr + r;
+        const float* src = dy + row * out_plane + p0;
+        for (std::int64_t q = 0; q < wb; ++q) dst[q * kMr + r] = row < mg ? src[q] : 0.0F;
+      }
+    }
+    gemm_packed_groups(ap, bp, mg, kdim, 1, wb, 0, mblocks, acc, kdim, 0, true);
+  }
+}
+#endif
+
 // The same pixels straight into conv_gemm's packed B layout ([panel][k][kNr]), the last
-// panel zero-padded. Pointwise layers copy the input rows as they are.
+// panel zero-padded. Pointwise layers copy the input rows as they are; shift-packable ones
+// (above) take masked loads.
 void pack_b_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::int64_t p0,
-                 std::int64_t p1, bool pointwise, std::int64_t in_plane, float* dst) {
+                 std::int64_t p1, bool pointwise, bool shifted, std::int64_t in_plane, float* dst) {
   const auto rows = static_cast<std::int64_t>(taps.size());
+#if ACT_MICRO_KERNEL_AVX2
+  if (shifted) {
+    pack_shifted(g, rows / (g.kernel[1] * g.kernel[2]), x, p0, p1, dst, kNr, rows * kNr, false);
+    return;
+  }
+#else
+  (void)shifted;
+#endif
   const std::int64_t width = p1 - p0;
   const std::int64_t panels = (width + kNr - 1) / kNr;
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -419,6 +578,7 @@ void conv_packed(const G& g, const std::vector<std::vector<float>>& packed, cons
   const std::int64_t kdim = cg * prod(g.kernel);
   const std::int64_t mblocks = (mg + kMr - 1) / kMr;
   const std::vector<Tap> taps = make_taps(g, cg);
+  const bool shifted = !pointwise && shift_packable(g);
   // The packed input block of a tile (K x width floats) should fit the 512 KiB L2.
   const std::int64_t budget = std::clamp<std::int64_t>(98304 / kdim / kNr * kNr, kNr, 512);
   const std::int64_t width = conv_tile_width(budget, out_plane);
@@ -440,7 +600,7 @@ void conv_packed(const G& g, const std::vector<std::vector<float>>& packed, cons
           const std::int64_t b0 = q * per, b1 = std::min(n, b0 + per);
           for (std::int64_t b = b0; b < b1; ++b) {
             pack_b_tile(g, taps, xd + (b * c + gi * cg) * in_plane, 0, out_plane, pointwise,
-                        in_plane, packed_b + (b - b0) * panels * kdim * kNr);
+                        shifted, in_plane, packed_b + (b - b0) * panels * kdim * kNr);
           }
           const std::int64_t y0 = (b0 * m + gi * mg) * out_plane;
           gemm_packed_groups(ag, packed_b, mg, out_plane, b1 - b0, kdim, 0, mblocks, yd + y0,
@@ -467,8 +627,8 @@ void conv_packed(const G& g, const std::vector<std::vector<float>>& packed, cons
         // Small maps with many channels: pack the whole map once, split by channel blocks.
         float* packed_b = scratch_f32(panels * kdim * kNr);
         parallel_for(panels, 1, [&](std::int64_t j0, std::int64_t j1) {
-          pack_b_tile(g, taps, xg, j0 * kNr, std::min(out_plane, j1 * kNr), pointwise, in_plane,
-                      packed_b + j0 * kdim * kNr);
+          pack_b_tile(g, taps, xg, j0 * kNr, std::min(out_plane, j1 * kNr), pointwise, shifted,
+                      in_plane, packed_b + j0 * kdim * kNr);
         });
         parallel_for(mblocks, 1, [&](std::int64_t mb0, std::int64_t mb1) {
           gemm_packed(ag, packed_b, mg, out_plane, kdim, mb0, mb1, yg, out_plane);
@@ -483,7 +643,7 @@ void conv_packed(const G& g, const std::vector<std::vector<float>>& packed, cons
           const std::int64_t p0 = t * width, p1 = std::min(out_plane, p0 + width);
           const std::int64_t tile_panels = (p1 - p0 + kNr - 1) / kNr;
           float* packed_b = scratch_f32(tile_panels * kdim * kNr);
-          pack_b_tile(g, taps, xg, p0, p1, pointwise, in_plane, packed_b);
+          pack_b_tile(g, taps, xg, p0, p1, pointwise, shifted, in_plane, packed_b);
           gemm_packed(ag, packed_b, mg, p1 - p0, kdim, 0, mblocks, yg + p0, out_plane);
           epi.apply(yg + p0, out_plane, mg, p1 - p0, bg, sg ? sg + p0 : nullptr, out_plane);
         }
@@ -648,14 +808,33 @@ class ConvKernel final : public OpKernel {
       packed_m_ = m;
       packed_k_ = kdim;
     }
-    // Stride-1 2-D layers read the input in place (conv_direct.h). Measured slower there:
-    // strided layers (the phase copy costs more than im2col saves), pointwise layers on small
-    // maps, and batches of small maps, where conv_packed shares each weight pass between
-    // images.
+    // Stride-1 2-D layers read the input in place (conv_direct.h), except those conv_packed
+    // packs by masked loads (shift_packable: "same" width, e.g. every padded 3x3 of a
+    // ResNet), whose contiguous, aligned panels ran 1.3-1.6x faster than conv_direct's tap
+    // rows (docs/benchmarks.md (e), third pass). Also measured slower on conv_direct: strided
+    // layers (the phase copy costs more than im2col saves), pointwise layers on small maps,
+    // and batches of small maps, where conv_packed shares each weight pass between images.
     const std::int64_t out_plane = prod(g.out);
     const bool direct = conv_direct_applicable(g) && g.stride[1] == 1 && g.stride[2] == 1 &&
-                        (n == 1 || out_plane > 256) && (!pointwise || out_plane > 256);
+                        (pointwise || !shift_packable(g)) && (n == 1 || out_plane > 256) &&
+                        (!pointwise || out_plane > 256);
     if (direct && conv_direct(g, packed_, xd, bd, sd, yd, n, c, m, group_, epilogue_)) return;
+    // A batch of at least one image per thread: each thread runs a contiguous share of the
+    // images alone (conv_packed's own parallel loops run serially when nested), one pool
+    // barrier per layer instead of one per image, as the backward convolutions do.
+    const std::int64_t parts = num_threads();
+    if (parts > 1 && n >= parts) {
+      const std::int64_t x_image = c * prod(g.in), y_image = m * out_plane;
+      parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+        for (std::int64_t p = t0; p < t1; ++p) {
+          const std::int64_t b0 = p * n / parts, b1 = (p + 1) * n / parts;
+          conv_packed(g, packed_, xd + b0 * x_image, bd,
+                      sd != nullptr ? sd + b0 * y_image : nullptr, yd + b0 * y_image, b1 - b0, c, m,
+                      group_, pointwise, epilogue_);
+        }
+      });
+      return;
+    }
     conv_packed(g, packed_, xd, bd, sd, yd, n, c, m, group_, pointwise, epilogue_);
   }
 
@@ -737,9 +916,12 @@ class ConvTransposeKernel final : public OpKernel {
 // old way, which other strides take too: per image, W^T dY folded back with col2im.
 //
 // dW: per image, dY times the transposed im2col of X, accumulated by the BLAS; with several
-// threads, images are shared out (weight_by_images). (The same
-// product on conv_gemm's micro-kernel, dY packed as A and X unfolded straight into B, measured
-// no faster on the CIFAR ResNet-18 and slower on the small Fashion-MNIST CNN.)
+// threads, images are shared out (weight_by_images). Shift-packable windows (every padded
+// stride-1 3x3 of a ResNet) run the product on conv_gemm's micro-kernel instead
+// (weight_grad_packed): im2col by masked loads in L2-sized pixel blocks, transposed 8x8 in
+// registers into B panels; OpenBLAS ran the 64-channel 32x32 layers at ~55 GFLOP/s (the
+// 2.4 MB unfolded image lives in L3). An earlier micro-kernel version that unfolded X
+// straight into B through im2col_row's sink measured no faster.
 class ConvGradKernel final : public OpKernel {
  public:
   static constexpr std::int64_t kMinFlippedChannels = 48;  // input channels per group
@@ -771,6 +953,17 @@ class ConvGradKernel final : public OpKernel {
         weight_by_images(g, taps, x.data<float>(), dyd, dwd, dw.numel(), n, c, m);
         return;
       }
+#if ACT_MICRO_KERNEL_AVX2
+      if (num_threads() == 1 && weight_packed(g)) {
+        for (std::int64_t b = 0; b < n; ++b) {
+          for (std::int64_t gi = 0; gi < group_; ++gi) {
+            weight_grad_packed(g, cg, mg, x.data<float>() + (b * c + gi * cg) * in_plane,
+                               dyd + (b * m + gi * mg) * out_plane, dwd + gi * mg * kdim);
+          }
+        }
+        return;
+      }
+#endif
       float* col = scratch_f32(kdim * out_plane);
       for (std::int64_t b = 0; b < n; ++b) {
         for (std::int64_t gi = 0; gi < group_; ++gi) {
@@ -861,6 +1054,11 @@ class ConvGradKernel final : public OpKernel {
     return true;
   }
 
+  // ConvGradWeight on conv_gemm's micro-kernel (weight_grad_packed) instead of im2col + BLAS.
+  static bool weight_packed(const G& g) {
+    return conv_gemm_available() && shift_packable(g);
+  }
+
   // dW with several threads: each takes a contiguous share of the images and accumulates its
   // own partial dW on one thread (unfold, then a serial GEMM), and the partials are added at
   // the end. Splitting every image's product instead put two pool barriers per image (1,280
@@ -880,6 +1078,13 @@ class ConvGradKernel final : public OpKernel {
         float* col = scratch_f32(kdim * out_plane);
         for (std::int64_t b = t * n / parts; b < (t + 1) * n / parts; ++b) {
           for (std::int64_t gi = 0; gi < group_; ++gi) {
+#if ACT_MICRO_KERNEL_AVX2
+            if (weight_packed(g)) {
+              weight_grad_packed(g, cg, mg, xd + (b * c + gi * cg) * in_plane,
+                                 dyd + (b * m + gi * mg) * out_plane, acc + gi * mg * kdim);
+              continue;
+            }
+#endif
             im2col_tile(g, taps, xd + (b * c + gi * cg) * in_plane, 0, out_plane, col, out_plane);
             gemm_f32_serial(false, true, mg, kdim, out_plane, 1.0F,
                             dyd + (b * m + gi * mg) * out_plane, out_plane, col, out_plane, 1.0F,

@@ -264,6 +264,40 @@ void max_pool_grad(KernelContext& ctx, const Attributes& attrs) {
   const G& g = s.g;
   const float* xd = x.data<float>();
   const float* dyd = dy.data<float>();
+  // 2x2 windows with stride 2 that lie inside the input (the usual CNN pool): the four taps
+  // of each window directly, in the order the general search takes them. The general loop
+  // below (tap lists, a branch per tap) took a quarter of a Fashion-MNIST CNN training step.
+  const bool pool2 = g.in[0] == 1 && g.out[0] == 1 && g.kernel[1] == 2 && g.kernel[2] == 2 &&
+                     g.stride[1] == 2 && g.stride[2] == 2 && g.dilation[1] == 1 &&
+                     g.dilation[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 &&
+                     2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2];
+  if (pool2) {
+    const std::int64_t iw_n = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
+    parallel_for(s.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+      for (std::int64_t p = p0; p < p1; ++p) {
+        const float* xp = xd + p * s.in_plane;
+        float* dxp = dxd + p * s.in_plane;
+        const float* dyp = dyd + p * s.out_plane;
+        for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+          const float* r0 = xp + 2 * oh * iw_n;
+          const float* r1 = r0 + iw_n;
+          float* d0 = dxp + 2 * oh * iw_n;
+          float* d1 = d0 + iw_n;
+          for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+            const std::int64_t j = 2 * ow;
+            // Strict > keeps the first maximum (and a leading NaN), as the search below does.
+            float best = r0[j];
+            int at = 0;
+            if (r0[j + 1] > best) best = r0[j + 1], at = 1;
+            if (r1[j] > best) best = r1[j], at = 2;
+            if (r1[j + 1] > best) at = 3;
+            (at < 2 ? d0 : d1)[j + (at & 1)] = dyp[oh * ow_n + ow];
+          }
+        }
+      }
+    });
+    return;
+  }
   // Valid window taps per output row/column, computed once: the search below then runs
   // branch-light over in-bounds taps only.
   auto taps = [](std::int64_t out_n, std::int64_t in_n, std::int64_t k, std::int64_t stride,
