@@ -1,6 +1,7 @@
 // The host's StateStoreV1 (sdk/include/act/sdk/state_store.h): one folder per strategy, one
 // file per key, each written atomically (atomic_file.h). `act compress` gives each strategy of
-// stage k the folder SAVE_DIR/act_state/stage<k>/<section>, empties SAVE_DIR/act_state on a run without
+// stage k the folder SAVE_DIR/act_state/stage<k>/<section>, empties SAVE_DIR/act_state on a run
+// without
 // --resume and removes it when the run completes.
 //
 // Ownership: owns the bytes last returned by get(). Threading: one thread at a time.
