@@ -105,8 +105,10 @@ void QuantAware::configure(const sdk::ConfigViewV1& config) {
   }
   moving_rate_ = static_cast<float>(rate);
   if (!onnx_format) throw Error(s + "onnx_format: false is not supported (ACT writes QDQ ONNX)");
-  if (full) throw Error(s + "is_full_quantize: true is not implemented yet");
   profile_ = for_tensorrt ? Profile::kTensorRt : Profile::kOrtCpu;
+  // ACT's is_full_quantize replaces the list with every type QAT quantizes (ConvTranspose
+  // stays float here: decisions.md "QuantAware").
+  if (full) op_types = {"conv2d", "depthwise_conv2d", "mul", "matmul"};
   onnx_types_ = onnx_op_types(op_types, s + "quantize_op_types");
 }
 

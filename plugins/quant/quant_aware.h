@@ -19,7 +19,7 @@
 // window_size 10000, moving_rate 0.9, quantize_op_types [conv2d, depthwise_conv2d, mul] (Paddle
 // or ONNX names), not_quant_pattern [skip_quant], for_tensorrt false (true: s8 symmetric
 // Q/DQ on the weighted ops only, TensorRT's rules), onnx_format true (false is refused),
-// is_full_quantize false (true is refused: not implemented); plus QuantPost's reduce_range
+// is_full_quantize false (true: every Conv, Gemm and MatMul); plus QuantPost's reduce_range
 // (default: true unless for_tensorrt; 8-bit weights only; see docs/decisions.md
 // "Quantization").
 //

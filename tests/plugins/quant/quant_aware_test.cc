@@ -103,6 +103,22 @@ TEST_F(QuantAware, TensorRtExportIsSymmetricInt8OnWeightedOpsNextToAnotherStrate
   EXPECT_EQ(number_after(report, "steps_begun"), 4.0) << report;
 }
 
+// is_full_quantize: the configured list is replaced by every type QAT quantizes: asking for
+// nothing but Gemm still quantizes the three Convs.
+TEST_F(QuantAware, FullQuantizeTakesEveryWeightedOp) {
+  ASSERT_EQ(host::compress(options("QuantAware:\n  quantize_op_types: [mul]\n"
+                                   "  is_full_quantize: true\n"
+                                   "TrainConfig:\n  train_iter: 3\n")),
+            0)
+      << slurp(log_.get());
+  EXPECT_EQ(number_after(read_bytes(dir_.file("out/report.json")), "quantized_nodes"), 4.0);
+  ASSERT_EQ(host::compress(options("QuantAware:\n  quantize_op_types: [mul]\n"
+                                   "TrainConfig:\n  train_iter: 3\n")),
+            0)
+      << slurp(log_.get());
+  EXPECT_EQ(number_after(read_bytes(dir_.file("out/report.json")), "quantized_nodes"), 1.0);
+}
+
 TEST_F(QuantAware, BadKeysAreRefusedByName) {
   const std::string t = kTrain;
   auto has = [&](const std::string& yaml, const std::string& expected) {
@@ -119,7 +135,6 @@ TEST_F(QuantAware, BadKeysAreRefusedByName) {
   has("QuantAware:\n  weight_bits: 9\n", "QuantAware.weight_bits must be in 2..8");
   has("QuantAware:\n  activation_bits: 4\n", "QuantAware.activation_bits must be 8");
   has("QuantAware:\n  onnx_format: false\n", "QuantAware.onnx_format: false is not supported");
-  has("QuantAware:\n  is_full_quantize: true\n", "is_full_quantize: true is not implemented");
   has("QuantAware:\n  use_pact: maybe\n", "use_pact");
   has("QuantAware:\n  quantize_op_types: [matmul]\n",
       "QuantAware.quantize_op_types: the model has no node of those types");
