@@ -136,6 +136,24 @@ def perturbed(model, out, noise, seed=7):
     return out
 
 
+def run_configs(args, work, model, configs, data, unlabelled):
+    """Runs `act compress` of `model` once per {key: yaml}; the `unlabelled` key trains on the
+    images-only split, the others on the labelled one. Returns {key: run with ONNX Runtime's
+    top1}."""
+    runs = {}
+    for key, yaml in configs.items():
+        path = os.path.join(work, key + ".yaml")
+        with open(path, "w") as f:
+            f.write(yaml)
+        run = act_compress(args.build, path, model,
+                           data["nolabels"] if key == unlabelled else data["labelled"],
+                           data["val"], os.path.join(work, key), args.threads,
+                           os.path.join(work, key + ".log"))
+        run["top1"] = ort_top1(run["model"], args.threads)
+        runs[key] = run
+    return runs
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("build")
@@ -171,16 +189,7 @@ def main():
             with open(os.path.join(ROOT, "configs", f"fashion_{short}_qat_dis.yaml")) as f:
                 text = set_steps(f.read(), args.steps)
             configs = {"qat_distill": text, "qat_labels": drop_section(text, "Distillation")}
-            for key, yaml in configs.items():
-                path = os.path.join(work, key + ".yaml")
-                with open(path, "w") as f:
-                    f.write(yaml)
-                run = act_compress(args.build, path, model,
-                                   data["nolabels"] if key == "qat_distill" else data["labelled"],
-                                   data["val"], os.path.join(work, key), args.threads,
-                                   os.path.join(work, key + ".log"))
-                run["top1"] = ort_top1(run["model"], args.threads)
-                r[key] = run
+            r.update(run_configs(args, work, model, configs, data, unlabelled="qat_distill"))
             rows += [("QAT, labels", r["qat_labels"]["top1"], r["qat_labels"]["train_seconds"]),
                      ("QAT + distill, no labels", r["qat_distill"]["top1"],
                       r["qat_distill"]["train_seconds"])]
@@ -194,16 +203,7 @@ def main():
             configs = {"distill": "Global:\n  batch_size: 64\nDistillation:\n"
                                   f"  teacher_model_dir: {model}\n" + train,
                        "finetune_labels": "Global:\n  batch_size: 64\n" + train}
-            for key, yaml in configs.items():
-                path = os.path.join(work, key + ".yaml")
-                with open(path, "w") as f:
-                    f.write(yaml)
-                run = act_compress(args.build, path, student,
-                                   data["nolabels"] if key == "distill" else data["labelled"],
-                                   data["val"], os.path.join(work, key), args.threads,
-                                   os.path.join(work, key + ".log"))
-                run["top1"] = ort_top1(run["model"], args.threads)
-                r[key] = run
+            r.update(run_configs(args, work, student, configs, data, unlabelled="distill"))
             rows += [(f"noisy student ({args.noise} x spread)", r["noisy_top1"], None),
                      ("fine-tune, labels", r["finetune_labels"]["top1"],
                       r["finetune_labels"]["train_seconds"]),

@@ -32,28 +32,13 @@ import onnxruntime as ort
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import fashion_idx  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_ptq import session, top1  # noqa: E402  (ONNX Runtime sessions and scoring)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_MODELS = ["fashion_cnn", "fashion_resnet", "fashion_mobilenet"]
 # The bundled CNN's PTQ config predates the per-model names.
 PTQ_CONFIG = {"fashion_cnn": "fashion_quant_post.yaml"}
-
-
-def session(path, threads, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL, optimized=None):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.graph_optimization_level = level
-    so.log_severity_level = 3
-    if optimized:
-        so.optimized_model_filepath = optimized
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
-
-def top1(path, x, y, threads):
-    s = session(path, threads)
-    name = s.get_inputs()[0].name
-    pred = np.concatenate([s.run(None, {name: x[i:i + 500]})[0].argmax(1)
-                           for i in range(0, len(x), 500)])
-    return float((pred == y).mean())
 
 
 def ort_ops(path, out):
