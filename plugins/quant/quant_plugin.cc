@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -138,6 +139,24 @@ std::map<std::size_t, double> parse_trials(const std::string& log,
   }
   return out;
 }
+
+// Hands each tapped value to the calibrator and, when given, to a second sink (the layers'
+// input moments for reconstruction), so both fill in one pass over the data.
+class BothSinks final : public act::sdk::ActivationSinkV1 {
+ public:
+  BothSinks(act::sdk::ActivationSinkV1& first, act::sdk::ActivationSinkV1* second)
+      : first_(first), second_(second) {}
+  act::sdk::Status consume(std::int64_t batch, const char* value,
+                           const act::Tensor& t) noexcept override {
+    const act::sdk::Status s = first_.consume(batch, value, t);
+    if (!s.ok() || second_ == nullptr) return s;
+    return second_->consume(batch, value, t);
+  }
+
+ private:
+  act::sdk::ActivationSinkV1& first_;
+  act::sdk::ActivationSinkV1* second_;
+};
 
 class QuantPost final : public act::sdk::Strategy {
  public:
@@ -306,6 +325,13 @@ class QuantPost final : public act::sdk::Strategy {
     std::vector<const char*> names;
     for (const auto& v : plan.values) names.push_back(v.c_str());
     act::quant::Calibrator calibrator(act::quant::Calibrator::needs_histogram(p.algo));
+    // Layer-wise reconstruction needs the layers' input moments. Unsimulated, they come from
+    // the float inputs, which the calibration pass sees anyway (every target's input is a
+    // planned value); simulated, they need the input quantization, so a second pass.
+    std::optional<act::quant::GramCollector> grams;
+    const bool recon = recon_level_ == "layer-wise";
+    if (recon && !simulate_activation_quant_) grams.emplace(model.graph, plan.targets, nullptr);
+    BothSinks calibration(calibrator, grams ? &*grams : nullptr);
     if (p.bias_correct) {
       for (const auto& t : plan.targets) {
         calibrator.track_channel_means(t.activation,
@@ -313,7 +339,7 @@ class QuantPost final : public act::sdk::Strategy {
       }
     }
     act::sdk::throw_if_failed(
-        data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibrator));
+        data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, calibration));
     std::map<std::string, act::quant::ActivationQuant> quant;
     for (const auto& v : plan.values) {
       const float min = calibrator.min_of(v);
@@ -338,8 +364,19 @@ class QuantPost final : public act::sdk::Strategy {
       w.input_means = &means;
     }
     std::map<std::string, act::Tensor> codes;
-    if (recon_level_ == "layer-wise") {
-      codes = reconstruct(model, data, plan, quant, w, p);
+    if (recon) {
+      if (!grams) {
+        grams.emplace(model.graph, plan.targets, &quant);
+        std::vector<const char*> inputs;  // each once: a layer's moments add up per value
+        for (const auto& t : plan.targets) {
+          const bool seen = std::any_of(inputs.begin(), inputs.end(),
+                                        [&](const char* v) { return t.activation == v; });
+          if (!seen) inputs.push_back(t.activation.c_str());
+        }
+        act::sdk::throw_if_failed(
+            data.run(model, inputs.data(), inputs.size(), batch_size_, p.batch_nums, *grams));
+      }
+      codes = reconstruct(model, plan, w, *grams);
       w.codes = &codes;
     }
     batches_ = calibrator.batches_seen();
@@ -348,21 +385,12 @@ class QuantPost final : public act::sdk::Strategy {
 
   // Layer-wise reconstruction of each target's weight rounding (adaround.h) from the second
   // moments of its input over the calibration batches (one more pass over them).
-  std::map<std::string, act::Tensor> reconstruct(
-      const act::Model& model, act::sdk::ModelDataV1& data, const act::quant::QdqPlan& plan,
-      const std::map<std::string, act::quant::ActivationQuant>& quant,
-      const act::quant::WeightOptions& w, const Params& p) {
-    act::quant::GramCollector grams(model.graph, plan.targets,
-                                    simulate_activation_quant_ ? &quant : nullptr);
-    std::vector<std::string> inputs;
-    for (const auto& t : plan.targets) {
-      if (std::find(inputs.begin(), inputs.end(), t.activation) == inputs.end())
-        inputs.push_back(t.activation);
-    }
-    std::vector<const char*> names;
-    for (const auto& v : inputs) names.push_back(v.c_str());
-    act::sdk::throw_if_failed(
-        data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, grams));
+  // Layer-wise reconstruction of each target's weight rounding (adaround.h) from the second
+  // moments of its input over the calibration batches.
+  std::map<std::string, act::Tensor> reconstruct(const act::Model& model,
+                                                 const act::quant::QdqPlan& plan,
+                                                 const act::quant::WeightOptions& w,
+                                                 const act::quant::GramCollector& grams) {
     act::quant::AdaRoundOptions o;
     o.steps = static_cast<int>(recon_epochs_ * 100);
     o.lr = recon_lr_;
