@@ -7,7 +7,8 @@
 // against K x K matrices instead of the data: each step costs O(outputs * K^2), whatever the
 // number of samples.
 //
-// Without `simulate` (the input's quantization ignored) only Gff is kept (x~ = x).
+// Without `simulate` (the input's quantization ignored) only Gff is kept (x~ = x), and the
+// collector can share the calibration pass.
 // Conv columns are subsampled evenly to at most kMaxColumnsPerBatch per batch and group.
 //
 // Units: as the activations. Ownership: owns its matrices. Threading: one consume() at a time.
