@@ -27,12 +27,23 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def ensure_torch():
+    """PyTorch and the onnx module (for the ResNet-18 export) from Debian, when missing.
+    libonnx-testdata leaves an empty `onnx` namespace package behind, so test for onnx.load."""
+    missing = []
     try:
         import torch  # noqa: F401
     except ImportError:
-        print("compare_torch: installing Debian's python3-torch", file=sys.stderr)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
-                        "python3-torch"], check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        missing.append("python3-torch")
+    try:
+        import onnx
+        if not hasattr(onnx, "load"):
+            raise ImportError
+    except ImportError:
+        missing.append("python3-onnx")
+    if missing:
+        print("compare_torch: installing Debian's " + ", ".join(missing), file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + missing,
+                       check=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         sys.path.append("/usr/lib/python3/dist-packages")
 
 

@@ -271,6 +271,14 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       {{3, 50, 13, 11}, {7, 50, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {2, 1}, {0, 1}}},
       {{2, 48, 19, 18}, {5, 48, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
       {{3, 96, 7, 6}, {10, 48, 3, 3}, 2, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
+      // dW as one product per tap over channels-last planes (conv_weight_grad.h, maps of at
+      // least 256 pixels): channels padded to 16 (20, 24), the pixel stride widened for 64
+      // channels, stride 2 with uneven pads, dilation, strided 1x1, groups, a 5x3 window.
+      {{2, 64, 16, 16}, {12, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{3, 24, 33, 34}, {10, 24, 3, 3}, 1, {{3, 3}, {2, 2}, {1, 1}, {1, 0}, {2, 1}}},
+      {{2, 12, 20, 20}, {6, 12, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
+      {{2, 16, 32, 32}, {8, 16, 1, 1}, 1, {{1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}},
+      {{2, 40, 18, 17}, {14, 20, 5, 3}, 2, {{5, 3}, {1, 1}, {1, 1}, {2, 0}, {1, 1}}},
   };
   auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
     Graph g;

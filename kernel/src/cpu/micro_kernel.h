@@ -99,4 +99,30 @@ template <class BRow>
 }
 #endif
 
+#if ACT_MICRO_KERNEL_AVX2
+// Rows r0..r0+7 (row stride ld) of columns q..q+7 of `col`, transposed: dst[e * dst_stride +
+// i] = col[(r0 + i) * ld + q + e].
+[[gnu::always_inline]] inline void transpose_8x8(const float* col, std::int64_t ld, float* dst,
+                                                 std::int64_t dst_stride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(col + i * ld);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  // r[0..3] hold columns 0, 1, 2, 3 of rows 0-3 (low half) and columns 4-7 (high half); r[4..7]
+  // the same for rows 4-7.
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+#endif
+
 }  // namespace act::cpu

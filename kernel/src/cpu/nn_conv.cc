@@ -13,6 +13,7 @@
 #include "cpu/conv_direct.h"
 #include "cpu/conv_epilogue.h"
 #include "cpu/conv_gemm.h"
+#include "cpu/conv_weight_grad.h"
 #include "cpu/micro_kernel.h"
 #include "cpu/nn_geometry.h"
 #include "cpu/nn_internal.h"
@@ -247,32 +248,6 @@ void im2col_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::
     im2col_row(g, x, taps[r], p0, p1, sink);
   }
 }
-
-#if ACT_MICRO_KERNEL_AVX2
-// Rows r0..r0+7 (row stride ld) of columns q..q+7 of `col`, transposed: dst[e * dst_stride +
-// i] = col[(r0 + i) * ld + q + e].
-[[gnu::always_inline]] inline void transpose_8x8(const float* col, std::int64_t ld, float* dst,
-                                                 std::int64_t dst_stride) {
-  __m256 r[8], t[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(col + i * ld);
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  // r[0..3] hold columns 0, 1, 2, 3 of rows 0-3 (low half) and columns 4-7 (high half); r[4..7]
-  // the same for rows 4-7.
-  for (int i = 0; i < 4; ++i) {
-    _mm256_storeu_ps(dst + i * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-  }
-}
-#endif
 
 #if ACT_MICRO_KERNEL_AVX2
 // acc (mg x kdim, row-major) += dY (mg x P) times the transposed im2col of one image's group x,
@@ -953,6 +928,13 @@ class ConvGradKernel final : public OpKernel {
         weight_by_images(g, taps, x.data<float>(), dyd, dwd, dw.numel(), n, c, m);
         return;
       }
+      if (num_threads() == 1 && weight_grad_taps_applicable(g, cg)) {
+        for (std::int64_t gi = 0; gi < group_; ++gi) {
+          weight_grad_taps(g, cg, mg, x.data<float>() + gi * cg * in_plane, c * in_plane,
+                           dyd + gi * mg * out_plane, m * out_plane, n, dwd + gi * mg * kdim);
+        }
+        return;
+      }
 #if ACT_MICRO_KERNEL_AVX2
       if (num_threads() == 1 && weight_packed(g)) {
         for (std::int64_t b = 0; b < n; ++b) {
@@ -1075,8 +1057,17 @@ class ConvGradKernel final : public OpKernel {
       for (std::int64_t t = t0; t < t1; ++t) {
         float* acc = t == 0 ? dwd : partials_.data() + (t - 1) * numel;
         std::fill(acc, acc + numel, 0.0F);
+        const std::int64_t b0 = t * n / parts, b1 = (t + 1) * n / parts;
+        if (weight_grad_taps_applicable(g, cg)) {
+          for (std::int64_t gi = 0; gi < group_; ++gi) {
+            weight_grad_taps(g, cg, mg, xd + (b0 * c + gi * cg) * in_plane, c * in_plane,
+                             dyd + (b0 * m + gi * mg) * out_plane, m * out_plane, b1 - b0,
+                             acc + gi * mg * kdim);
+          }
+          continue;
+        }
         float* col = scratch_f32(kdim * out_plane);
-        for (std::int64_t b = t * n / parts; b < (t + 1) * n / parts; ++b) {
+        for (std::int64_t b = b0; b < b1; ++b) {
           for (std::int64_t gi = 0; gi < group_; ++gi) {
 #if ACT_MICRO_KERNEL_AVX2
             if (weight_packed(g)) {
