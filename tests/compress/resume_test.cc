@@ -2,9 +2,7 @@
 // produces the very bytes an uninterrupted run produces; checkpoint files refuse corruption.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <filesystem>
-#include <thread>
 
 #include "act/host/checkpoint.h"
 #include "act/kernel/error.h"
@@ -68,23 +66,7 @@ TrainConfig:
   const pid_t pid = spawn_act(args(cut), dir.file("cut.log"));
   const std::string ckpt = cut + "/checkpoint.actckpt";
   // Kill as soon as a checkpoint past the first epoch exists.
-  bool killed = false;
-  for (int i = 0; i < 6000 && !killed; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (fs::exists(ckpt)) {
-      try {
-        if (std::stoll(host::load_checkpoint(ckpt).meta.at("step")) >= 25) {
-          ::kill(pid, SIGKILL);
-          killed = true;
-        }
-      } catch (const Error&) {
-        // Cannot happen with atomic writes; a torn read would show up as a test failure below.
-        ADD_FAILURE() << "a checkpoint could not be read while the run was writing it";
-      }
-    }
-    int status = 0;
-    if (!killed && ::waitpid(pid, &status, WNOHANG) == pid) break;
-  }
+  const bool killed = kill_at_checkpoint(pid, ckpt, 25);
   ASSERT_TRUE(killed) << "the run finished before a checkpoint appeared";
   EXPECT_EQ(wait_exit(pid), -SIGKILL);
   EXPECT_FALSE(fs::exists(cut + "/model.onnx")) << "a killed run left a model behind";

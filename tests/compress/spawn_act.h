@@ -6,10 +6,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "act/host/checkpoint.h"
+#include "act/kernel/error.h"
 #include "compress_test_util.h"
 
 namespace act::test {
@@ -36,6 +41,28 @@ inline int wait_exit(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+// Watches the run's checkpoint file `ckpt` and sends SIGKILL once it records step
+// `min_step` or later. False (a test failure for the caller) when the run ended first.
+inline bool kill_at_checkpoint(pid_t pid, const std::string& ckpt, long long min_step) {
+  for (int i = 0; i < 12000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (std::filesystem::exists(ckpt)) {
+      try {
+        if (std::stoll(host::load_checkpoint(ckpt).meta.at("step")) >= min_step) {
+          ::kill(pid, SIGKILL);
+          return true;
+        }
+      } catch (const Error&) {
+        // Cannot happen with atomic writes; a torn read shows up as a test failure.
+        ADD_FAILURE() << "a checkpoint could not be read while the run was writing it";
+      }
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+  }
+  return false;
 }
 
 }  // namespace act::test
