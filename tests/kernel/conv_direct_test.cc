@@ -156,10 +156,12 @@ TEST(ConvDirect, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
 }
 
 // Stride-1 shapes through Conv and FusedConv nodes: those the kernel sends to conv_direct
-// (unpadded windows, pointwise layers on large maps) and the "same"-width padded ones it
-// sends to conv_packed's masked-load packing instead; many pixel tiles, channel counts off
-// the 6-row and 16-column blocks, in-place pointwise layers whose last panel ends mid-way,
-// and FusedConv's residual + activation.
+// (unpadded windows, pointwise layers on large maps), the "same"-width padded ones it sends
+// to conv_packed's masked-load packing, and, where AVX-512 is compiled in, the windows with
+// K >= 64 and rows of 8+ pixels that go to conv_oc_lanes (13 -> 29 channels at 57x31, 64
+// channels at 9x9, the 5x5 window, three images of 9 channels); many pixel tiles, channel
+// counts off the 6-row, 16-column and 32-lane blocks, in-place pointwise layers whose last
+// panel ends mid-way, and FusedConv's residual + activation.
 TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
   struct Shape4 {
     std::int64_t n, c, m, h, w, k, pad;

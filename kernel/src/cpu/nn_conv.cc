@@ -13,6 +13,7 @@
 #include "cpu/conv_direct.h"
 #include "cpu/conv_epilogue.h"
 #include "cpu/conv_gemm.h"
+#include "cpu/conv_oc_lanes.h"
 #include "cpu/conv_weight_grad.h"
 #include "cpu/micro_kernel.h"
 #include "cpu/nn_geometry.h"
@@ -772,11 +773,16 @@ class ConvKernel final : public OpKernel {
     const float* wd = w.data<float>();
     const std::int64_t mg = m / group_;
     const std::int64_t kdim = c / group_ * prod(g.kernel);
-    if (packed_source_ != wd || packed_version_ != w.version() ||
+    // Output channels as lanes where that path applies (conv_oc_lanes.h); the weights are then
+    // cached in its layout instead of conv_gemm's.
+    const bool lanes = conv_oc_lanes_applicable(g, group_, c);
+    if (packed_source_ != wd || packed_version_ != w.version() || packed_lanes_ != lanes ||
         packed_.size() != static_cast<std::size_t>(group_) || packed_m_ != m || packed_k_ != kdim) {
       packed_.clear();
       for (std::int64_t gi = 0; gi < group_; ++gi)
-        packed_.push_back(pack_a(wd + gi * mg * kdim, mg, kdim));
+        packed_.push_back(lanes ? pack_oc_lanes(wd + gi * mg * kdim, mg, kdim)
+                                : pack_a(wd + gi * mg * kdim, mg, kdim));
+      packed_lanes_ = lanes;
       packed_source_ = wd;
       packed_weight_ = w;  // pins the storage, so its address cannot be reused while cached
       packed_version_ = w.version();
@@ -789,6 +795,10 @@ class ConvKernel final : public OpKernel {
     // rows (docs/benchmarks.md (e), third pass). Also measured slower on conv_direct: strided
     // layers (the phase copy costs more than im2col saves), pointwise layers on small maps,
     // and batches of small maps, where conv_packed shares each weight pass between images.
+    if (lanes) {
+      conv_oc_lanes(g, packed_[0], xd, bd, sd, yd, n, c, m, epilogue_);
+      return;
+    }
     const std::int64_t out_plane = prod(g.out);
     const bool direct = conv_direct_applicable(g) && g.stride[1] == 1 && g.stride[2] == 1 &&
                         (pointwise || !shift_packable(g)) && (n == 1 || out_plane > 256) &&
@@ -822,6 +832,7 @@ class ConvKernel final : public OpKernel {
   Tensor packed_weight_;
   std::uint64_t packed_version_ = 0;
   std::int64_t packed_m_ = 0, packed_k_ = 0;
+  bool packed_lanes_ = false;  // packed_ holds pack_oc_lanes' layout, not conv_gemm's
 };
 
 class ConvTransposeKernel final : public OpKernel {

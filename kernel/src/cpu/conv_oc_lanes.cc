@@ -1,0 +1,248 @@
+#include "cpu/conv_oc_lanes.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "act/kernel/parallel.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define ACT_OC_LANES 1
+#else
+#define ACT_OC_LANES 0
+#endif
+
+namespace act::cpu {
+
+namespace {
+constexpr std::int64_t kMaxPixels = 12;  // pixels per register block: 24 accumulators
+// Fewer pixels per block leave too few accumulators: ResNet's 7x7 and 14x14 maps (blocks of 7)
+// and 4x4 maps ran at 0.5-0.95x conv_gemm's rate, 8-pixel blocks even (docs/benchmarks.md (d)).
+constexpr std::int64_t kMinPixels = 8;
+
+std::int64_t padded_extent(const WindowGeometry& g, int axis) {
+  return (g.out[axis] - 1) * g.stride[axis] + (g.kernel[axis] - 1) * g.dilation[axis] + 1;
+}
+}  // namespace
+
+bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c) {
+  const std::int64_t taps = g.kernel[1] * g.kernel[2];
+  const std::int64_t s = g.stride[1], ow = g.out[2];
+  const std::int64_t blocks_per_row = (ow + kMaxPixels - 1) / kMaxPixels;
+  return ACT_OC_LANES != 0 && group == 1 && g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 &&
+         g.pad_begin[0] == 0 && g.pad_end[0] == 0 && s == g.stride[2] && (s == 1 || s == 2) &&
+         taps > 1 && c * taps >= 64 && ow / blocks_per_row >= kMinPixels &&
+         c * padded_extent(g, 1) * padded_extent(g, 2) < (std::int64_t{1} << 31);
+}
+
+std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k) {
+  const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes;
+  std::vector<float> out(static_cast<std::size_t>(blocks * k * kOcLanes), 0.0F);
+  for (std::int64_t oc = 0; oc < m; ++oc) {
+    float* dst = out.data() + (oc / kOcLanes) * k * kOcLanes + oc % kOcLanes;
+    const float* src = w + oc * k;
+    for (std::int64_t p = 0; p < k; ++p) dst[p * kOcLanes] = src[p];
+  }
+  return out;
+}
+
+#if ACT_OC_LANES
+namespace {
+
+// out[j][0..32) = sum over k of x[toff[k] + j * S] * w[k][0..32), for j < NP.
+template <int NP, int S>
+[[gnu::always_inline]] inline void oc_block(std::int64_t kdim, const float* __restrict w,
+                                            const float* __restrict x,
+                                            const std::int32_t* __restrict toff,
+                                            float* __restrict out) {
+  __m512 lo[NP], hi[NP];
+#pragma GCC unroll 12
+  for (int j = 0; j < NP; ++j) lo[j] = hi[j] = _mm512_setzero_ps();
+  for (std::int64_t k = 0; k < kdim; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(w + k * kOcLanes);
+    const __m512 w1 = _mm512_loadu_ps(w + k * kOcLanes + 16);
+    const float* xk = x + toff[k];
+#pragma GCC unroll 12
+    for (int j = 0; j < NP; ++j) {
+      const __m512 v = _mm512_set1_ps(xk[j * S]);
+      lo[j] = _mm512_fmadd_ps(v, w0, lo[j]);
+      hi[j] = _mm512_fmadd_ps(v, w1, hi[j]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int j = 0; j < NP; ++j) {
+    _mm512_storeu_ps(out + j * kOcLanes, lo[j]);
+    _mm512_storeu_ps(out + j * kOcLanes + 16, hi[j]);
+  }
+}
+
+// Blocks of 8 to 12 pixels (conv_oc_lanes_applicable keeps rows that would need fewer away).
+template <int S>
+void oc_block_n(std::int64_t np, std::int64_t kdim, const float* w, const float* x,
+                const std::int32_t* toff, float* out) {
+  switch (np) {
+    case 8:
+      return oc_block<8, S>(kdim, w, x, toff, out);
+    case 9:
+      return oc_block<9, S>(kdim, w, x, toff, out);
+    case 10:
+      return oc_block<10, S>(kdim, w, x, toff, out);
+    case 11:
+      return oc_block<11, S>(kdim, w, x, toff, out);
+    default:
+      return oc_block<12, S>(kdim, w, x, toff, out);
+  }
+}
+
+// One image's input with zero borders, cut to what the windows read.
+struct Padded {
+  std::int64_t hp = 0, wp = 0;
+  std::vector<std::int32_t> toff;  // K step (channel, kh, kw) -> offset in the copy
+
+  Padded(const WindowGeometry& g, std::int64_t c) {
+    const std::int64_t kh = g.kernel[1], kw = g.kernel[2];
+    hp = padded_extent(g, 1);
+    wp = padded_extent(g, 2);
+    toff.resize(static_cast<std::size_t>(c * kh * kw));
+    for (std::int64_t ci = 0; ci < c; ++ci) {
+      for (std::int64_t a = 0; a < kh; ++a) {
+        for (std::int64_t b = 0; b < kw; ++b) {
+          toff[static_cast<std::size_t>((ci * kh + a) * kw + b)] =
+              static_cast<std::int32_t>(ci * hp * wp + a * g.dilation[1] * wp + b * g.dilation[2]);
+        }
+      }
+    }
+  }
+
+  std::int64_t size(std::int64_t c) const { return c * hp * wp; }
+
+  // Channels [c0, c1) of x [c][ih][iw] into dst.
+  void copy(const WindowGeometry& g, const float* x, std::int64_t c0, std::int64_t c1,
+            float* dst) const {
+    const std::int64_t ih = g.in[1], iw = g.in[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
+    const std::int64_t lo = std::min(pl, wp), hi = std::clamp(pl + iw, lo, wp);
+    for (std::int64_t ci = c0; ci < c1; ++ci) {
+      for (std::int64_t r = 0; r < hp; ++r) {
+        float* d = dst + (ci * hp + r) * wp;
+        const std::int64_t sr = r - pt;
+        if (sr < 0 || sr >= ih) {
+          std::memset(d, 0, static_cast<std::size_t>(wp) * sizeof(float));
+          continue;
+        }
+        std::memset(d, 0, static_cast<std::size_t>(lo) * sizeof(float));
+        std::memcpy(d + lo, x + (ci * ih + sr) * iw + (lo - pl),
+                    static_cast<std::size_t>(hi - lo) * sizeof(float));
+        std::memset(d + hi, 0, static_cast<std::size_t>(wp - hi) * sizeof(float));
+      }
+    }
+  }
+};
+
+float* padded_scratch(std::int64_t n) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < n) {
+    buffer.clear();
+    buffer.shrink_to_fit();
+    buffer.resize(static_cast<std::size_t>(n));
+  }
+  return buffer.data();
+}
+
+// Output rows of one image: `row` runs one row of one 32-channel block in register blocks of
+// near-equal width, transposes them into y's channel rows, then applies the epilogue.
+struct Rows {
+  const WindowGeometry& g;
+  const Padded& p;
+  const float* packed;
+  const float* xp;
+  std::int64_t kdim, m;
+  const float* bias;
+  const float* sum;
+  float* y;
+  const ConvEpilogue& epi;
+
+  void row(std::int64_t ob, std::int64_t oh) const {
+    const std::int64_t ow_n = g.out[2], out_plane = g.out[1] * ow_n, s = g.stride[1];
+    const std::int64_t tiles = (ow_n + kMaxPixels - 1) / kMaxPixels;
+    const std::int64_t oc0 = ob * kOcLanes, rows = std::min(kOcLanes, m - oc0);
+    const float* w = packed + ob * kdim * kOcLanes;
+    alignas(64) float out[kMaxPixels * kOcLanes];
+    for (std::int64_t t = 0; t < tiles; ++t) {
+      const std::int64_t q0 = t * ow_n / tiles, np = (t + 1) * ow_n / tiles - q0;
+      const float* x = xp + oh * s * p.wp + q0 * s;
+      if (s == 1) {
+        oc_block_n<1>(np, kdim, w, x, p.toff.data(), out);
+      } else {
+        oc_block_n<2>(np, kdim, w, x, p.toff.data(), out);
+      }
+      const std::int64_t at = oc0 * out_plane + oh * ow_n + q0;
+      float* dst = y + at;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t j = 0; j < np; ++j) dst[r * out_plane + j] = out[j * kOcLanes + r];
+      }
+      epi.apply(dst, out_plane, rows, np, bias != nullptr ? bias + oc0 : nullptr,
+                sum != nullptr ? sum + at : nullptr, out_plane);
+    }
+  }
+
+  // Every row of every block, on the calling thread; a block's weights stay in L2 while its
+  // rows pass.
+  void image() const {
+    const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes;
+    for (std::int64_t ob = 0; ob < blocks; ++ob) {
+      for (std::int64_t oh = 0; oh < g.out[1]; ++oh) row(ob, oh);
+    }
+  }
+};
+
+}  // namespace
+
+void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, const float* x,
+                   const float* bias, const float* sum, float* y, std::int64_t n, std::int64_t c,
+                   std::int64_t m, const ConvEpilogue& epi) {
+  const Padded p(g, c);
+  const std::int64_t kdim = c * g.kernel[1] * g.kernel[2];
+  const std::int64_t in_image = c * g.in[1] * g.in[2], out_image = m * g.out[1] * g.out[2];
+  auto rows_of = [&](std::int64_t b, const float* xp) {
+    return Rows{g,
+                p,
+                packed.data(),
+                xp,
+                kdim,
+                m,
+                bias,
+                sum != nullptr ? sum + b * out_image : nullptr,
+                y + b * out_image,
+                epi};
+  };
+  if (n >= num_threads()) {
+    // A share of the images per thread, each copied and multiplied while hot.
+    parallel_for(n, 1, [&](std::int64_t b0, std::int64_t b1) {
+      float* xp = padded_scratch(p.size(c));
+      for (std::int64_t b = b0; b < b1; ++b) {
+        p.copy(g, x + b * in_image, 0, c, xp);
+        rows_of(b, xp).image();
+      }
+    });
+    return;
+  }
+  // Fewer images than threads (batch-1 inference): the copy, then (channel block, row) items
+  // are shared out; contiguous items keep a thread on one block's weights.
+  const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes, oh_n = g.out[1];
+  float* xp = padded_scratch(p.size(c));
+  for (std::int64_t b = 0; b < n; ++b) {
+    parallel_for(
+        c, 8, [&](std::int64_t c0, std::int64_t c1) { p.copy(g, x + b * in_image, c0, c1, xp); });
+    const Rows r = rows_of(b, xp);
+    parallel_for(blocks * oh_n, 1, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) r.row(i / oh_n, i % oh_n);
+    });
+  }
+}
+#else
+void conv_oc_lanes(const WindowGeometry&, const std::vector<float>&, const float*, const float*,
+                   const float*, float*, std::int64_t, std::int64_t, std::int64_t,
+                   const ConvEpilogue&) {}
+#endif
+
+}  // namespace act::cpu

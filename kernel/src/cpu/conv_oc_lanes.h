@@ -1,0 +1,43 @@
+// Forward 2-D convolution with output channels as the vector lanes (AVX-512): a register
+// block is 32 output channels (two zmm) by up to 12 output pixels of one row, 24
+// accumulators. Each step of K (one input channel and tap) loads 32 weights and broadcasts one
+// input float per pixel straight from a zero-bordered copy of the input, so nothing is
+// packed per call and strides and dilations cost nothing extra.
+//
+// Why a second forward path: conv_gemm's 6x16 block (six accumulators, pixels as lanes) needs
+// the input packed into 16-pixel panels and wastes lanes on maps whose width is not a multiple
+// of 16 (ResNet's 7x7 stage used 49 of 64 columns and ran at 42-57 GFLOP/s). This block reuses
+// each weight vector for up to 12 pixels and each input float for 32 channels, which is the
+// register blocking oneDNN's kernels use (docs/benchmarks.md (d) and (e)).
+//
+// Layouts: x [n][c][ih][iw], y [n][m][oh][ow] (NCHW); weights packed by pack_oc_lanes from
+// ONNX's [m][c][kh][kw]. Units: elements. Threading: runs its own parallel_for (images, or
+// output channel blocks x rows for fewer images than threads); call it from the executor's
+// thread, not inside a parallel_for body.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cpu/conv_epilogue.h"
+#include "cpu/nn_geometry.h"
+
+namespace act::cpu {
+
+// Output channels per register block.
+inline constexpr std::int64_t kOcLanes = 32;
+
+// True when conv_oc_lanes handles the layer: AVX-512 compiled in, one group, a 2-D window with
+// equal strides of 1 or 2, and a K (c * kh * kw) of at least 64 that is not a stride-1 1x1
+// (those pointwise products have no window to exploit and stay on conv_gemm).
+bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c);
+
+// w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.
+std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k);
+
+// y = epi(conv(x, w) + bias + sum); bias ([m]) and sum (shaped like y) may be null.
+void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, const float* x,
+                   const float* bias, const float* sum, float* y, std::int64_t n, std::int64_t c,
+                   std::int64_t m, const ConvEpilogue& epi);
+
+}  // namespace act::cpu
