@@ -2,12 +2,15 @@
 
 #include "act/kernel/error.h"
 #include "act/sdk/config_reader.h"
-#include "flow_list.h"
+#include "act/sdk/flow_list.h"
 
 namespace act::distill {
 namespace {
 
 using sdk::ConfigReader;
+using sdk::flow_text;
+using sdk::FlowValue;
+using sdk::parse_flow;
 
 constexpr const char* kTeacherPrefix = "teacher_";
 

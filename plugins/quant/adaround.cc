@@ -8,11 +8,12 @@
 #include <cmath>
 
 #include "act/kernel/error.h"
+#include "soft_rounding.h"
 
 namespace act::quant {
 namespace {
 
-constexpr double kZeta = 1.1, kGamma = -0.1;
+namespace sr = soft_rounding;
 
 // Output error sum ||W~ x~ - W x||^2 over the gram's columns, per group rows.
 double output_error(const Eigen::MatrixXd& wq, const Eigen::MatrixXd& w, const LayerGram& g,
@@ -59,8 +60,7 @@ AdaRoundResult adaround(const Tensor& w, const Target& target, const std::vector
         scale(r, c) = sc;
         base(r, c) = std::floor(x / sc);
         // h(V) starts at the fractional part: the soft weight equals the float weight.
-        const double frac = std::clamp(x / sc - base(r, c), 1e-4, 1.0 - 1e-4);
-        v(r, c) = -std::log((kZeta - kGamma) / (frac - kGamma) - 1.0);
+        v(r, c) = sr::v_for_fraction(x / sc - base(r, c));
       }
     }
     const Eigen::MatrixXd lo = Eigen::MatrixXd::Constant(per_group, k, -qmax);
@@ -74,12 +74,8 @@ AdaRoundResult adaround(const Tensor& w, const Target& target, const std::vector
 
     Eigen::MatrixXd m1 = Eigen::MatrixXd::Zero(per_group, k), m2 = m1;
     const double lambda = o.lambda / static_cast<double>(per_group * k);
-    const int warmup = o.steps / 5;
     for (int step = 0; step < o.steps; ++step) {
-      const Eigen::MatrixXd sig = v.unaryExpr([](double z) { return 1.0 / (1.0 + std::exp(-z)); });
-      const Eigen::MatrixXd raw =
-          sig * (kZeta - kGamma) + Eigen::MatrixXd::Constant(per_group, k, kGamma);
-      const Eigen::MatrixXd h = raw.cwiseMax(0.0).cwiseMin(1.0);
+      const Eigen::MatrixXd h = v.unaryExpr([](double z) { return sr::h_of(z); });
       const Eigen::MatrixXd wq = weights_for(h);
       // d loss / d W~ of the output error, then through the clamp and the soft rounding.
       Eigen::MatrixXd grad =
@@ -90,28 +86,20 @@ AdaRoundResult adaround(const Tensor& w, const Target& target, const std::vector
       // the mean regularizer, so one lambda suits every layer and data scale.
       grad /= columns * std::max(nearest, 1e-30);
       Eigen::MatrixXd dh = grad.cwiseProduct(scale);
-      if (step >= warmup) {
-        const double t = static_cast<double>(step - warmup) / std::max(1, o.steps - warmup);
-        const double beta = 20.0 + (2.0 - 20.0) * t;
-        dh += (2.0 * h - Eigen::MatrixXd::Ones(per_group, k)).unaryExpr([&](double d) {
-          const double mag = std::fabs(d);
-          return -lambda * beta * std::pow(mag, beta - 1.0) * (d >= 0 ? 2.0 : -2.0);
-        });
+      if (const double beta = sr::beta_at(step, o.steps); beta > 0.0) {
+        dh += h.unaryExpr([&](double x) { return sr::regularizer_dh(x, beta, lambda); });
       }
       // Through the soft rounding; nothing flows where h(V) or the integer is clamped.
       const Eigen::ArrayXXd q = (base + h).array();
-      const Eigen::ArrayXXd live =
-          ((raw.array() > 0.0) && (raw.array() < 1.0) && (q > -qmax) && (q < qmax)).cast<double>();
+      const Eigen::ArrayXXd live = ((q > -qmax) && (q < qmax)).cast<double>();
       const Eigen::ArrayXXd gv =
-          live * dh.array() * (kZeta - kGamma) * sig.array() * (1.0 - sig.array());
+          live * dh.array() * v.unaryExpr([](double z) { return sr::dh_dv(z); }).array();
       m1 = 0.9 * m1 + 0.1 * gv.matrix();
       m2 = 0.999 * m2 + 0.001 * gv.square().matrix();
       const double c1 = 1.0 - std::pow(0.9, step + 1), c2 = 1.0 - std::pow(0.999, step + 1);
       v.array() -= o.lr * (m1.array() / c1) / ((m2.array() / c2).sqrt() + 1e-8);
     }
-    const Eigen::MatrixXd sig = v.unaryExpr([](double z) { return 1.0 / (1.0 + std::exp(-z)); });
-    const Eigen::MatrixXd hard =
-        (sig * (kZeta - kGamma)).unaryExpr([](double x) { return x + kGamma >= 0.5 ? 1.0 : 0.0; });
+    const Eigen::MatrixXd hard = v.unaryExpr([](double z) { return sr::rounds_up(z) ? 1.0 : 0.0; });
     const double learned = output_error(weights_for(hard), wm, gram, gi) / columns;
     const Eigen::MatrixXd& kept = learned < nearest ? hard : nearest_h;
     result.nearest_error += nearest;

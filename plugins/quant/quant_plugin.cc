@@ -12,8 +12,10 @@
 // target ort_cpu (| tensorrt) and reduce_range (default: true for ort_cpu, see
 // docs/decisions.md "Quantization").
 // recon_level layer-wise (adaround.h; keys epochs 20 -> epochs * 100 Adam steps, lr 0.01,
-// simulate_activation_quant false). region-wise (BRECQ-style, with regions /
-// region_weights_names) is not written yet: asking for it is an error that says so.
+// simulate_activation_quant false) or region-wise (region_recon.h, same keys; regions
+// [[start, end], ...] or automatic (region_finder.h), region_weights_names [[weight, ...], ...]
+// per region, default every quantized weight of the region).
+#include <act/sdk/flow_list.h>
 #include <act/sdk/plugin.h>
 
 #include <algorithm>
@@ -37,6 +39,8 @@
 #include "quant_aware.h"
 #include "quant_layerwise.h"
 #include "quant_targets.h"
+#include "region_finder.h"
+#include "region_recon.h"
 
 namespace {
 
@@ -44,6 +48,61 @@ using act::sdk::ConfigReader;
 using act::sdk::ConfigViewV1;
 using act::sdk::GraphEditorV1;
 using act::sdk::ReportWriterV1;
+
+// QuantPost's regions: [[start, end], ...] as ACT writes them.
+std::vector<std::pair<std::string, std::string>> parse_regions(const std::string& text,
+                                                               const std::string& key) {
+  const act::sdk::FlowValue v = act::sdk::parse_flow(text, key);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const act::sdk::FlowValue& r : v.items) {
+    if (!r.is_list || r.items.size() != 2 || r.items[0].is_list || r.items[1].is_list) {
+      throw act::Error(key + ": each region is a [start_tensor, end_tensor] pair, got " +
+                       act::sdk::flow_text(r));
+    }
+    out.emplace_back(r.items[0].scalar, r.items[1].scalar);
+  }
+  if (!v.is_list || out.empty()) {
+    throw act::Error(key + ": give a list of [start_tensor, end_tensor] pairs, got '" + text + "'");
+  }
+  return out;
+}
+
+// QuantPost's region_weights_names: [[weight, ...], ...], one list per region.
+std::vector<std::vector<std::string>> parse_region_weights(const std::string& text,
+                                                           const std::string& key) {
+  const act::sdk::FlowValue v = act::sdk::parse_flow(text, key);
+  std::vector<std::vector<std::string>> out;
+  for (const act::sdk::FlowValue& r : v.items) {
+    std::vector<std::string> names;
+    for (const act::sdk::FlowValue& w : r.is_list ? r.items : std::vector<act::sdk::FlowValue>{r}) {
+      if (w.is_list) {
+        throw act::Error(key + ": give one list of weight names per region, got " +
+                         act::sdk::flow_text(r));
+      }
+      names.push_back(w.scalar);
+    }
+    out.push_back(std::move(names));
+  }
+  return out;
+}
+
+// Keeps every tapped value of every calibration batch (the regions' inputs and ends).
+class BatchSink final : public act::sdk::ActivationSinkV1 {
+ public:
+  act::sdk::Status consume(std::int64_t batch, const char* value,
+                           const act::Tensor& t) noexcept override {
+    try {
+      if (batches.size() <= static_cast<std::size_t>(batch)) {
+        batches.resize(static_cast<std::size_t>(batch) + 1);
+      }
+      batches[static_cast<std::size_t>(batch)][value] = t.clone();
+    } catch (...) {
+      return act::sdk::Status::failure("out of memory keeping the regions' calibration values");
+    }
+    return act::sdk::Status::success();
+  }
+  std::vector<act::quant::RegionBatch> batches;
+};
 
 bool is_quantized_already(const act::Graph& g) {
   for (const act::Node& n : g.nodes()) {
@@ -183,7 +242,8 @@ class QuantPost final : public act::sdk::Strategy {
     recon_epochs_ = cfg.integer("epochs", 20);
     recon_lr_ = cfg.number("lr", 0.01);
     simulate_activation_quant_ = cfg.flag("simulate_activation_quant", false);
-    const bool regions = cfg.has("regions") || cfg.has("region_weights_names");
+    const std::string regions_text = cfg.text("regions", "");
+    const std::string weights_text = cfg.text("region_weights_names", "");
     target_ = cfg.text("target", "ort_cpu");
     reduce_range_ = cfg.flag("reduce_range", target_ == "ort_cpu");
     cfg.reject_unknown_keys();
@@ -212,12 +272,23 @@ class QuantPost final : public act::sdk::Strategy {
     }
     if (!onnx_format)
       throw act::Error(s + "onnx_format: false is not supported (ACT writes QDQ ONNX)");
-    if (recon_level_ == "region-wise" || regions) {
-      throw act::Error(s + "recon_level: region-wise reconstruction (regions, " +
-                       "region_weights_names) is not implemented yet; layer-wise is");
-    }
-    if (!recon_level_.empty() && recon_level_ != "layer-wise") {
+    if (!recon_level_.empty() && recon_level_ != "layer-wise" && recon_level_ != "region-wise") {
       throw act::Error(s + "recon_level: '" + recon_level_ + "' is not layer-wise or region-wise");
+    }
+    if ((!regions_text.empty() || !weights_text.empty()) && recon_level_ != "region-wise") {
+      throw act::Error(s + (regions_text.empty() ? "region_weights_names" : "regions") +
+                       " needs recon_level: region-wise");
+    }
+    if (!regions_text.empty()) regions_ = parse_regions(regions_text, s + "regions");
+    if (!weights_text.empty()) {
+      if (regions_.empty()) {
+        throw act::Error(s + "region_weights_names needs regions (one list of weights per region)");
+      }
+      region_weights_ = parse_region_weights(weights_text, s + "region_weights_names");
+      if (region_weights_.size() != regions_.size()) {
+        throw act::Error(s + "region_weights_names has " + std::to_string(region_weights_.size()) +
+                         " lists for " + std::to_string(regions_.size()) + " regions");
+      }
     }
     if (recon_epochs_ < 1) throw act::Error(s + "epochs must be >= 1");
     if (!(recon_lr_ > 0.0 && std::isfinite(recon_lr_))) throw act::Error(s + "lr must be > 0");
@@ -265,6 +336,8 @@ class QuantPost final : public act::sdk::Strategy {
         }
       }
     }
+    // Configured regions are checked against the model now rather than after calibration.
+    if (recon_level_ == "region-wise") resolve_regions(m.graph, targets);
   }
 
   void finalize(GraphEditorV1& editor) override {
@@ -300,6 +373,9 @@ class QuantPost final : public act::sdk::Strategy {
       report.text("recon_level", recon_level_.c_str());
       report.number("recon_output_error_nearest", recon_nearest_error_);
       report.number("recon_output_error", recon_error_);
+      if (recon_level_ == "region-wise") {
+        report.number("recon_regions", static_cast<double>(regions_reconstructed_));
+      }
     }
     report.text("target", target_.c_str());
     report.number("quantized_nodes", static_cast<double>(summary_.quantized_nodes));
@@ -330,6 +406,7 @@ class QuantPost final : public act::sdk::Strategy {
     // planned value); simulated, they need the input quantization, so a second pass.
     std::optional<act::quant::GramCollector> grams;
     const bool recon = recon_level_ == "layer-wise";
+    const bool regionwise = recon_level_ == "region-wise";
     if (recon && !simulate_activation_quant_) grams.emplace(model.graph, plan.targets, nullptr);
     BothSinks calibration(calibrator, grams ? &*grams : nullptr);
     if (p.bias_correct) {
@@ -379,12 +456,14 @@ class QuantPost final : public act::sdk::Strategy {
       codes = reconstruct(model, plan, w, *grams);
       w.codes = &codes;
     }
+    if (regionwise) {
+      codes = reconstruct_regions(model, plan, w, quant, data, p);
+      w.codes = &codes;
+    }
     batches_ = calibrator.batches_seen();
     return act::quant::write_qdq(model.graph, plan, quant, w);
   }
 
-  // Layer-wise reconstruction of each target's weight rounding (adaround.h) from the second
-  // moments of its input over the calibration batches (one more pass over them).
   // Layer-wise reconstruction of each target's weight rounding (adaround.h) from the second
   // moments of its input over the calibration batches.
   std::map<std::string, act::Tensor> reconstruct(const act::Model& model,
@@ -405,6 +484,123 @@ class QuantPost final : public act::sdk::Strategy {
       recon_nearest_error_ += r.nearest_error;
       recon_error_ += r.error;
       codes[t.weight] = r.codes;
+    }
+    return codes;
+  }
+
+  // The regions of region-wise reconstruction in `graph`: the configured ones (each name
+  // checked, each weight of region_weights_names a quantized weight inside its region) or the
+  // automatic ones (region_finder.h). Returns per region the weights to optimize.
+  std::vector<std::pair<act::quant::Region, std::vector<std::string>>> resolve_regions(
+      const act::Graph& graph, const std::vector<act::quant::Target>& targets) const {
+    std::vector<std::pair<act::quant::Region, std::vector<std::string>>> out;
+    std::vector<act::quant::Region> regions;
+    if (regions_.empty()) {
+      regions = act::quant::find_regions(graph, targets);
+      if (regions.empty()) {
+        throw act::Error(section_ + ".regions: no region found automatically (no tensor that " +
+                         "every path passes through feeds a quantized layer); give regions");
+      }
+    }
+    for (std::size_t i = 0; i < regions_.size(); ++i) {
+      regions.push_back(act::quant::make_region(graph, regions_[i].first, regions_[i].second,
+                                                targets,
+                                                section_ + ".regions[" + std::to_string(i) + "]"));
+    }
+    std::map<std::string, std::size_t> owner;  // weight -> region
+    for (std::size_t i = 0; i < regions.size(); ++i) {
+      const std::string where = section_ + ".regions[" + std::to_string(i) + "]";
+      std::vector<std::string> inside;
+      for (std::size_t t : regions[i].targets) inside.push_back(targets[t].weight);
+      std::vector<std::string> chosen = inside;
+      if (!region_weights_.empty()) {
+        chosen = region_weights_[i];
+        for (const std::string& w : chosen) {
+          if (std::find(inside.begin(), inside.end(), w) != inside.end()) continue;
+          const std::string guess = act::sdk::closest_name(w, inside);
+          throw act::Error(section_ + ".region_weights_names[" + std::to_string(i) + "]: '" + w +
+                           "' is not a quantized weight of the region from '" + regions[i].start +
+                           "' to '" + regions[i].end + "'" +
+                           (guess.empty() ? std::string() : "; did you mean '" + guess + "'?"));
+        }
+        if (chosen.empty()) {
+          throw act::Error(section_ + ".region_weights_names[" + std::to_string(i) +
+                           "] names no weight");
+        }
+      }
+      for (const std::string& w : chosen) {
+        const auto [it, fresh] = owner.emplace(w, i);
+        if (!fresh) {
+          throw act::Error(where + ": the weight '" + w + "' is also optimized in regions[" +
+                           std::to_string(it->second) + "]; regions must not share weights");
+        }
+      }
+      out.emplace_back(std::move(regions[i]), std::move(chosen));
+    }
+    return out;
+  }
+
+  // Region-wise reconstruction (region_recon.h): one more pass over the calibration batches
+  // keeps every region's inputs and end (float model), then each region learns the rounding of
+  // its weights. Layers in no region keep round-to-nearest.
+  std::map<std::string, act::Tensor> reconstruct_regions(
+      const act::Model& model, const act::quant::QdqPlan& plan, const act::quant::WeightOptions& w,
+      const std::map<std::string, act::quant::ActivationQuant>& quant, act::sdk::ModelDataV1& data,
+      const Params& p) {
+    const auto regions = resolve_regions(model.graph, plan.targets);
+    std::vector<std::string> values;
+    for (const auto& [r, chosen] : regions) {
+      for (const std::string& v : r.inputs) values.push_back(v);
+      values.push_back(r.end);
+    }
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    std::vector<const char*> names;
+    for (const auto& v : values) names.push_back(v.c_str());
+    BatchSink sink;
+    act::sdk::throw_if_failed(
+        data.run(model, names.data(), names.size(), batch_size_, p.batch_nums, sink));
+    // The training graph has a static batch: a last, shorter batch is left out.
+    std::vector<act::quant::RegionBatch> batches;
+    for (auto& b : sink.batches) {
+      if (b.empty()) continue;
+      const std::int64_t n = b.begin()->second.shape().empty() ? 0 : b.begin()->second.shape()[0];
+      const std::int64_t first =
+          batches.empty() ? n : batches.front().begin()->second.shape().at(0);
+      if (n == first) batches.push_back(std::move(b));
+    }
+    if (batches.empty()) throw act::Error(section_ + ": no calibration batch for region-wise");
+
+    act::quant::RegionReconOptions o;
+    o.steps = static_cast<int>(recon_epochs_ * 100);
+    o.lr = recon_lr_;
+    std::map<std::string, act::Tensor> codes;
+    recon_nearest_error_ = recon_error_ = 0.0;
+    regions_reconstructed_ = 0;
+    for (const auto& [r, chosen] : regions) {
+      std::vector<act::quant::RegionLayer> layers;
+      for (std::size_t t : r.targets) {
+        const auto& target = plan.targets[t];
+        const act::Tensor& weight = *model.graph.initializer(target.weight);
+        layers.push_back({target.weight, target.weight_axis,
+                          act::quant::weight_scales(weight, target.weight_axis, w),
+                          std::find(chosen.begin(), chosen.end(), target.weight) != chosen.end()});
+      }
+      std::vector<act::quant::RegionBatch> own;  // this region's values only
+      for (const auto& b : batches) {
+        act::quant::RegionBatch mine;
+        for (const std::string& v : r.inputs) mine[v] = b.at(v);
+        mine[r.end] = b.at(r.end);
+        own.push_back(std::move(mine));
+      }
+      act::quant::RegionReconstructor recon(
+          model.graph, model.default_opset(), r, layers, act::quant::weight_qmax(w), std::move(own),
+          simulate_activation_quant_ ? &quant : nullptr, profile_);
+      const auto result = recon.reconstruct(o);
+      recon_nearest_error_ += result.nearest_error;
+      recon_error_ += result.error;
+      ++regions_reconstructed_;
+      for (const auto& [name, c] : result.codes) codes[name] = c;
     }
     return codes;
   }
@@ -501,6 +697,9 @@ class QuantPost final : public act::sdk::Strategy {
   std::int64_t recon_epochs_ = 20;
   double recon_lr_ = 0.01, recon_nearest_error_ = 0.0, recon_error_ = 0.0;
   bool simulate_activation_quant_ = false;
+  std::vector<std::pair<std::string, std::string>> regions_;  // configured [start, end]
+  std::vector<std::vector<std::string>> region_weights_;      // per configured region
+  std::size_t regions_reconstructed_ = 0;
   std::vector<std::string> skip_tensors_, not_quant_patterns_, onnx_types_, op_names_;
   act::quant::QdqSummary summary_;
   std::int64_t batches_ = 0;

@@ -13,11 +13,11 @@
 #include "act/kernel/executor.h"
 #include "act/kernel/graph_trainer.h"
 #include "act/kernel/losses.h"
+#include "act/sdk/flow_list.h"
 #include "act/sdk/host_objects.h"
 #include "distill_losses.h"
 #include "distill_nodes.h"
 #include "distill_spec.h"
-#include "flow_list.h"
 #include "host/test_util.h"
 #include "teacher_merge.h"
 
@@ -43,23 +43,22 @@ distill::DistillSpec spec_of(const std::string& section,
 }
 
 TEST(DistillFlowList, NestedListsQuotesAndErrors) {
-  const distill::FlowValue v = distill::parse_flow("[a, [b, 'c, d'], \"e\"]", "k");
+  const sdk::FlowValue v = sdk::parse_flow("[a, [b, 'c, d'], \"e\"]", "k");
   ASSERT_TRUE(v.is_list);
   ASSERT_EQ(v.items.size(), 3U);
   EXPECT_EQ(v.items[0].scalar, "a");
   ASSERT_TRUE(v.items[1].is_list);
   EXPECT_EQ(v.items[1].items[1].scalar, "c, d");
   EXPECT_EQ(v.items[2].scalar, "e");
-  EXPECT_EQ(distill::flow_text(v), "[a, [b, c, d], e]");
-  EXPECT_FALSE(distill::parse_flow("/conv1/Conv_output_0", "k").is_list);
-  EXPECT_TRUE(distill::parse_flow("", "k").items.empty());
-  EXPECT_TRUE(distill::parse_flow("[]", "k").items.empty());
+  EXPECT_EQ(sdk::flow_text(v), "[a, [b, c, d], e]");
+  EXPECT_FALSE(sdk::parse_flow("/conv1/Conv_output_0", "k").is_list);
+  EXPECT_TRUE(sdk::parse_flow("", "k").items.empty());
+  EXPECT_TRUE(sdk::parse_flow("[]", "k").items.empty());
   EXPECT_NE(error_of([] {
-              distill::parse_flow("[a, [b]", "Distillation.node");
+              sdk::parse_flow("[a, [b]", "Distillation.node");
             }).find("Distillation.node: a '[' is never closed"),
             std::string::npos);
-  EXPECT_NE(error_of([] { distill::parse_flow("[a, {b: c}]", "k"); }).find("maps"),
-            std::string::npos);
+  EXPECT_NE(error_of([] { sdk::parse_flow("[a, {b: c}]", "k"); }).find("maps"), std::string::npos);
 }
 
 TEST(DistillSpec, ActKeysOneOrPerNode) {

@@ -14,6 +14,7 @@
 #include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
 #include "compress/compress_test_util.h"
+#include "onnx/checker.h"
 
 namespace act::test {
 namespace {
@@ -84,7 +85,8 @@ TEST_F(QuantPost, RefusalsNameTheKeyOrTheProblem) {
   EXPECT_NE(
       error_of("QuantPost:\n  weight_bits: 9\n").find("QuantPost.weight_bits must be in 2..8"),
       std::string::npos);
-  EXPECT_NE(error_of("QuantPost:\n  recon_level: region-wise\n").find("region-wise reconstruction"),
+  EXPECT_NE(error_of("QuantPost:\n  recon_level: blockwise\n")
+                .find("QuantPost.recon_level: 'blockwise' is not layer-wise or region-wise"),
             std::string::npos);
   EXPECT_NE(error_of("QuantPost:\n  algo: kl2\n").find("is not an algorithm"), std::string::npos);
   EXPECT_NE(error_of("QuantPost:\n  batch_nmus: 3\n").find("did you mean 'batch_nums'?"),
@@ -141,6 +143,97 @@ TEST_F(QuantPost, LayerWiseReconstructionLowersTheOutputError) {
   EXPECT_LT(learned, 0.8 * nearest) << report;
   EXPECT_GT(number_after(report, "final_metric"), number_after(report, "original_metric") - 0.02)
       << report;
+}
+
+// recon_level: region-wise learns the rounding of each automatic region (one per layer with its
+// Relu and pooling on this plain CNN) jointly: the summed region output error it reports is
+// below round-to-nearest's, and the int8 model passes ONNX's checker and scores in ONNX Runtime
+// what our executor scores.
+TEST_F(QuantPost, RegionWiseReconstructionLowersTheRegionErrorAndRunsInOnnxRuntime) {
+  host::CompressOptions o = options(
+      "QuantPost:\n  batch_nums: 4\n  algo: hist\n  recon_level: region-wise\n  epochs: 2\n");
+  o.eval_data = kFashionDir + "/t10k-images-idx3-ubyte.gz";
+  ASSERT_EQ(host::compress(o), 0) << slurp(log_.get());
+  const std::string report = read_bytes(dir_.file("out/report.json"));
+  EXPECT_EQ(number_after(report, "recon_regions"), 4.0) << report;
+  const double nearest = number_after(report, "recon_output_error_nearest");
+  const double learned = number_after(report, "recon_output_error");
+  EXPECT_GT(nearest, 0.0) << report;
+  EXPECT_LT(learned, 0.8 * nearest) << report;
+  const double ours = number_after(report, "final_metric");
+  EXPECT_GT(ours, number_after(report, "original_metric") - 0.02) << report;
+
+  const std::string out = dir_.file("out/model.onnx");
+  EXPECT_NO_THROW(onnx::checker::check_model(out));
+  if (!python_has("onnxruntime, onnx, numpy")) GTEST_SKIP() << "onnxruntime is not installed";
+  const std::string json = dir_.file("ort.json");
+  const std::string check = python() + " " ACT_SOURCE_DIR "/tests/plugins/quant/ort_check.py " +
+                            out + " " + dir_.file("ort_opt.onnx") + " > " + json;
+  ASSERT_EQ(std::system(check.c_str()), 0) << check;
+  const std::string ort = read_bytes(json);
+  EXPECT_EQ(number_after(ort, "QLinearConv"), 3.0) << ort;
+  EXPECT_NEAR(number_after(ort, "top1"), ours, 0.001) << "ONNX Runtime and our simulation disagree";
+}
+
+// Configured regions: one span over conv2 and conv3 with only conv3's weight learned
+// (region_weights_names), the activations fake-quantized inside (simulate_activation_quant).
+TEST_F(QuantPost, ConfiguredRegionLearnsOnlyTheNamedWeights) {
+  ASSERT_EQ(host::compress(options("QuantPost:\n  batch_nums: 4\n  recon_level: region-wise\n"
+                                   "  epochs: 2\n  simulate_activation_quant: true\n"
+                                   "  regions: [['/MaxPool_output_0', '/Relu_2_output_0']]\n"
+                                   "  region_weights_names: [['onnx::Conv_42']]\n")),
+            0)
+      << slurp(log_.get());
+  const std::string report = read_bytes(dir_.file("out/report.json"));
+  EXPECT_EQ(number_after(report, "recon_regions"), 1.0) << report;
+  EXPECT_LT(number_after(report, "recon_output_error"),
+            number_after(report, "recon_output_error_nearest"))
+      << report;
+  // conv2 (not named) keeps round-to-nearest: the same int8 weight as a run without regions.
+  host::CompressOptions plain = options("QuantPost:\n  batch_nums: 4\n");
+  plain.save_dir = dir_.file("plain");
+  ASSERT_EQ(host::compress(plain), 0) << slurp(log_.get());
+  const Model a = host::load_onnx(dir_.file("out/model.onnx"));
+  const Model b = host::load_onnx(dir_.file("plain/model.onnx"));
+  const Tensor* conv2_a = a.graph.initializer("onnx::Conv_39_quantized");
+  const Tensor* conv2_b = b.graph.initializer("onnx::Conv_39_quantized");
+  const Tensor* conv3_a = a.graph.initializer("onnx::Conv_42_quantized");
+  const Tensor* conv3_b = b.graph.initializer("onnx::Conv_42_quantized");
+  ASSERT_TRUE(conv2_a && conv2_b && conv3_a && conv3_b);
+  auto same = [](const Tensor* x, const Tensor* y) {
+    return std::equal(x->data<std::int8_t>(), x->data<std::int8_t>() + x->numel(),
+                      y->data<std::int8_t>());
+  };
+  EXPECT_TRUE(same(conv2_a, conv2_b)) << "a weight not named was changed";
+  EXPECT_FALSE(same(conv3_a, conv3_b)) << "the named weight kept nearest rounding";
+}
+
+TEST_F(QuantPost, BadRegionsAreNamed) {
+  const std::string rw = "QuantPost:\n  batch_nums: 2\n  recon_level: region-wise\n";
+  const std::string typo = error_of(rw + "  regions: [['/MaxPool_output_O', logits]]\n");
+  EXPECT_NE(typo.find("QuantPost.regions[0]: the start '/MaxPool_output_O' is not a tensor of the "
+                      "model; did you mean '/MaxPool_output_0'?"),
+            std::string::npos)
+      << typo;
+  const std::string backwards = error_of(rw + "  regions: [[logits, '/MaxPool_output_0']]\n");
+  EXPECT_NE(backwards.find("'/MaxPool_output_0' is not computed from 'logits'"), std::string::npos)
+      << backwards;
+  const std::string no_layer =
+      error_of(rw + "  regions: [['/Relu_2_output_0', '/Flatten_output_0']]\n");
+  EXPECT_NE(no_layer.find("holds no quantized layer"), std::string::npos) << no_layer;
+  const std::string weight = error_of(rw + "  regions: [['/Flatten_output_0', logits]]\n" +
+                                      "  region_weights_names: [[fc.weigth]]\n");
+  EXPECT_NE(weight.find("QuantPost.region_weights_names[0]: 'fc.weigth' is not a quantized weight "
+                        "of the region from '/Flatten_output_0' to 'logits'; did you mean "
+                        "'fc.weight'?"),
+            std::string::npos)
+      << weight;
+  EXPECT_NE(error_of("QuantPost:\n  recon_level: layer-wise\n  regions: [[image, logits]]\n")
+                .find("QuantPost.regions needs recon_level: region-wise"),
+            std::string::npos);
+  EXPECT_NE(error_of(rw + "  regions: [image, logits]\n")
+                .find("each region is a [start_tensor, end_tensor] pair"),
+            std::string::npos);
 }
 
 // The run state folder is removed only when ACT wrote it: a folder of that name without ACT's

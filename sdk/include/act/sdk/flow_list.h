@@ -1,6 +1,7 @@
 // Nested YAML flow sequences, as plugin sections receive lists (config_view.h): the SDK's
 // ConfigReader reads flat lists only, and ACT's MultiTeacherDistillation and PaddleSlim 1.x's
-// FSPDistiller write lists of lists ("[[a, b], [c, d]]").
+// FSPDistiller write lists of lists ("[[a, b], [c, d]]"), as do QuantPost's regions and
+// region_weights_names. Shared by the plugins through the SDK.
 //
 // Ownership: plain values. Threading: reentrant.
 #pragma once
@@ -8,7 +9,9 @@
 #include <string>
 #include <vector>
 
-namespace act::distill {
+#include "act/sdk/export.h"
+
+namespace act::sdk {
 
 struct FlowValue {
   bool is_list = false;
@@ -18,9 +21,9 @@ struct FlowValue {
 
 // "[a, [b, 'c, d']]" as a tree; a plain scalar as itself; "" and "[]" as an empty list.
 // Throws act::Error "<what>: ..." naming the problem (unbalanced brackets, a map, stray text).
-FlowValue parse_flow(const std::string& text, const std::string& what);
+ACT_SDK_API FlowValue parse_flow(const std::string& text, const std::string& what);
 
 // "a", "[a, b]", "[[a, b], c]": the text of a parsed value, for messages.
-std::string flow_text(const FlowValue& value);
+ACT_SDK_API std::string flow_text(const FlowValue& value);
 
-}  // namespace act::distill
+}  // namespace act::sdk

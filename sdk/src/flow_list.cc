@@ -1,8 +1,8 @@
-#include "flow_list.h"
+#include "act/sdk/flow_list.h"
 
 #include "act/kernel/error.h"
 
-namespace act::distill {
+namespace act::sdk {
 namespace {
 
 class Parser {
@@ -114,4 +114,4 @@ std::string flow_text(const FlowValue& value) {
   return out + "]";
 }
 
-}  // namespace act::distill
+}  // namespace act::sdk
