@@ -513,8 +513,13 @@ std::vector<float> ref_matmul(const float* a, const float* b, std::int64_t m, st
 }
 
 TEST(OpsNn, GemmTransposesAlphaBetaAndBroadcastC) {
-  for (int trial = 0; trial < 24; ++trial) {
-    const std::int64_t m = rand_int(1, 9), k = rand_int(1, 9), n = rand_int(1, 9);
+  // Trials 24 and up have one row (the matrix-vector path of a classifier head at batch 1)
+  // in every transpose combination, with longer K and N.
+  for (int trial = 0; trial < 36; ++trial) {
+    const bool row = trial >= 24;
+    const std::int64_t m = row ? 1 : rand_int(1, 9);
+    const std::int64_t k = row ? rand_int(20, 300) : rand_int(1, 9);
+    const std::int64_t n = row ? rand_int(20, 200) : rand_int(1, 9);
     const bool ta = trial & 1, tb = trial & 2;
     const int c_kind = trial % 6;  // none, scalar, [N], [M,1], [M,N], [1]
     const Tensor a = random_tensor(ta ? Shape{k, m} : Shape{m, k});

@@ -12,6 +12,20 @@ void gemm_f32_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
                      float alpha, const float* a, std::int64_t lda, const float* b,
                      std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
+  if (m == 1) {
+    // One row (a classifier head at batch 1): a matrix-vector product. sgemm packs all of B
+    // first, which doubled the time of MobileNetV2's 1280 x 1000 head (0.65 against ONNX
+    // Runtime's 0.33 ms, a pass bound by reading B once).
+    const int incx = trans_a ? static_cast<int>(lda) : 1;
+    if (trans_b) {  // B is n x k
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), alpha, b,
+                  static_cast<int>(ldb), a, incx, beta, c, 1);
+    } else {  // B is k x n
+      cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(k), static_cast<int>(n), alpha, b,
+                  static_cast<int>(ldb), a, incx, beta, c, 1);
+    }
+    return;
+  }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
               static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
