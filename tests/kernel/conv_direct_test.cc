@@ -18,6 +18,7 @@
 #include "act/kernel/graph.h"
 #include "act/kernel/parallel.h"
 #include "cpu/conv_depthwise.h"
+#include "cpu/conv_depthwise_masked.h"
 #include "cpu/conv_gemm.h"
 #include "kernel_test_util.h"
 
@@ -220,12 +221,16 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
   set_num_threads(saved);
 }
 
-TEST(ConvDepthwise, Stride2MatchesDirectLoopsWithEveryEpilogueInput) {
-  const auto probe = geometry(Case{1, 1, 1, 1, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
-  if (!cpu::depthwise_3x3_s2_applicable(probe)) GTEST_SKIP() << "built without AVX2/FMA";
+// A depthwise 3x3 kernel called directly, against direct loops, over random sizes, strides
+// (those in `strides`), asymmetric pads, bias, residual and activation, at one and two threads.
+using DepthwiseFn = void (*)(const cpu::WindowGeometry&, const float*, const float*, const float*,
+                             std::int64_t, std::int64_t, float*, const cpu::ConvEpilogue&,
+                             const float*);
+void check_depthwise(DepthwiseFn fn, const std::vector<std::int64_t>& strides) {
   const int saved = num_threads();
   for (int trial = 0; trial < 40; ++trial) {
     const std::int64_t c = rand_int(1, 7);
+    const std::int64_t s = strides[static_cast<std::size_t>(trial) % strides.size()];
     Case k{rand_int(1, 2),
            c,
            c,
@@ -234,8 +239,8 @@ TEST(ConvDepthwise, Stride2MatchesDirectLoopsWithEveryEpilogueInput) {
            rand_int(3, 40),
            3,
            3,
-           2,
-           2,
+           s,
+           s,
            1,
            1,
            rand_int(0, 2),
@@ -256,15 +261,28 @@ TEST(ConvDepthwise, Stride2MatchesDirectLoopsWithEveryEpilogueInput) {
     for (int threads : {1, 2}) {
       set_num_threads(threads);
       std::vector<float> y(want.size(), -7.0F);
-      cpu::depthwise_3x3_s2(geometry(k), x.data(), w.data(), with_bias ? bias.data() : nullptr, k.n,
-                            k.c, y.data(), epi, with_sum ? sum.data() : nullptr);
-      SCOPED_TRACE("trial " + std::to_string(trial) + " " + std::to_string(k.h) + "x" +
-                   std::to_string(k.w) + " pads " + std::to_string(k.pt) + std::to_string(k.pl) +
-                   std::to_string(k.pb) + std::to_string(k.pr));
+      fn(geometry(k), x.data(), w.data(), with_bias ? bias.data() : nullptr, k.n, k.c, y.data(),
+         epi, with_sum ? sum.data() : nullptr);
+      SCOPED_TRACE("trial " + std::to_string(trial) + " stride " + std::to_string(s) + " " +
+                   std::to_string(k.h) + "x" + std::to_string(k.w) + " pads " +
+                   std::to_string(k.pt) + std::to_string(k.pl) + std::to_string(k.pb) +
+                   std::to_string(k.pr));
       expect_close(y, want);
     }
   }
   set_num_threads(saved);
+}
+
+TEST(ConvDepthwise, Stride2MatchesDirectLoopsWithEveryEpilogueInput) {
+  const auto probe = geometry(Case{1, 1, 1, 1, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
+  if (!cpu::depthwise_3x3_s2_applicable(probe)) GTEST_SKIP() << "built without AVX2/FMA";
+  check_depthwise(&cpu::depthwise_3x3_s2, {2});
+}
+
+TEST(ConvDepthwise, MaskedLoadsMatchDirectLoopsWithEveryEpilogueInput) {
+  const auto probe = geometry(Case{1, 1, 1, 1, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
+  if (!cpu::depthwise_3x3_masked_applicable(probe)) GTEST_SKIP() << "built without AVX-512";
+  check_depthwise(&cpu::depthwise_3x3_masked, {1, 2});
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "act/kernel/parallel.h"
 #include "cpu/blas.h"
 #include "cpu/conv_depthwise.h"
+#include "cpu/conv_depthwise_masked.h"
 #include "cpu/conv_direct.h"
 #include "cpu/conv_epilogue.h"
 #include "cpu/conv_gemm.h"
@@ -691,7 +692,9 @@ class ConvKernel final : public OpKernel {
       const bool is_3x3 = g.kernel == std::vector<std::int64_t>{1, 3, 3} && g.in[0] == 1 &&
                           g.dilation == std::vector<std::int64_t>{1, 1, 1} &&
                           g.stride[1] == g.stride[2] && (g.stride[1] == 1 || g.stride[1] == 2);
-      if (is_3x3 && depthwise_3x3_s2_applicable(g)) {
+      if (depthwise_3x3_masked_applicable(g)) {
+        depthwise_3x3_masked(g, xd, wd, bd, n, c, yd, epilogue_, sd);
+      } else if (is_3x3 && depthwise_3x3_s2_applicable(g)) {
         depthwise_3x3_s2(g, xd, wd, bd, n, c, yd, epilogue_, sd);
       } else if (is_3x3) {
         depthwise_3x3(g, xd, wd, bd, n, c, yd, epilogue_, sd);

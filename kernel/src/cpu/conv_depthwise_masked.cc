@@ -1,0 +1,126 @@
+#include "cpu/conv_depthwise_masked.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "act/kernel/parallel.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define ACT_DW_MASKED 1
+#else
+#define ACT_DW_MASKED 0
+#endif
+
+namespace act::cpu {
+
+bool depthwise_3x3_masked_applicable(const WindowGeometry& g) {
+  return ACT_DW_MASKED != 0 && g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 &&
+         g.kernel[1] == 3 && g.kernel[2] == 3 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+         g.stride[1] == g.stride[2] && (g.stride[1] == 1 || g.stride[1] == 2) &&
+         g.pad_begin[0] == 0 && g.pad_end[0] == 0;
+}
+
+#if ACT_DW_MASKED
+namespace {
+
+// Lanes i of a 16-float load at input column `start` that lie inside [0, width).
+__mmask16 inside(std::int64_t start, std::int64_t width) {
+  const std::int64_t lo = std::clamp<std::int64_t>(-start, 0, 16);
+  const std::int64_t hi = std::clamp<std::int64_t>(width - start, 0, 16);
+  if (hi <= lo) return 0;
+  return static_cast<__mmask16>(((1U << hi) - 1U) & ~((1U << lo) - 1U));
+}
+
+// Per block of 16 outputs of a row: the masks of the loads it makes (stride 1: one per kw;
+// stride 2: [start, +16), [start + 16, +16), [start + 2, +16), [start + 18, +16)) and the
+// mask of the outputs it stores. They depend only on the column, so they are computed once.
+struct Columns {
+  std::int64_t blocks = 0;
+  std::vector<__mmask16> load;  // blocks x 4
+  std::vector<__mmask16> store;
+
+  Columns(std::int64_t ow_n, std::int64_t iw_n, std::int64_t s, std::int64_t pw) {
+    blocks = (ow_n + 15) / 16;
+    load.resize(static_cast<std::size_t>(blocks * 4));
+    store.resize(static_cast<std::size_t>(blocks));
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t start = s * 16 * b - pw;
+      __mmask16* m = load.data() + b * 4;
+      if (s == 1) {
+        for (int kw = 0; kw < 3; ++kw) m[kw] = inside(start + kw, iw_n);
+      } else {
+        m[0] = inside(start, iw_n);
+        m[1] = inside(start + 16, iw_n);
+        m[2] = inside(start + 2, iw_n);
+        m[3] = inside(start + 18, iw_n);
+      }
+      store[static_cast<std::size_t>(b)] = inside(16 * b, ow_n);
+    }
+  }
+};
+
+// One plane. Masked-off lanes are never read, so addresses before the row (the left
+// padding) or past the plane are not touched.
+void plane_3x3(const WindowGeometry& g, const Columns& cols, const float* xp, const float* wc,
+               float bias, float* yp) {
+  const std::int64_t ih_n = g.in[1], iw_n = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
+  const std::int64_t s = g.stride[1], ph = g.pad_begin[1], pw = g.pad_begin[2];
+  __m512 k[9];
+  for (int i = 0; i < 9; ++i) k[i] = _mm512_set1_ps(wc[i]);
+  const __m512 b = _mm512_set1_ps(bias);
+  // Two-source permutes: even columns 0, 2, ..., 30 and odd 1, 3, ..., 31 of (lo, hi).
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+    float* yr = yp + oh * ow_n;
+    for (std::int64_t bl = 0; bl < cols.blocks; ++bl) {
+      const __mmask16* m = cols.load.data() + bl * 4;
+      const std::int64_t start = s * 16 * bl - pw;
+      __m512 acc = b;
+      for (int kh = 0; kh < 3; ++kh) {
+        const std::int64_t ih = oh * s + kh - ph;
+        if (ih < 0 || ih >= ih_n) continue;
+        const float* row = xp + ih * iw_n + start;
+        if (s == 1) {
+          acc = _mm512_fmadd_ps(k[3 * kh], _mm512_maskz_loadu_ps(m[0], row), acc);
+          acc = _mm512_fmadd_ps(k[3 * kh + 1], _mm512_maskz_loadu_ps(m[1], row + 1), acc);
+          acc = _mm512_fmadd_ps(k[3 * kh + 2], _mm512_maskz_loadu_ps(m[2], row + 2), acc);
+        } else {
+          const __m512 lo = _mm512_maskz_loadu_ps(m[0], row);
+          const __m512 hi = _mm512_maskz_loadu_ps(m[1], row + 16);
+          const __m512 lo2 = _mm512_maskz_loadu_ps(m[2], row + 2);
+          const __m512 hi2 = _mm512_maskz_loadu_ps(m[3], row + 18);
+          acc = _mm512_fmadd_ps(k[3 * kh], _mm512_permutex2var_ps(lo, even, hi), acc);
+          acc = _mm512_fmadd_ps(k[3 * kh + 1], _mm512_permutex2var_ps(lo, odd, hi), acc);
+          acc = _mm512_fmadd_ps(k[3 * kh + 2], _mm512_permutex2var_ps(lo2, even, hi2), acc);
+        }
+      }
+      _mm512_mask_storeu_ps(yr + 16 * bl, cols.store[static_cast<std::size_t>(bl)], acc);
+    }
+  }
+}
+
+}  // namespace
+
+void depthwise_3x3_masked(const WindowGeometry& g, const float* x, const float* w,
+                          const float* bias, std::int64_t batch, std::int64_t channels, float* y,
+                          const ConvEpilogue& epi, const float* sum) {
+  const Columns cols(g.out[2], g.in[2], g.stride[1], g.pad_begin[2]);
+  const std::int64_t in_plane = g.in[1] * g.in[2], out_plane = g.out[1] * g.out[2];
+  parallel_for(batch * channels, 1, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t plane = p0; plane < p1; ++plane) {
+      const std::int64_t c = plane % channels;
+      float* yp = y + plane * out_plane;
+      plane_3x3(g, cols, x + plane * in_plane, w + c * 9, bias != nullptr ? bias[c] : 0.0F, yp);
+      epi.apply(yp, out_plane, 1, out_plane, nullptr,
+                sum != nullptr ? sum + plane * out_plane : nullptr, out_plane);
+    }
+  });
+}
+#else
+void depthwise_3x3_masked(const WindowGeometry&, const float*, const float*, const float*,
+                          std::int64_t, std::int64_t, float*, const ConvEpilogue&, const float*) {}
+#endif
+
+}  // namespace act::cpu
