@@ -5,6 +5,8 @@
 #include "act/host/evaluate.h"
 #include "act/kernel/error.h"
 #include "act/kernel/executor.h"
+#include "act/kernel/op_registry.h"
+#include "act/kernel/passes.h"
 
 namespace act::host {
 
@@ -31,7 +33,18 @@ sdk::Status DatasetModelData::run(const Model& model, const char* const* values,
               batch_size, " and ", batches);
     ExecutorOptions options;
     for (std::size_t i = 0; i < count; ++i) options.taps.emplace_back(values[i]);
-    Executor exec(model.graph, model.default_opset(), options);
+    // The calibration passes run the graph `act eval` runs (BatchNorm folded, Conv epilogues
+    // fused, the tapped values kept), so they cost what plain forward passes cost; the loaded
+    // graph ran 2-4x slower than that on MobileNetV2 (docs/benchmarks.md (f)). A value the
+    // folding removed anyway (a Conv output that fed a BatchNorm) falls back to the graph as
+    // loaded.
+    Graph optimized = model.graph;
+    optimize_for_inference(optimized, model.default_opset(), OpRegistry::global(), options.taps);
+    bool all_kept = true;
+    for (const auto& v : options.taps) {
+      all_kept = all_kept && (optimized.producer(v).has_value() || optimized.is_graph_input(v));
+    }
+    Executor exec(all_kept ? optimized : model.graph, model.default_opset(), options);
     BatchOptions bo;
     bo.batch_size = batch_size;
     bo.limit = batch_size * batches;  // the first samples in file order, every call the same
