@@ -33,6 +33,7 @@ struct Executor::Plan {
   std::vector<ValueInfo> feed_infos;
   std::vector<int> output_slots;
   std::vector<int> tap_slots;
+  std::vector<bool> streamed;  // tap slots handed to on_tap only (stream_taps)
   std::vector<Step> steps;
   ExecutorOptions options;
   const OpRegistry* registry = nullptr;
@@ -143,7 +144,21 @@ Executor::Executor(const Graph& graph, std::int64_t opset, ExecutorOptions optio
   // Lifetimes: a value is released after its last reader unless it must survive the run.
   std::vector<bool> keep(p.slots.size(), p.options.tap_all);
   for (auto s : p.output_slots) keep[static_cast<std::size_t>(s)] = true;
-  for (auto s : p.tap_slots) keep[static_cast<std::size_t>(s)] = true;
+  std::vector<bool> computed(p.slots.size(), false);
+  for (const auto& step : p.steps) {
+    for (auto s : step.out) {
+      if (s >= 0) computed[static_cast<std::size_t>(s)] = true;
+    }
+  }
+  const bool stream = p.options.stream_taps && p.options.on_tap;
+  for (auto s : p.tap_slots) {
+    if (!stream || !computed[static_cast<std::size_t>(s)]) keep[static_cast<std::size_t>(s)] = true;
+  }
+  p.streamed.assign(p.slots.size(), false);
+  if (stream) {
+    for (auto s : p.tap_slots)
+      p.streamed[static_cast<std::size_t>(s)] = computed[static_cast<std::size_t>(s)];
+  }
   std::vector<int> last_reader(p.slots.size(), -1);
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
     for (auto s : p.steps[i].in) {
@@ -263,6 +278,7 @@ RunResult Executor::run(const std::vector<Tensor>& inputs) {
     }
   } else {
     for (auto s : p.tap_slots) {
+      if (p.streamed[static_cast<std::size_t>(s)]) continue;
       result.tapped[p.slot_names[static_cast<std::size_t>(s)]] =
           p.slots[static_cast<std::size_t>(s)];
     }

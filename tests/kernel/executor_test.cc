@@ -147,6 +147,33 @@ TEST(ExecutorTaps, OnTapCalledOncePerTappedValuePerRun) {
   EXPECT_EQ(calls, (std::map<std::string, int>{{"c", kRuns}, {"r", kRuns}}));
 }
 
+TEST(ExecutorTaps, StreamedTapsGoToTheCallbackOnlyWithTheValuesKeptTapsHave) {
+  const Graph g = chain();
+  ExecutorOptions kept;
+  kept.taps = {"x", "c", "r"};
+  const Tensor x = uniform({2, 3, 6, 6}, 30);
+  const RunResult want = Executor(g, kOpset, kept).run({{"x", x}});
+
+  std::map<std::string, Tensor> seen;
+  ExecutorOptions streamed = kept;
+  streamed.stream_taps = true;
+  streamed.on_tap = [&](const std::string& value, const Tensor& t) { seen[value] = t.clone(); };
+  Executor ex(g, kOpset, streamed);
+  for (int run = 0; run < 2; ++run) {
+    seen.clear();
+    const RunResult r = ex.run({{"x", x}});
+    // Computed values stream; the feed, which no node computes, comes back with the result.
+    ASSERT_EQ(seen.size(), 2U);
+    for (const std::string value : {"c", "r"}) {
+      SCOPED_TRACE(value);
+      expect_equal(seen.at(value), want.tapped.at(value));
+    }
+    ASSERT_EQ(r.tapped.size(), 1U);
+    expect_equal(r.tapped.at("x"), x);
+    expect_equal(r.outputs.at(0), want.outputs.at(0));
+  }
+}
+
 TEST(ExecutorTaps, OnTapWithoutTapsIsNeverCalled) {
   int calls = 0;
   ExecutorOptions opt;

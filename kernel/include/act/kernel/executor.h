@@ -26,8 +26,13 @@ struct ExecutorOptions {
   std::vector<std::string> taps;
   // Keep every value (autograd, debugging).
   bool tap_all = false;
-  // Called as soon as each tapped value is computed (streams observers without keeping it).
+  // Called as soon as each tapped value is computed.
   std::function<void(const std::string& value, const Tensor& tensor)> on_tap;
+  // With on_tap: computed taps go to on_tap only and are released after their last reader like
+  // any value, instead of being kept for RunResult::tapped (which then holds only taps no node
+  // computes: feeds and constants). Calibration streams this way; keeping every tapped
+  // activation of a batch alive had the allocator fetch fresh pages each batch.
+  bool stream_taps = false;
   // Check feeds against the declared input shapes (dims that are known must match).
   bool check_input_shapes = true;
   // Accumulate wall time per node (read with Executor::profile()); off by default because it
