@@ -38,45 +38,13 @@ TrainConfig:
     optimizer:
       type: Adam
 )");
-  auto args = [&](const std::string& out) {
-    return std::vector<std::string>{"compress",
-                                    "--config",
-                                    config,
-                                    "--model",
-                                    kBundledModel,
-                                    "--data",
-                                    train,
-                                    "--eval-data",
-                                    eval,
-                                    "--save-dir",
-                                    out,
-                                    "--plugin-dir",
-                                    kProbeDir,
-                                    "--checkpoint-iter",
-                                    "5",
-                                    "--threads",
-                                    "2"};
-  };
+  const auto args = checkpointed_compress(config, train, eval, {"--plugin-dir", kProbeDir});
 
-  const std::string full = dir.file("full");
-  ASSERT_EQ(wait_exit(spawn_act(args(full), dir.file("full.log"))), 0)
-      << read_bytes(dir.file("full.log"));
-
-  const std::string cut = dir.file("cut");
-  const pid_t pid = spawn_act(args(cut), dir.file("cut.log"));
-  const std::string ckpt = cut + "/checkpoint.actckpt";
-  // Kill as soon as a checkpoint past the first epoch exists.
-  const bool killed = kill_at_checkpoint(pid, ckpt, 25);
-  ASSERT_TRUE(killed) << "the run finished before a checkpoint appeared";
-  EXPECT_EQ(wait_exit(pid), -SIGKILL);
-  EXPECT_FALSE(fs::exists(cut + "/model.onnx")) << "a killed run left a model behind";
-
-  std::vector<std::string> again = args(cut);
-  again.push_back("--resume");
-  ASSERT_EQ(wait_exit(spawn_act(again, dir.file("resume.log"))), 0)
-      << read_bytes(dir.file("resume.log"));
-  EXPECT_NE(read_bytes(dir.file("resume.log")).find("resuming at step"), std::string::npos);
-  EXPECT_EQ(read_bytes(cut + "/model.onnx"), read_bytes(full + "/model.onnx"))
+  // Killed as soon as a checkpoint past the first epoch exists.
+  ResumeOutcome r;
+  ASSERT_NO_FATAL_FAILURE(r = run_killed_and_resumed(args, dir.path().string(), 25));
+  EXPECT_FALSE(r.resumed_model.empty());
+  EXPECT_EQ(r.resumed_model, r.full_model)
       << "the resumed run's model differs from the uninterrupted run's";
 }
 

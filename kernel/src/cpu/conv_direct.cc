@@ -21,13 +21,7 @@ constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
 // The calling thread's input copy. It runs a chunk of every parallel_for itself, and those
 // chunks take scratch_f32 for their output tiles, so the copy cannot share that buffer.
 float* input_scratch(std::int64_t n) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<std::int64_t>(buffer.size()) < n) {
-    buffer.clear();
-    buffer.shrink_to_fit();
-    buffer.resize(static_cast<std::size_t>(n));
-  }
-  return buffer.data();
+  return tagged_scratch_f32<struct DirectInputScratch>(n);
 }
 
 // Where one group of one image lives for the multiply: either the input itself (stride 1, no

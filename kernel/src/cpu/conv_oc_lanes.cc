@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "act/kernel/parallel.h"
+#include "cpu/nn_internal.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -138,14 +139,9 @@ struct Padded {
   }
 };
 
+// The copy every row item reads; each item's own scratch is on its stack.
 float* padded_scratch(std::int64_t n) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<std::int64_t>(buffer.size()) < n) {
-    buffer.clear();
-    buffer.shrink_to_fit();
-    buffer.resize(static_cast<std::size_t>(n));
-  }
-  return buffer.data();
+  return tagged_scratch_f32<struct OcLanesInputScratch>(n);
 }
 
 // Output rows of one image: `row` runs one row of one 32-channel block in register blocks of

@@ -23,13 +23,7 @@
 namespace act::cpu {
 
 float* scratch_f32(std::int64_t n) {
-  thread_local std::vector<float> buffer;
-  if (static_cast<std::int64_t>(buffer.size()) < n) {
-    buffer.clear();
-    buffer.shrink_to_fit();
-    buffer.resize(static_cast<std::size_t>(n));
-  }
-  return buffer.data();
+  return tagged_scratch_f32<struct GeneralScratch>(n);
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "act/kernel/op_registry.h"
 
@@ -32,5 +33,19 @@ inline std::pair<std::int64_t, std::int64_t> valid_range(std::int64_t offset, st
 // A per-thread float buffer of at least `n` elements, reused across calls so im2col and
 // friends do not allocate per run. Valid until the same thread asks again.
 float* scratch_f32(std::int64_t n);
+
+// The same with a buffer of its own per Tag, for data that must outlive the caller's other
+// scratch_f32 requests (an input copy that every parallel_for chunk reads, while the chunks
+// that run on the calling thread take scratch_f32 for their tiles).
+template <class Tag>
+float* tagged_scratch_f32(std::int64_t n) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < n) {
+    buffer.clear();
+    buffer.shrink_to_fit();
+    buffer.resize(static_cast<std::size_t>(n));
+  }
+  return buffer.data();
+}
 
 }  // namespace act::cpu

@@ -14,13 +14,11 @@
 namespace act::test {
 namespace {
 
-namespace fs = std::filesystem;
-
 TEST(DistillResume, QuantAwareWithDistillationResumesToTheSameBytes) {
   if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   ScratchDir dir;
   const std::string train = write_idx_subset("train", 640, dir.path(), "train");
-  fs::remove(dir.file("train-labels-idx1-ubyte"));  // nothing could read a label
+  std::filesystem::remove(dir.file("train-labels-idx1-ubyte"));  // nothing could read a label
   const std::string eval = write_idx_subset("t10k", 200, dir.path(), "t10k");
   const std::string config = dir.file("config.yaml");
   write_bytes(config, R"(
@@ -42,34 +40,15 @@ TrainConfig:
     optimizer:
       type: Adam
 )");
-  auto args = [&](const std::string& out) {
-    return std::vector<std::string>{"compress",    "--config",   config, "--model",
-                                    kBundledModel, "--data",     train,  "--eval-data",
-                                    eval,          "--save-dir", out,    "--checkpoint-iter",
-                                    "5",           "--threads",  "2"};
-  };
-  const std::string full = dir.file("full");
-  ASSERT_EQ(wait_exit(spawn_act(args(full), dir.file("full.log"))), 0)
-      << read_bytes(dir.file("full.log"));
-
-  EXPECT_NE(read_bytes(dir.file("full.log")).find("(distill+quant)"), std::string::npos)
-      << "not one stage of the distill and quant plugins: " << read_bytes(dir.file("full.log"));
-
-  const std::string cut = dir.file("cut");
-  const pid_t pid = spawn_act(args(cut), dir.file("cut.log"));
-  ASSERT_TRUE(kill_at_checkpoint(pid, cut + "/checkpoint.actckpt", 25))
-      << "the run finished before a checkpoint appeared: " << read_bytes(dir.file("cut.log"));
-  EXPECT_EQ(wait_exit(pid), -SIGKILL);
-  EXPECT_FALSE(fs::exists(cut + "/model.onnx")) << "a killed run left a model behind";
-
-  std::vector<std::string> again = args(cut);
-  again.push_back("--resume");
-  ASSERT_EQ(wait_exit(spawn_act(again, dir.file("resume.log"))), 0)
-      << read_bytes(dir.file("resume.log"));
-  EXPECT_NE(read_bytes(dir.file("resume.log")).find("resuming at step"), std::string::npos);
-  const std::string model = read_bytes(full + "/model.onnx");
-  EXPECT_NE(model.find("QuantizeLinear"), std::string::npos) << "the result is not quantized";
-  EXPECT_EQ(read_bytes(cut + "/model.onnx"), model)
+  const auto args = checkpointed_compress(config, train, eval);
+  ResumeOutcome r;
+  ASSERT_NO_FATAL_FAILURE(r = run_killed_and_resumed(args, dir.path().string(), 25));
+  EXPECT_NE(r.full_log.find("(distill+quant)"), std::string::npos)
+      << "not one stage of the distill and quant plugins: " << r.full_log;
+  EXPECT_NE(r.full_model.find("QuantizeLinear"), std::string::npos)
+      << "the result is not quantized";
+  EXPECT_FALSE(r.resumed_model.empty());
+  EXPECT_EQ(r.resumed_model, r.full_model)
       << "the resumed run's model differs from the uninterrupted run's";
 }
 

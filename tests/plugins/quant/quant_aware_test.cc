@@ -18,6 +18,7 @@
 #include "act/kernel/error.h"
 #include "compress/compress_test_util.h"
 #include "compress/spawn_act.h"
+#include "plugins/quant/ort_check.h"
 
 namespace act::test {
 namespace {
@@ -52,11 +53,8 @@ TEST_F(QuantAware, ExportThatOnnxRuntimeFusesAndScoresLikeOurFakeQuantSimulation
   const Model q = host::load_onnx(out);
   for (const Node& n : q.graph.nodes()) EXPECT_NE(n.domain, "act.quant") << n.name << " left over";
 
-  const std::string json = dir_.file("ort.json");
-  const std::string check = python() + " " ACT_SOURCE_DIR "/tests/plugins/quant/ort_check.py " +
-                            out + " " + dir_.file("ort_opt.onnx") + " > " + json;
-  ASSERT_EQ(std::system(check.c_str()), 0) << check;
-  const std::string ort = read_bytes(json);
+  const std::string ort = ort_check(out, dir_.path().string());
+  ASSERT_FALSE(ort.empty());
   EXPECT_EQ(number_after(ort, "QLinearConv"), 3.0) << ort;
   EXPECT_EQ(number_after(ort, "QGemm"), 1.0) << ort;
   EXPECT_EQ(number_after(ort, "QuantizeLinear"), 1.0) << ort;
@@ -163,47 +161,22 @@ TrainConfig:
     optimizer:
       type: Adam
 )");
-  auto args = [&](const std::string& out) {
-    return std::vector<std::string>{"compress",    "--config",   config, "--model",
-                                    kBundledModel, "--data",     train_, "--eval-data",
-                                    eval_,         "--save-dir", out,    "--checkpoint-iter",
-                                    "5",           "--threads",  "2"};
-  };
-  const std::string full = dir_.file("full");
-  ASSERT_EQ(wait_exit(spawn_act(args(full), dir_.file("full.log"))), 0)
-      << read_bytes(dir_.file("full.log"));
-
-  const std::string cut = dir_.file("cut");
-  const pid_t pid = spawn_act(args(cut), dir_.file("cut.log"));
-  const std::string ckpt = cut + "/checkpoint.actckpt";
-  bool killed = false;
-  for (int i = 0; i < 12000 && !killed; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (fs::exists(ckpt) && std::stoll(host::load_checkpoint(ckpt).meta.at("step")) >= 15) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-    }
-    int status = 0;
-    if (!killed && ::waitpid(pid, &status, WNOHANG) == pid) break;
-  }
-  ASSERT_TRUE(killed) << "the run finished before a checkpoint appeared";
-  EXPECT_EQ(wait_exit(pid), -SIGKILL);
+  const auto args = checkpointed_compress(config, train_, eval_);
   // The checkpoint carries the observers' ranges next to the parameters.
-  const host::Checkpoint ck = host::load_checkpoint(ckpt);
-  std::size_t ranges = 0, clips = 0;
-  for (const auto& [key, t] : ck.tensors) {
-    ranges += key.rfind("stat/", 0) == 0 && key.find("_qat_range") != std::string::npos;
-    clips += key.rfind("param/", 0) == 0 && key.find("_qat_alpha") != std::string::npos;
-  }
-  EXPECT_GT(ranges, 0U);
-  EXPECT_EQ(ranges, clips) << "one PACT clip per observed value";
-
-  std::vector<std::string> again = args(cut);
-  again.push_back("--resume");
-  ASSERT_EQ(wait_exit(spawn_act(again, dir_.file("resume.log"))), 0)
-      << read_bytes(dir_.file("resume.log"));
-  EXPECT_NE(read_bytes(dir_.file("resume.log")).find("resuming at step"), std::string::npos);
-  EXPECT_EQ(read_bytes(cut + "/model.onnx"), read_bytes(full + "/model.onnx"))
+  auto ranges_saved = [](const std::string& ckpt) {
+    const host::Checkpoint ck = host::load_checkpoint(ckpt);
+    std::size_t ranges = 0, clips = 0;
+    for (const auto& [key, t] : ck.tensors) {
+      ranges += key.rfind("stat/", 0) == 0 && key.find("_qat_range") != std::string::npos;
+      clips += key.rfind("param/", 0) == 0 && key.find("_qat_alpha") != std::string::npos;
+    }
+    EXPECT_GT(ranges, 0U);
+    EXPECT_EQ(ranges, clips) << "one PACT clip per observed value";
+  };
+  ResumeOutcome r;
+  ASSERT_NO_FATAL_FAILURE(r = run_killed_and_resumed(args, dir_.path().string(), 15, ranges_saved));
+  EXPECT_FALSE(r.resumed_model.empty());
+  EXPECT_EQ(r.resumed_model, r.full_model)
       << "the resumed run's model differs from the uninterrupted run's";
 }
 

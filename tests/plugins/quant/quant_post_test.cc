@@ -15,6 +15,7 @@
 #include "act/kernel/error.h"
 #include "compress/compress_test_util.h"
 #include "onnx/checker.h"
+#include "plugins/quant/ort_check.h"
 
 namespace act::test {
 namespace {
@@ -53,11 +54,8 @@ TEST_F(QuantPost, Int8QdqModelThatOnnxRuntimeFusesAndScoresLikeOurSimulation) {
   EXPECT_GT(before / after, 3.5) << report;
   EXPECT_LT(fs::file_size(out) * 2, fs::file_size(kBundledModel)) << "the file did not shrink";
 
-  const std::string json = dir_.file("ort.json");
-  const std::string check = python() + " " ACT_SOURCE_DIR "/tests/plugins/quant/ort_check.py " +
-                            out + " " + dir_.file("ort_opt.onnx") + " > " + json;
-  ASSERT_EQ(std::system(check.c_str()), 0) << check;
-  const std::string ort = read_bytes(json);
+  const std::string ort = ort_check(out, dir_.path().string());
+  ASSERT_FALSE(ort.empty());
   EXPECT_EQ(number_after(ort, "QLinearConv"), 3.0) << ort;
   EXPECT_EQ(number_after(ort, "QGemm"), 1.0) << ort;
   for (const char* float_op : {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "Relu"}) {
@@ -166,11 +164,8 @@ TEST_F(QuantPost, RegionWiseReconstructionLowersTheRegionErrorAndRunsInOnnxRunti
   const std::string out = dir_.file("out/model.onnx");
   EXPECT_NO_THROW(onnx::checker::check_model(out));
   if (!python_has("onnxruntime, onnx, numpy")) GTEST_SKIP() << "onnxruntime is not installed";
-  const std::string json = dir_.file("ort.json");
-  const std::string check = python() + " " ACT_SOURCE_DIR "/tests/plugins/quant/ort_check.py " +
-                            out + " " + dir_.file("ort_opt.onnx") + " > " + json;
-  ASSERT_EQ(std::system(check.c_str()), 0) << check;
-  const std::string ort = read_bytes(json);
+  const std::string ort = ort_check(out, dir_.path().string());
+  ASSERT_FALSE(ort.empty());
   EXPECT_EQ(number_after(ort, "QLinearConv"), 3.0) << ort;
   EXPECT_NEAR(number_after(ort, "top1"), ours, 0.001) << "ONNX Runtime and our simulation disagree";
 }
