@@ -150,10 +150,11 @@ void QuantAware::rewrite_graph(sdk::GraphEditorV1& editor) {
     init_batches_ = sink.batches();
   }
 
-  // Weights: fake-quantized exactly as write_qdq() will store them.
-  // write_qdq's rule: reduce_range takes the 8th bit only (the AVX2 trap is an 8-bit one).
-  const bool reduce = reduce_range_ && weight_bits_ == 8;
-  const std::int64_t qmax = (std::int64_t{1} << (weight_bits_ - (reduce ? 2 : 1))) - 1;
+  // Weights: fake-quantized exactly as write_qdq() will store them (its largest code).
+  WeightOptions codes;
+  codes.bits = weight_bits_;
+  codes.reduce_range = reduce_range_;
+  const std::int64_t qmax = weight_qmax(codes);
   for (const Target& t : plan.targets) {
     const std::string out = g.unique_name(t.weight + "_fake_quantized");
     Node n = op(g, "FakeQuantizeWeight", {t.weight}, out);

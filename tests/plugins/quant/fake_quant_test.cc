@@ -156,8 +156,8 @@ TEST_F(FakeQuant, WeightFakeQuantIsTheExportedInt8WeightDequantized) {
     fake.set_initializer("w", w);
     Node n = node("FakeQuantizeWeight", {"w"}, {"wq"}, kQatDomain);
     n.attrs.set("axis", std::int64_t{0});
-    // reduce_range takes the 8th bit only (the writer's rule).
-    n.attrs.set("qmax", std::int64_t{(1 << (bits - (reduce && bits == 8 ? 2 : 1))) - 1});
+    // The writer's own rule for the largest code (reduce_range narrows 8-bit weights only).
+    n.attrs.set("qmax", std::int64_t{weight_qmax(opts)});
     n.attrs.set("per_channel", std::int64_t{per_channel ? 1 : 0});
     fake.add_node(n);
     fake.add_output(ValueInfo{"wq"});

@@ -139,8 +139,8 @@ TEST(QdqPlacement, WrittenGraphMatchesTheFloatGraph) {
   }
 }
 
-// reduce_range drops a bit from 8-bit weights only: 2-bit weights keep their levels -1, 0, 1
-// instead of collapsing to 0.
+// reduce_range narrows 8-bit weights only (to [-64, 64], ONNX Runtime's range): 2-bit weights keep
+// their levels -1, 0, 1 instead of collapsing to 0.
 TEST(QdqPlacement, ReduceRangeLeavesNarrowWeightsAlone) {
   for (const int bits : {2, 4, 8}) {
     Graph g = residual_graph();
@@ -152,7 +152,7 @@ TEST(QdqPlacement, ReduceRangeLeavesNarrowWeightsAlone) {
     w.bits = bits;
     w.reduce_range = true;
     write_qdq(g, plan, quant, w);
-    const int qmax = bits == 8 ? 63 : (1 << (bits - 1)) - 1;
+    const int qmax = bits == 8 ? 64 : (1 << (bits - 1)) - 1;
     int largest = 0;
     for (const auto& [name, t] : g.initializers()) {
       if (t.dtype() != DType::kI8 || t.rank() < 2) continue;
