@@ -3,11 +3,51 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <mutex>
 #include <vector>
 
 #include "act/kernel/error.h"
+#include "act/kernel/parallel.h"
 
 namespace act::quant {
+
+namespace {
+
+// Elements per chunk of the calibrator's parallel passes.
+constexpr std::int64_t kChunk = 16384;
+
+struct Range {
+  float lo = INFINITY, hi = -INFINITY, finite = 0.0F;  // finite: 0 unless a value is not
+};
+
+Range range_of(const float* x, std::int64_t n) {
+  constexpr int kLanes = 16;
+  float lo[kLanes], hi[kLanes], fin[kLanes];
+  for (int j = 0; j < kLanes; ++j) lo[j] = INFINITY, hi[j] = -INFINITY, fin[j] = 0.0F;
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) {
+      const float v = x[i + j];
+      lo[j] = v < lo[j] ? v : lo[j];
+      hi[j] = v > hi[j] ? v : hi[j];
+      fin[j] += v - v;
+    }
+  }
+  Range r;
+  for (; i < n; ++i) {
+    r.lo = std::min(r.lo, x[i]);
+    r.hi = std::max(r.hi, x[i]);
+    r.finite += x[i] - x[i];
+  }
+  for (int j = 0; j < kLanes; ++j) {
+    r.lo = std::min(r.lo, lo[j]);
+    r.hi = std::max(r.hi, hi[j]);
+    r.finite += fin[j];
+  }
+  return r;
+}
+
+}  // namespace
 
 sdk::Status Calibrator::consume(std::int64_t batch, const char* value,
                                 const Tensor& tensor) noexcept {
@@ -18,32 +58,19 @@ sdk::Status Calibrator::consume(std::int64_t batch, const char* value,
     const float* x = tensor.data<float>();
     const std::int64_t n = tensor.numel();
     Stats& s = stats_[value];
-    // Range first, in a loop the compiler vectorizes (x - x is 0 exactly for finite x, NaN
-    // otherwise); the element that is not finite is looked for only when there is one.
-    // Sixteen independent lanes (not a reduction, so no fast-math is needed to vectorize).
-    constexpr int kLanes = 16;
-    float lo_l[kLanes], hi_l[kLanes], fin_l[kLanes];
-    for (int j = 0; j < kLanes; ++j) lo_l[j] = INFINITY, hi_l[j] = -INFINITY, fin_l[j] = 0.0F;
-    std::int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-      for (int j = 0; j < kLanes; ++j) {
-        const float v = x[i + j];
-        lo_l[j] = v < lo_l[j] ? v : lo_l[j];
-        hi_l[j] = v > hi_l[j] ? v : hi_l[j];
-        fin_l[j] += v - v;
-      }
-    }
+    // Range first, over chunks the pool shares out (the executor's worker would otherwise
+    // sleep through every tapped value), each in sixteen independent lanes the compiler
+    // vectorizes without fast-math; x - x is 0 for finite x and NaN otherwise, so the element
+    // that is not finite is looked for only when there is one.
     float lo = INFINITY, hi = -INFINITY, finite = 0.0F;
-    for (; i < n; ++i) {
-      lo = std::min(lo, x[i]);
-      hi = std::max(hi, x[i]);
-      finite += x[i] - x[i];
-    }
-    for (int j = 0; j < kLanes; ++j) {
-      lo = std::min(lo, lo_l[j]);
-      hi = std::max(hi, hi_l[j]);
-      finite += fin_l[j];
-    }
+    std::mutex merge;
+    parallel_for(n, kChunk, [&](std::int64_t b0, std::int64_t b1) {
+      const Range r = range_of(x + b0, b1 - b0);
+      const std::lock_guard<std::mutex> lock(merge);
+      lo = std::min(lo, r.lo);
+      hi = std::max(hi, r.hi);
+      finite += r.finite;
+    });
     if (finite != 0.0F || std::isnan(finite)) {
       for (std::int64_t i = 0; i < n; ++i) {
         ACT_CHECK(std::isfinite(x[i]), "calibration: activation '", value, "' is ", x[i],
@@ -83,26 +110,30 @@ void Calibrator::add_to_histogram(Stats& s, const float* x, std::int64_t n, floa
     s.hist[0] += static_cast<std::uint64_t>(n);
     return;
   }
-  // Four partial histograms, so consecutive elements in one bin (the zeros after a Relu, half
-  // of many tensors) do not wait on each other's increments.
+  // Per chunk, four partial histograms, so consecutive elements in one bin (the zeros after a
+  // Relu, half of many tensors) do not wait on each other's increments; chunks are shared out
+  // like the range pass and added under a lock.
   const float to_bin = static_cast<float>(kBins) / s.hist_range;
-  thread_local std::vector<std::uint32_t> part;
-  part.assign(4 * static_cast<std::size_t>(kBins), 0);
   const auto bin = [to_bin](float v) {
     return static_cast<std::size_t>(std::min(static_cast<int>(std::fabs(v) * to_bin), kBins - 1));
   };
-  std::int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    ++part[bin(x[i])];
-    ++part[kBins + bin(x[i + 1])];
-    ++part[2 * kBins + bin(x[i + 2])];
-    ++part[3 * kBins + bin(x[i + 3])];
-  }
-  for (; i < n; ++i) ++part[bin(x[i])];
-  for (std::size_t b = 0; b < static_cast<std::size_t>(kBins); ++b) {
-    s.hist[b] += static_cast<std::uint64_t>(part[b]) + part[kBins + b] + part[2 * kBins + b] +
-                 part[3 * kBins + b];
-  }
+  std::mutex merge;
+  parallel_for(n, kChunk, [&](std::int64_t b0, std::int64_t b1) {
+    std::vector<std::uint32_t> part(4 * static_cast<std::size_t>(kBins), 0);
+    std::int64_t i = b0;
+    for (; i + 4 <= b1; i += 4) {
+      ++part[bin(x[i])];
+      ++part[kBins + bin(x[i + 1])];
+      ++part[2 * kBins + bin(x[i + 2])];
+      ++part[3 * kBins + bin(x[i + 3])];
+    }
+    for (; i < b1; ++i) ++part[bin(x[i])];
+    const std::lock_guard<std::mutex> lock(merge);
+    for (std::size_t b = 0; b < static_cast<std::size_t>(kBins); ++b) {
+      s.hist[b] += static_cast<std::uint64_t>(part[b]) + part[kBins + b] + part[2 * kBins + b] +
+                   part[3 * kBins + b];
+    }
+  });
 }
 
 void Calibrator::add_to_channel_sums(Stats& s, const Tensor& t, int axis) {
