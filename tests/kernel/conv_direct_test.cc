@@ -156,28 +156,37 @@ TEST(ConvDirect, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
   set_num_threads(saved);
 }
 
-// Stride-1 shapes through Conv and FusedConv nodes: those the kernel sends to conv_direct
+// Shapes through Conv and FusedConv nodes: stride-1 ones the kernel sends to conv_direct
 // (unpadded windows, pointwise layers on large maps), the "same"-width padded ones it sends
-// to conv_packed's masked-load packing, and, where AVX-512 is compiled in, the windows with
-// K >= 64 and rows of 8+ pixels that go to conv_oc_lanes (13 -> 29 channels at 57x31, 64
-// channels at 9x9, the 5x5 window, three images of 9 channels); many pixel tiles, channel
+// to conv_packed's masked-load packing, and stride-2 ones that, where AVX-512 is compiled in,
+// go to conv_oc_lanes (K >= 64 and rows of 8+ pixels); many pixel tiles, channel
 // counts off the 6-row, 16-column and 32-lane blocks, in-place pointwise layers whose last
 // panel ends mid-way, and FusedConv's residual + activation.
 TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
   struct Shape4 {
-    std::int64_t n, c, m, h, w, k, pad;
+    std::int64_t n, c, m, h, w, k, pad, stride = 1;
   };
   const std::vector<Shape4> shapes = {
-      {1, 13, 29, 57, 31, 3, 1}, {1, 7, 70, 23, 45, 3, 0}, {1, 33, 17, 19, 21, 1, 0},
-      {2, 5, 11, 20, 20, 3, 1},  {1, 64, 64, 9, 9, 3, 1},  {1, 3, 8, 40, 38, 5, 2},
-      {1, 13, 29, 37, 31, 3, 0}, {3, 9, 14, 21, 19, 3, 0},
+      {1, 13, 29, 57, 31, 3, 1},
+      {1, 7, 70, 23, 45, 3, 0},
+      {1, 33, 17, 19, 21, 1, 0},
+      {2, 5, 11, 20, 20, 3, 1},
+      {1, 64, 64, 9, 9, 3, 1},
+      {1, 3, 8, 40, 38, 5, 2},
+      {1, 13, 29, 37, 31, 3, 0},
+      {3, 9, 14, 21, 19, 3, 0},
+      // Stride 2 (conv_oc_lanes where AVX-512 is compiled in): a 7x7 stem-like window, three
+      // images, 40 output channels (a partial 32-lane block), rows of 8 to 12 pixels.
+      {1, 3, 40, 61, 53, 7, 3, 2},
+      {3, 24, 33, 34, 36, 3, 1, 2},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     for (const auto& s : shapes) {
       for (bool fused : {false, true}) {
-        Case k{s.n, s.c, s.m, 1, s.h, s.w, s.k, s.k, 1, 1, 1, 1, s.pad, s.pad, s.pad, s.pad};
+        Case k{s.n,      s.c,      s.m, 1, s.h,   s.w,   s.k,   s.k,
+               s.stride, s.stride, 1,   1, s.pad, s.pad, s.pad, s.pad};
         const auto x = random_floats(k.n * k.c * k.h * k.w);
         const auto w = random_floats(k.m * k.c * k.kh * k.kw);
         const auto bias = random_floats(k.m);
@@ -189,6 +198,7 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
         };
         Attributes a;
         a.set("pads", std::vector<std::int64_t>{s.pad, s.pad, s.pad, s.pad});
+        a.set("strides", std::vector<std::int64_t>{s.stride, s.stride});
         cpu::ConvEpilogue epi;
         std::vector<Tensor> inputs = {tensor(x, {k.n, k.c, k.h, k.w}),
                                       tensor(w, {k.m, k.c, k.kh, k.kw}), tensor(bias, {k.m})};

@@ -20,6 +20,10 @@ constexpr std::int64_t kMaxPixels = 12;  // pixels per register block: 24 accumu
 // Fewer pixels per block leave too few accumulators: ResNet's 7x7 and 14x14 maps (blocks of 7)
 // and 4x4 maps ran at 0.5-0.95x conv_gemm's rate, 8-pixel blocks even (docs/benchmarks.md (d)).
 constexpr std::int64_t kMinPixels = 8;
+// Stride-1 layers stay on conv_gemm's shift-packed panels: this kernel was 4% faster on them at
+// one thread and 5% slower at two (ResNet-18's 64@56 and 128@28, latency_bench --profile 2),
+// while stride-2 layers gained 14-25% at both (docs/decisions.md, Kernel).
+constexpr int kStride = 2;
 
 std::int64_t padded_extent(const WindowGeometry& g, int axis) {
   return (g.out[axis] - 1) * g.stride[axis] + (g.kernel[axis] - 1) * g.dilation[axis] + 1;
@@ -31,7 +35,7 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
   const std::int64_t s = g.stride[1], ow = g.out[2];
   const std::int64_t blocks_per_row = (ow + kMaxPixels - 1) / kMaxPixels;
   return ACT_OC_LANES != 0 && group == 1 && g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 &&
-         g.pad_begin[0] == 0 && g.pad_end[0] == 0 && s == g.stride[2] && (s == 1 || s == 2) &&
+         g.pad_begin[0] == 0 && g.pad_end[0] == 0 && s == kStride && g.stride[2] == kStride &&
          taps > 1 && c * taps >= 64 && ow / blocks_per_row >= kMinPixels &&
          c * padded_extent(g, 1) * padded_extent(g, 2) < (std::int64_t{1} << 31);
 }
@@ -158,19 +162,15 @@ struct Rows {
   const ConvEpilogue& epi;
 
   void row(std::int64_t ob, std::int64_t oh) const {
-    const std::int64_t ow_n = g.out[2], out_plane = g.out[1] * ow_n, s = g.stride[1];
+    const std::int64_t ow_n = g.out[2], out_plane = g.out[1] * ow_n;
     const std::int64_t tiles = (ow_n + kMaxPixels - 1) / kMaxPixels;
     const std::int64_t oc0 = ob * kOcLanes, rows = std::min(kOcLanes, m - oc0);
     const float* w = packed + ob * kdim * kOcLanes;
     alignas(64) float out[kMaxPixels * kOcLanes];
     for (std::int64_t t = 0; t < tiles; ++t) {
       const std::int64_t q0 = t * ow_n / tiles, np = (t + 1) * ow_n / tiles - q0;
-      const float* x = xp + oh * s * p.wp + q0 * s;
-      if (s == 1) {
-        oc_block_n<1>(np, kdim, w, x, p.toff.data(), out);
-      } else {
-        oc_block_n<2>(np, kdim, w, x, p.toff.data(), out);
-      }
+      const float* x = xp + oh * kStride * p.wp + q0 * kStride;
+      oc_block_n<kStride>(np, kdim, w, x, p.toff.data(), out);
       const std::int64_t at = oc0 * out_plane + oh * ow_n + q0;
       float* dst = y + at;
       for (std::int64_t r = 0; r < rows; ++r) {

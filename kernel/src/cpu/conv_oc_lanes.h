@@ -27,9 +27,10 @@ namespace act::cpu {
 // Output channels per register block.
 inline constexpr std::int64_t kOcLanes = 32;
 
-// True when conv_oc_lanes handles the layer: AVX-512 compiled in, one group, a 2-D window with
-// equal strides of 1 or 2, and a K (c * kh * kw) of at least 64 that is not a stride-1 1x1
-// (those pointwise products have no window to exploit and stay on conv_gemm).
+// True when conv_oc_lanes handles the layer: AVX-512 compiled in, one group, a 2-D window
+// larger than 1x1 with stride 2 along both axes, K (c * kh * kw) of at least 64, and output
+// rows that split into blocks of 8 to 12 pixels (stride-1 layers stay on conv_gemm, see the
+// .cc for the measurements).
 bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c);
 
 // w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.
