@@ -47,7 +47,7 @@ void depthwise_3x3_s2(const WindowGeometry& g, const float* x, const float* w, c
   const std::int64_t blocks = (ow_n + 7) / 8;
   // Padded plane: rows 2 * oh + {0, 1, 2}; a block of 8 outputs at ow0 reads columns
   // [2 * ow0, 2 * ow0 + 18), so rows are 16 * blocks + 2 wide (zero past the input).
-  const std::int64_t hp = 2 * (oh_n - 1) + 3;
+  const std::int64_t hp = g.read_extent(1);
   const std::int64_t wp = 16 * blocks + 2;
   const std::int64_t c0 = std::min(pw, wp), c1 = std::clamp(iw_n + pw, c0, wp);
   const std::int64_t out_plane = oh_n * ow_n;

@@ -60,8 +60,7 @@ struct TapLayout {
     kdim = cg * kh_n * kw_n;
     in_plane = ih_n * iw_n;
     // The padded extent the outputs read.
-    const std::int64_t hp = (oh_n - 1) * sh + (kh_n - 1) * dh + 1;
-    const std::int64_t wp = (ow_n - 1) * sw + (kw_n - 1) * dw + 1;
+    const std::int64_t hp = geom.read_extent(1), wp = geom.read_extent(2);
     in_place = sh == 1 && sw == 1 && pt == 0 && pl == 0 && wp == iw_n && hp <= ih_n;
     hq = in_place ? ih_n : ceil_div(hp, sh);
     wq = in_place ? iw_n : ceil_div(wp, sw);

@@ -26,15 +26,36 @@ bool conv_gemm_available() {
 
 std::vector<float> pack_a(const float* a, std::int64_t m, std::int64_t k) {
   const std::int64_t blocks = (m + kMr - 1) / kMr;
-  std::vector<float> out(static_cast<std::size_t>(blocks * k * kMr), 0.0F);
+  std::vector<float> out(static_cast<std::size_t>(blocks * k * kMr));
+  pack_a_into(a, k, m, k, k * kMr, out.data());
+  return out;
+}
+
+void pack_a_into(const float* a, std::int64_t lda, std::int64_t m, std::int64_t k,
+                 std::int64_t panel_stride, float* dst) {
+  const std::int64_t blocks = (m + kMr - 1) / kMr;
   for (std::int64_t mb = 0; mb < blocks; ++mb) {
-    float* dst = out.data() + mb * k * kMr;
-    const std::int64_t rows = std::min(kMr, m - mb * kMr);
-    for (std::int64_t p = 0; p < k; ++p) {
-      for (std::int64_t r = 0; r < rows; ++r) dst[p * kMr + r] = a[(mb * kMr + r) * k + p];
+    const std::int64_t r0 = mb * kMr;
+    float* d = dst + mb * panel_stride;
+    std::int64_t p = 0;
+#if ACT_CONV_GEMM
+    // Eight readable rows (the block's six and two that are dropped): 8x8 register transposes.
+    if (r0 + 8 <= m) {
+      alignas(32) float tmp[64];
+      for (; p + 8 <= k; p += 8) {
+        transpose_8x8(a + r0 * lda + p, lda, tmp, 8);
+        for (std::int64_t e = 0; e < 8; ++e) {
+          std::memcpy(d + (p + e) * kMr, tmp + e * 8, kMr * sizeof(float));
+        }
+      }
+    }
+#endif
+    for (; p < k; ++p) {
+      for (std::int64_t r = 0; r < kMr; ++r) {
+        d[p * kMr + r] = r0 + r < m ? a[(r0 + r) * lda + p] : 0.0F;
+      }
     }
   }
-  return out;
 }
 
 void gemm_packed(const float* a_packed, const float* b_packed, std::int64_t m, std::int64_t n,

@@ -24,6 +24,12 @@ bool conv_gemm_available();
 // A (row-major M x K, leading dimension K) in the packed layout above.
 std::vector<float> pack_a(const float* a, std::int64_t m, std::int64_t k);
 
+// The same into `dst`, for A with leading dimension lda, row block mb starting at
+// dst + mb * panel_stride (K * kMr for a whole matrix; larger when several column ranges of
+// a wider packed A are filled one by one). Rows past m are zero.
+void pack_a_into(const float* a, std::int64_t lda, std::int64_t m, std::int64_t k,
+                 std::int64_t panel_stride, float* dst);
+
 // C[rows of blocks mb0..mb1) x n] = packed A * packed B, overwriting C. n may end mid-panel.
 void gemm_packed(const float* a_packed, const float* b_packed, std::int64_t m, std::int64_t n,
                  std::int64_t k, std::int64_t mb0, std::int64_t mb1, float* c, std::int64_t ldc);

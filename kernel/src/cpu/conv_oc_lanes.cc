@@ -24,10 +24,6 @@ constexpr std::int64_t kMinPixels = 8;
 // one thread and 5% slower at two (ResNet-18's 64@56 and 128@28, latency_bench --profile 2),
 // while stride-2 layers gained 14-25% at both (docs/decisions.md, Kernel).
 constexpr int kStride = 2;
-
-std::int64_t padded_extent(const WindowGeometry& g, int axis) {
-  return (g.out[axis] - 1) * g.stride[axis] + (g.kernel[axis] - 1) * g.dilation[axis] + 1;
-}
 }  // namespace
 
 bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c) {
@@ -37,7 +33,7 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
   return ACT_OC_LANES != 0 && group == 1 && g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 &&
          g.pad_begin[0] == 0 && g.pad_end[0] == 0 && s == kStride && g.stride[2] == kStride &&
          taps > 1 && c * taps >= 64 && ow / blocks_per_row >= kMinPixels &&
-         c * padded_extent(g, 1) * padded_extent(g, 2) < (std::int64_t{1} << 31);
+         c * g.read_extent(1) * g.read_extent(2) < (std::int64_t{1} << 31);
 }
 
 std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k) {
@@ -54,8 +50,8 @@ std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k)
 #if ACT_OC_LANES
 namespace {
 
-// out[j][0..32) = sum over k of x[toff[k] + j * S] * w[k][0..32), for j < NP.
-template <int NP, int S>
+// out[j][0..32) = sum over k of x[toff[k] + j * kStride] * w[k][0..32), for j < NP.
+template <int NP>
 [[gnu::always_inline]] inline void oc_block(std::int64_t kdim, const float* __restrict w,
                                             const float* __restrict x,
                                             const std::int32_t* __restrict toff,
@@ -69,7 +65,7 @@ template <int NP, int S>
     const float* xk = x + toff[k];
 #pragma GCC unroll 12
     for (int j = 0; j < NP; ++j) {
-      const __m512 v = _mm512_set1_ps(xk[j * S]);
+      const __m512 v = _mm512_set1_ps(xk[j * kStride]);
       lo[j] = _mm512_fmadd_ps(v, w0, lo[j]);
       hi[j] = _mm512_fmadd_ps(v, w1, hi[j]);
     }
@@ -82,20 +78,19 @@ template <int NP, int S>
 }
 
 // Blocks of 8 to 12 pixels (conv_oc_lanes_applicable keeps rows that would need fewer away).
-template <int S>
 void oc_block_n(std::int64_t np, std::int64_t kdim, const float* w, const float* x,
                 const std::int32_t* toff, float* out) {
   switch (np) {
     case 8:
-      return oc_block<8, S>(kdim, w, x, toff, out);
+      return oc_block<8>(kdim, w, x, toff, out);
     case 9:
-      return oc_block<9, S>(kdim, w, x, toff, out);
+      return oc_block<9>(kdim, w, x, toff, out);
     case 10:
-      return oc_block<10, S>(kdim, w, x, toff, out);
+      return oc_block<10>(kdim, w, x, toff, out);
     case 11:
-      return oc_block<11, S>(kdim, w, x, toff, out);
+      return oc_block<11>(kdim, w, x, toff, out);
     default:
-      return oc_block<12, S>(kdim, w, x, toff, out);
+      return oc_block<12>(kdim, w, x, toff, out);
   }
 }
 
@@ -106,8 +101,8 @@ struct Padded {
 
   Padded(const WindowGeometry& g, std::int64_t c) {
     const std::int64_t kh = g.kernel[1], kw = g.kernel[2];
-    hp = padded_extent(g, 1);
-    wp = padded_extent(g, 2);
+    hp = g.read_extent(1);
+    wp = g.read_extent(2);
     toff.resize(static_cast<std::size_t>(c * kh * kw));
     for (std::int64_t ci = 0; ci < c; ++ci) {
       for (std::int64_t a = 0; a < kh; ++a) {
@@ -170,7 +165,7 @@ struct Rows {
     for (std::int64_t t = 0; t < tiles; ++t) {
       const std::int64_t q0 = t * ow_n / tiles, np = (t + 1) * ow_n / tiles - q0;
       const float* x = xp + oh * kStride * p.wp + q0 * kStride;
-      oc_block_n<kStride>(np, kdim, w, x, p.toff.data(), out);
+      oc_block_n(np, kdim, w, x, p.toff.data(), out);
       const std::int64_t at = oc0 * out_plane + oh * ow_n + q0;
       float* dst = y + at;
       for (std::int64_t r = 0; r < rows; ++r) {

@@ -55,33 +55,6 @@ void to_channels_last(const float* x, std::int64_t cg, std::int64_t ih, std::int
   }
 }
 
-// dy [mg][pixels] into conv_gemm's packed A layout [mblock][k][kMr] at k = 0..pixels, rows
-// past mg zero; `panel` is the floats between row blocks (K * kMr).
-void pack_rows(const float* dy, std::int64_t mg, std::int64_t pixels, std::int64_t panel,
-               float* dst) {
-  const std::int64_t mblocks = (mg + kMr - 1) / kMr;
-  const std::int64_t p8 = pixels / 8 * 8;
-  alignas(32) float tmp[64];
-  for (std::int64_t mb = 0; mb < mblocks; ++mb) {
-    const std::int64_t r0 = mb * kMr;
-    float* d = dst + mb * panel;
-    std::int64_t p = 0;
-    if (r0 + 8 <= mg) {  // eight readable rows: the block's six and two that are dropped
-      for (; p < p8; p += 8) {
-        transpose_8x8(dy + r0 * pixels + p, pixels, tmp, 8);
-        for (std::int64_t e = 0; e < 8; ++e) {
-          std::memcpy(d + (p + e) * kMr, tmp + e * 8, kMr * sizeof(float));
-        }
-      }
-    }
-    for (; p < pixels; ++p) {
-      for (std::int64_t r = 0; r < kMr; ++r) {
-        d[p * kMr + r] = r0 + r < mg ? dy[(r0 + r) * pixels + p] : 0.0F;
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void weight_grad_taps(const WindowGeometry& g, std::int64_t cg, std::int64_t mg, const float* x,
@@ -91,8 +64,7 @@ void weight_grad_taps(const WindowGeometry& g, std::int64_t cg, std::int64_t mg,
   const std::int64_t kh = g.kernel[1], kw = g.kernel[2];
   const std::int64_t sh = g.stride[1], sw = g.stride[2], dh = g.dilation[1], dw = g.dilation[2];
   // The padded plane holds exactly what some window reads.
-  const std::int64_t hp = (oh - 1) * sh + (kh - 1) * dh + 1;
-  const std::int64_t wp = (ow - 1) * sw + (kw - 1) * dw + 1;
+  const std::int64_t hp = g.read_extent(1), wp = g.read_extent(2);
   const std::int64_t cgp = (cg + kNr - 1) / kNr * kNr, panels = cgp / kNr;
   // Floats per pixel of the planes. A product step reads one 64-byte line per pixel, kKc
   // pixels apart by this stride; a multiple of 256 bytes would put those lines in a few L1
@@ -110,7 +82,7 @@ void weight_grad_taps(const WindowGeometry& g, std::int64_t cg, std::int64_t mg,
   for (std::int64_t b = 0; b < images; ++b) {
     to_channels_last(x + b * x_stride, cg, ih, iw, hp, wp, ps, g.pad_begin[1], g.pad_begin[2],
                      xp + b * plane);
-    pack_rows(dy + b * dy_stride, mg, pixels, k * kMr, ap + b * pixels * kMr);
+    pack_a_into(dy + b * dy_stride, pixels, mg, pixels, k * kMr, ap + b * pixels * kMr);
   }
 
   // Step k of the product reads the planes at offset[k] plus its tap's offset.

@@ -279,14 +279,7 @@ void weight_grad_packed(const G& g, std::int64_t cg, std::int64_t mg, const floa
         for (std::int64_t i = 0; i < kNr; ++i) dst[q * kNr + i] = i < rows ? src[i * wb + q] : 0.0F;
       }
     }
-    for (std::int64_t mb = 0; mb < mblocks; ++mb) {
-      float* dst = ap + mb * wb * kMr;
-      for (std::int64_t r = 0; r < kMr; ++r) {
-        const std::int64_t row = mb * kMr + r;
-        const float* src = dy + row * out_plane + p0;
-        for (std::int64_t q = 0; q < wb; ++q) dst[q * kMr + r] = row < mg ? src[q] : 0.0F;
-      }
-    }
+    pack_a_into(dy + p0, out_plane, mg, wb, wb * kMr, ap);
     gemm_packed_groups(ap, bp, mg, kdim, 1, wb, 0, mblocks, acc, kdim, 0, true);
   }
 }
@@ -362,8 +355,8 @@ void depthwise_3x3(const G& g, const float* x, const float* w, const float* bias
   const std::int64_t ih_n = g.in[1], iw_n = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
   const std::int64_t s = g.stride[1], ph = g.pad_begin[1], pw = g.pad_begin[2];
   // Padded extent the outputs read: rows [0, (oh-1)*s + 3), columns [0, (ow-1)*s + 3).
-  const std::int64_t hp = (oh_n - 1) * s + 3;
-  const std::int64_t wp = ((ow_n - 1) * s + 3 + 1) / 2 * 2;  // even, for the stride-2 split
+  const std::int64_t hp = g.read_extent(1);
+  const std::int64_t wp = (g.read_extent(2) + 1) / 2 * 2;  // even, for the stride-2 split
   const std::int64_t half = wp / 2;
   parallel_for(batch * channels, 1, [&](std::int64_t p0, std::int64_t p1) {
     float* pad = scratch_f32(hp * wp * 2);

@@ -28,6 +28,11 @@ struct WindowGeometry {
   std::int64_t span(int i) const {
     return (kernel[static_cast<std::size_t>(i)] - 1) * dilation[static_cast<std::size_t>(i)] + 1;
   }
+  // Extent of the (padded) input that some window reads along axis i: all of it but what a
+  // stride skips past the last window.
+  std::int64_t read_extent(int i) const {
+    return (out[static_cast<std::size_t>(i)] - 1) * stride[static_cast<std::size_t>(i)] + span(i);
+  }
 };
 
 // Conv and pools. `op` names the op in error messages; `kernel` comes from kernel_shape or
