@@ -8,45 +8,13 @@
 
 #include "act/kernel/error.h"
 #include "act/kernel/parallel.h"
+#include "value_range.h"
 
 namespace act::quant {
 
 namespace {
-
-// Elements per chunk of the calibrator's parallel passes.
+// Elements per chunk of the histogram pass.
 constexpr std::int64_t kChunk = 16384;
-
-struct Range {
-  float lo = INFINITY, hi = -INFINITY, finite = 0.0F;  // finite: 0 unless a value is not
-};
-
-Range range_of(const float* x, std::int64_t n) {
-  constexpr int kLanes = 16;
-  float lo[kLanes], hi[kLanes], fin[kLanes];
-  for (int j = 0; j < kLanes; ++j) lo[j] = INFINITY, hi[j] = -INFINITY, fin[j] = 0.0F;
-  std::int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) {
-      const float v = x[i + j];
-      lo[j] = v < lo[j] ? v : lo[j];
-      hi[j] = v > hi[j] ? v : hi[j];
-      fin[j] += v - v;
-    }
-  }
-  Range r;
-  for (; i < n; ++i) {
-    r.lo = std::min(r.lo, x[i]);
-    r.hi = std::max(r.hi, x[i]);
-    r.finite += x[i] - x[i];
-  }
-  for (int j = 0; j < kLanes; ++j) {
-    r.lo = std::min(r.lo, lo[j]);
-    r.hi = std::max(r.hi, hi[j]);
-    r.finite += fin[j];
-  }
-  return r;
-}
-
 }  // namespace
 
 sdk::Status Calibrator::consume(std::int64_t batch, const char* value,
@@ -58,25 +26,16 @@ sdk::Status Calibrator::consume(std::int64_t batch, const char* value,
     const float* x = tensor.data<float>();
     const std::int64_t n = tensor.numel();
     Stats& s = stats_[value];
-    // Range first, over chunks the pool shares out (the executor's worker would otherwise
-    // sleep through every tapped value), each in sixteen independent lanes the compiler
-    // vectorizes without fast-math; x - x is 0 for finite x and NaN otherwise, so the element
-    // that is not finite is looked for only when there is one.
-    float lo = INFINITY, hi = -INFINITY, finite = 0.0F;
-    std::mutex merge;
-    parallel_for(n, kChunk, [&](std::int64_t b0, std::int64_t b1) {
-      const Range r = range_of(x + b0, b1 - b0);
-      const std::lock_guard<std::mutex> lock(merge);
-      lo = std::min(lo, r.lo);
-      hi = std::max(hi, r.hi);
-      finite += r.finite;
-    });
-    if (finite != 0.0F || std::isnan(finite)) {
+    // Range first (value_range.h); the element that is not finite is looked for only when
+    // there is one.
+    const ValueRange range = value_range(x, n);
+    if (!range.finite) {
       for (std::int64_t i = 0; i < n; ++i) {
         ACT_CHECK(std::isfinite(x[i]), "calibration: activation '", value, "' is ", x[i],
                   " in batch ", batch, " (element ", i, ")");
       }
     }
+    const float lo = range.lo, hi = range.hi;
     if (n == 0) return sdk::Status::success();
     s.min = s.batches == 0 ? lo : std::min(s.min, lo);
     s.max = s.batches == 0 ? hi : std::max(s.max, hi);

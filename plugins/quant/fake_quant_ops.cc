@@ -8,6 +8,7 @@
 #include "act/kernel/autograd.h"
 #include "act/kernel/error.h"
 #include "act/kernel/parallel.h"
+#include "value_range.h"
 
 namespace act::quant {
 namespace {
@@ -132,25 +133,11 @@ void quant_observe(KernelContext& ctx, Observer method, float rate, std::int64_t
   ACT_CHECK(state.dtype() == DType::kF32 && state.numel() == state_size(method, window),
             "QuantObserve: the state has ", state.numel(), " values, the observer needs ",
             state_size(method, window));
-  const std::int64_t blocks = blocks_of(x.numel());
-  std::vector<float> mins(static_cast<std::size_t>(blocks)), maxs(mins.size());
-  const float* in = x.data<float>();
-  parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
-    for (std::int64_t b = b0; b < b1; ++b) {
-      float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-      for (std::int64_t i = b * kBlock; i < std::min(x.numel(), (b + 1) * kBlock); ++i) {
-        lo = std::min(lo, in[i]);
-        hi = std::max(hi, in[i]);
-      }
-      mins[static_cast<std::size_t>(b)] = lo;
-      maxs[static_cast<std::size_t>(b)] = hi;
-    }
-  });
+  const ValueRange range = value_range(x.data<float>(), x.numel());
   Tensor& next = ctx.allocate(0, DType::kF32, state.shape());
   std::copy_n(state.data<float>(), state.numel(), next.data<float>());
   if (x.numel() == 0) return;
-  observe(method, rate, window, next.data<float>(), *std::min_element(mins.begin(), mins.end()),
-          *std::max_element(maxs.begin(), maxs.end()));
+  observe(method, rate, window, next.data<float>(), range.lo, range.hi);
 }
 
 // Output 0 takes input `j`'s type and shape.

@@ -7,6 +7,7 @@
 
 #include "act/kernel/op_registry.h"
 #include "quant_targets.h"
+#include "value_range.h"
 
 namespace act::quant {
 namespace {
@@ -24,8 +25,8 @@ class InitSink final : public sdk::ActivationSinkV1 {
       batches_ = std::max(batches_, batch + 1);
       const float* x = t.data<float>();
       if (t.numel() == 0) return sdk::Status::success();
-      const auto [lo, hi] = std::minmax_element(x, x + t.numel());
-      observe(method_, rate_, window_, states_.at(value).data(), *lo, *hi);
+      const ValueRange range = value_range(x, t.numel());
+      observe(method_, rate_, window_, states_.at(value).data(), range.lo, range.hi);
     } catch (const std::exception& e) {
       error_ = e.what();
       return sdk::Status::failure(error_.c_str());
