@@ -34,19 +34,18 @@ sdk::Status DatasetModelData::run(const Model& model, const char* const* values,
     ExecutorOptions options;
     for (std::size_t i = 0; i < count; ++i) options.taps.emplace_back(values[i]);
     // Each tapped value goes to the sink as soon as it is computed and is then released like
-    // any value (stream_taps): keeping every tapped activation of a batch alive had the
-    // allocator fetch fresh pages each batch.
+    // any value (stream_taps), so a pass holds no more memory than a plain forward pass.
     std::int64_t b = 0;
-    options.stream_taps = true;
-    options.on_tap = [&](const std::string& value, const Tensor& t) {
+    const auto feed = [&](const std::string& value, const Tensor& t) {
       const sdk::Status s = sink.consume(b, value.c_str(), t);
       if (!s.ok()) throw Error(s.error);
     };
-    // The calibration passes run the graph `act eval` runs (BatchNorm folded, Conv epilogues
-    // fused, the tapped values kept), so they cost what plain forward passes cost; the loaded
-    // graph ran 2-4x slower than that on MobileNetV2 (docs/benchmarks.md (f)). A value the
-    // folding removed anyway (a Conv output that fed a BatchNorm) falls back to the graph as
-    // loaded.
+    options.stream_taps = true;
+    options.on_tap = feed;
+    // The passes run the graph `act eval` runs (BatchNorm folded, Conv epilogues fused, the
+    // tapped values kept), so calibration is compared with the same forward pass it repeats.
+    // A value the folding removed anyway (a Conv output that fed a BatchNorm) falls back to
+    // the graph as loaded.
     Graph optimized = model.graph;
     optimize_for_inference(optimized, model.default_opset(), OpRegistry::global(), options.taps);
     bool all_kept = true;
@@ -63,10 +62,7 @@ sdk::Status DatasetModelData::run(const Model& model, const char* const* values,
       check_finite(batch.images, "calibration data");
       const RunResult r = exec.run({{input_, batch.images}});
       // Taps no node computes (the model's input) come back with the result.
-      for (const auto& [value, tensor] : r.tapped) {
-        const sdk::Status s = sink.consume(b, value.c_str(), tensor);
-        if (!s.ok()) return failure(s.error);
-      }
+      for (const auto& [value, tensor] : r.tapped) feed(value, tensor);
     }
     return sdk::Status::success();
   } catch (const std::exception& e) {

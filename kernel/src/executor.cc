@@ -150,14 +150,13 @@ Executor::Executor(const Graph& graph, std::int64_t opset, ExecutorOptions optio
       if (s >= 0) computed[static_cast<std::size_t>(s)] = true;
     }
   }
+  // Streamed taps live like any value; the others are kept for RunResult::tapped.
   const bool stream = p.options.stream_taps && p.options.on_tap;
-  for (auto s : p.tap_slots) {
-    if (!stream || !computed[static_cast<std::size_t>(s)]) keep[static_cast<std::size_t>(s)] = true;
-  }
   p.streamed.assign(p.slots.size(), false);
-  if (stream) {
-    for (auto s : p.tap_slots)
-      p.streamed[static_cast<std::size_t>(s)] = computed[static_cast<std::size_t>(s)];
+  for (auto s : p.tap_slots) {
+    const auto i = static_cast<std::size_t>(s);
+    p.streamed[i] = stream && computed[i];
+    if (!p.streamed[i]) keep[i] = true;
   }
   std::vector<int> last_reader(p.slots.size(), -1);
   for (std::size_t i = 0; i < p.steps.size(); ++i) {
