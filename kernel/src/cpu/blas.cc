@@ -17,6 +17,9 @@ void gemm_f32_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
     // first, which doubled the time of MobileNetV2's 1280 x 1000 head (0.65 against ONNX
     // Runtime's 0.33 ms, a pass bound by reading B once).
     const int incx = trans_a ? static_cast<int>(lda) : 1;
+    // sgemm never reads C when beta is 0; sgemv scales y by beta, which leaves a NaN in an
+    // uninitialized output as NaN in some OpenBLAS versions.
+    if (beta == 0.0F) std::fill(c, c + n, 0.0F);
     if (trans_b) {  // B is n x k
       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), alpha, b,
                   static_cast<int>(ldb), a, incx, beta, c, 1);
