@@ -36,3 +36,11 @@ def split(prefix, data_dir=DATA):
     x = images(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"))
     y = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz")).astype(np.int64)
     return x, y
+
+
+def predictions(session, x, batch=500):
+    """Top-1 classes of an ONNX Runtime session (or anything with its get_inputs/run) over the
+    images x, in batches so the whole test set need not go through in one run."""
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: x[i:i + batch]})[0].argmax(1)
+                           for i in range(0, len(x), batch)])

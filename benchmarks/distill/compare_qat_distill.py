@@ -79,10 +79,7 @@ def ort_top1(path, threads):
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    pred = np.concatenate([session.run(None, {name: x[i:i + 500]})[0].argmax(1)
-                           for i in range(0, len(x), 500)])
-    return float((pred == y).mean())
+    return float((fashion_idx.predictions(session, x) == y).mean())
 
 
 def act_compress(build, config, model, data, eval_data, out, threads, log):

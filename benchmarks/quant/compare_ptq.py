@@ -83,11 +83,7 @@ def session(path, threads, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL, opti
 
 
 def top1(path, x, y, threads):
-    s = session(path, threads)
-    name = s.get_inputs()[0].name
-    pred = np.concatenate([s.run(None, {name: x[i:i + 500]})[0].argmax(1)
-                           for i in range(0, len(x), 500)])
-    return float((pred == y).mean())
+    return float((fashion_idx.predictions(session(path, threads), x) == y).mean())
 
 
 def optimized_ops(path, work, tag):

@@ -7,7 +7,6 @@ import json
 import os
 import sys
 
-import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
@@ -19,9 +18,7 @@ def predict(path, x):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: x[i:i + 500]})[0].argmax(1)
-                           for i in range(0, len(x), 500)])
+    return fashion_idx.predictions(session, x)
 
 
 def main():

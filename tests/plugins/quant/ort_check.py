@@ -8,7 +8,6 @@ import json
 import os
 import sys
 
-import numpy as np
 import onnx
 import onnxruntime as ort
 
@@ -25,9 +24,7 @@ def main():
     options.optimized_model_filepath = optimized
     options.intra_op_num_threads = 2
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    pred = np.concatenate([session.run(None, {name: x[i:i + 500]})[0].argmax(1)
-                           for i in range(0, len(x), 500)])
+    pred = fashion_idx.predictions(session, x)
     ops = collections.Counter(n.op_type for n in onnx.load(optimized).graph.node)
     print(json.dumps({"top1": float((pred == y).mean()), "ops": ops}))
 
