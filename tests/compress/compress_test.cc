@@ -78,15 +78,6 @@ TrainConfig:
       type: Momentum
 )";
 
-std::string error_of(const host::CompressOptions& o) {
-  try {
-    host::compress(o);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 const Tensor& weight(const Model& m, const std::string& name) {
   const Tensor* t = m.graph.initializer(name);
   EXPECT_NE(t, nullptr) << name;
@@ -147,7 +138,7 @@ TrainConfig:
 
 TEST_F(Compress, UnknownSectionIsAnErrorWithASuggestion) {
   const std::string e =
-      error_of(options(config(std::string("QuantAwre:\n  l2_weight: 0\n") + kTrain)));
+      compress_error(options(config(std::string("QuantAwre:\n  l2_weight: 0\n") + kTrain)));
   EXPECT_NE(e.find("config.yaml:1: section 'QuantAwre' is not a section any installed plugin "
                    "handles; did you mean 'QuantAware'?"),
             std::string::npos)
@@ -156,7 +147,7 @@ TEST_F(Compress, UnknownSectionIsAnErrorWithASuggestion) {
 
 TEST_F(Compress, SectionOfAMissingPluginNamesThePluginToInstall) {
   const std::string e =
-      error_of(options(config(std::string("ASPPrune:\n  ratio: 0.5\n") + kTrain)));
+      compress_error(options(config(std::string("ASPPrune:\n  ratio: 0.5\n") + kTrain)));
   EXPECT_NE(e.find("section 'ASPPrune' is handled by the 'asp' plugin, which is not installed"),
             std::string::npos)
       << e;
@@ -164,7 +155,7 @@ TEST_F(Compress, SectionOfAMissingPluginNamesThePluginToInstall) {
 
 TEST_F(Compress, AnUnknownKeyInAStrategySectionNamesSectionAndKey) {
   const std::string e =
-      error_of(options(config(std::string("Distillation:\n  l2_wieght: 1\n") + kTrain)));
+      compress_error(options(config(std::string("Distillation:\n  l2_wieght: 1\n") + kTrain)));
   EXPECT_NE(e.find("plugin 'probe' (Distillation) configure: Distillation: unknown key "
                    "'l2_wieght'; did you mean 'l2_weight'?"),
             std::string::npos)
@@ -230,7 +221,7 @@ TEST_F(Compress, SecondStageRunsTenPercentOfTheStepsAtATenthOfTheRate) {
 }
 
 TEST_F(Compress, AFaultyRewriteFailsRightAfterItsStepNamingThePlugin) {
-  const std::string e = error_of(options(config(std::string(R"(
+  const std::string e = compress_error(options(config(std::string(R"(
 Distillation:
   l2_weight: 0
 QuantAware:
@@ -269,7 +260,7 @@ TrainConfig:
 }
 
 TEST_F(Compress, OriginMetricFarFromTheMeasuredOneIsRefused) {
-  const std::string e = error_of(options(config(R"(
+  const std::string e = compress_error(options(config(R"(
 TrainConfig:
   train_iter: 5
   learning_rate: 0.01

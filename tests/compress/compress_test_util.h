@@ -68,6 +68,16 @@ inline std::string write_idx_subset(const std::string& split, std::int64_t count
 }
 
 // Reads everything written to `file` since it was opened.
+// What host::compress(o) threw, or "(no error)".
+inline std::string compress_error(const host::CompressOptions& o) {
+  try {
+    host::compress(o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 inline std::string slurp(std::FILE* file) {
   std::fflush(file);
   std::rewind(file);

@@ -118,18 +118,9 @@ class Distill : public ::testing::Test {
     return o;
   }
 
-  std::string error_of(const host::CompressOptions& o) {
-    try {
-      host::compress(o);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
-
   // A refusal: the message, no training step, no output, the input model untouched.
   void expect_refused(const std::string& yaml, const std::string& message) {
-    const std::string e = error_of(options(yaml));
+    const std::string e = compress_error(options(yaml));
     EXPECT_NE(e.find(message), std::string::npos) << e;
     const std::string log = slurp(log_.get());
     EXPECT_EQ(log.find(" step "), std::string::npos) << log;
