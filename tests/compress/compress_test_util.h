@@ -15,6 +15,7 @@
 #include "act/host/compress.h"
 #include "act/host/dataset.h"
 #include "act/kernel/error.h"
+#include "error_of.h"
 #include "host/test_util.h"
 
 namespace act::test {
@@ -68,14 +69,9 @@ inline std::string write_idx_subset(const std::string& split, std::int64_t count
 }
 
 // Reads everything written to `file` since it was opened.
-// What host::compress(o) threw, or "(no error)".
+// The message host::compress(o) fails with (error_of.h).
 inline std::string compress_error(const host::CompressOptions& o) {
-  try {
-    host::compress(o);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return error_of([&] { host::compress(o); });
 }
 
 inline std::string slurp(std::FILE* file) {
@@ -124,15 +120,8 @@ class CompressFixture : public ::testing::Test {
     return o;
   }
 
-  // The message compress() fails with, or "(no error)".
-  std::string error_of(const std::string& yaml) {
-    try {
-      host::compress(options(yaml));
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "(no error)";
-  }
+  // The message compress() fails with for this config.
+  std::string error_of(const std::string& yaml) { return compress_error(options(yaml)); }
 
   ScratchDir dir_;
   std::string train_, eval_;

@@ -76,12 +76,7 @@ TEST(Checkpoint, CorruptedOrTruncatedFilesAreRefusedByName) {
   std::string bytes = read_bytes(dir.file("c"));
   auto error_for = [&](const std::string& content) {
     write_bytes(dir.file("bad"), content);
-    try {
-      host::load_checkpoint(dir.file("bad"));
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
+    return error_of([&] { host::load_checkpoint(dir.file("bad")); });
   };
   std::string flipped = bytes;
   flipped[40] = static_cast<char>(flipped[40] ^ 0x10);

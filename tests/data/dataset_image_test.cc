@@ -4,6 +4,7 @@
 
 #include "act/host/dataset.h"
 #include "act/kernel/error.h"
+#include "error_of.h"
 #include "test_util.h"
 
 namespace act::host {
@@ -18,15 +19,6 @@ Tensor pattern(std::int64_t h, std::int64_t w, std::int64_t c, int seed) {
   for (std::int64_t i = 0; i < t.numel(); ++i)
     p[i] = static_cast<std::uint8_t>((i * 29 + seed * 71) % 256);
   return t;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 TEST(DatasetImage, PngRoundTripsExactly) {

@@ -5,21 +5,13 @@
 
 #include "act/host/dataset.h"
 #include "act/kernel/error.h"
+#include "error_of.h"
 #include "test_util.h"
 
 namespace act::host {
 namespace {
 
 using act::test::ScratchDir;
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 double formula(bool u8, bool floating, std::int64_t i) {
   const double v =

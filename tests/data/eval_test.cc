@@ -9,21 +9,13 @@
 #include "act/host/evaluate.h"
 #include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
+#include "error_of.h"
 #include "test_util.h"
 
 namespace act::host {
 namespace {
 
 using act::test::ScratchDir;
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 // x [batch, 1, 2, 5] -> Flatten -> y [batch, 10]: the scores are the pixels themselves.
 Model flatten_model(std::int64_t batch_dim, std::int64_t h = 2, std::int64_t w = 5) {

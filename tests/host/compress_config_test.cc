@@ -15,21 +15,13 @@
 #include "act/kernel/error.h"
 #include "act/sdk/config_reader.h"
 #include "act/sdk/host_objects.h"
+#include "error_of.h"
 #include "test_util.h"
 
 namespace act::host {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string parse_error(const std::string& yaml) {
   return error_of([&] { parse_compress_config(yaml, "cfg.yaml"); });

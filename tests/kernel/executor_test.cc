@@ -10,6 +10,7 @@
 
 #include "act/kernel/graph.h"
 #include "act/kernel/passes.h"
+#include "error_of.h"
 #include "kernel_test_util.h"
 
 namespace act {
@@ -72,15 +73,6 @@ void expect_equal(const Tensor& got, const Tensor& want) {
   for (std::int64_t i = 0; i < want.numel(); ++i) {
     ASSERT_EQ(got.get_as_double(i), want.get_as_double(i)) << "element " << i;
   }
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no act::Error thrown>";
 }
 
 // ---- taps

@@ -11,19 +11,11 @@
 
 #include "act/kernel/error.h"
 #include "act/sdk/host_objects.h"
+#include "error_of.h"
 #include "host/test_util.h"
 
 namespace act::sdk {
 namespace {
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(KeyValueConfig, ViewsKeysInOrderAndValuesByKey) {
   KeyValueConfig config("QuantAware", {{"weight_bits", "8"}, {"activation_bits", "8"}});

@@ -18,6 +18,7 @@
 #include "distill_losses.h"
 #include "distill_nodes.h"
 #include "distill_spec.h"
+#include "error_of.h"
 #include "host/test_util.h"
 #include "teacher_merge.h"
 
@@ -27,15 +28,6 @@ namespace {
 using distill::LossKind;
 
 const std::string kModel = ACT_SOURCE_DIR "/models/fashion_cnn.onnx";
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 distill::DistillSpec spec_of(const std::string& section,
                              std::vector<std::pair<std::string, std::string>> entries) {

@@ -17,6 +17,7 @@
 #include "act/kernel/error.h"
 #include "act/kernel/executor.h"
 #include "adaround.h"
+#include "error_of.h"
 #include "gram_collector.h"
 #include "kernel/kernel_test_util.h"
 #include "qdq_writer.h"
@@ -232,15 +233,6 @@ TEST(RegionFinder, APlainCnnGivesOneRegionPerLayer) {
     EXPECT_EQ(r.targets.size(), 1U);
     EXPECT_EQ(r.inputs, std::vector<std::string>{r.start}) << "a chain has one input";
   }
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(RegionFinder, BadEndsAreNamed) {
