@@ -1,10 +1,14 @@
 // Convolution throughput through the Executor for typical ResNet and MobileNetV2 layers.
 //
-// Usage: conv_bench
+// Usage: conv_bench [NAME-SUBSTRING]
 // For each layer: GFLOP/s of the Conv node (batch 1) with 1 thread and all threads, and, for
 // GEMM-lowered layers, the ratio to a bare gemm_f32 of the same im2col shape (what im2col and
-// the executor cost on top of the GEMM). Best-of-3 timings; other load lowers them.
+// the executor cost on top of the GEMM). Best-of-3 timings; other load lowers them. "cold" is
+// the best of 20 single calls each after a 96 MiB write that evicts the caches: the weights and
+// input come from memory, as they do for a layer inside a whole model.
+#include <algorithm>
 #include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,9 +31,19 @@ act::Tensor filled(act::Shape shape, float v) {
   return t;
 }
 
+// Writes a buffer larger than the last-level cache, so the next call finds nothing cached.
+void evict_caches() {
+  static std::vector<char> junk(std::size_t{96} << 20);
+  static char round = 0;
+  ++round;
+  for (std::size_t i = 0; i < junk.size(); i += 64) junk[i] = round;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // Optional: only the layers whose name contains argv[1].
+  const std::string only = argc > 1 ? argv[1] : "";
   using act::bench::time_per_call;
   const std::vector<Layer> layers = {
       {"resnet 3x3 64->64 @56", 64, 64, 56, 3, 1, 1},
@@ -49,11 +63,12 @@ int main() {
       {"mbv2 dw3x3 960 @7", 960, 960, 7, 3, 1, 960},
   };
   const int hw = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  std::printf("%-28s %7s %10s %10s %16s\n", "layer (batch 1)", "threads", "ms", "GFLOP/s",
-              "vs bare GEMM");
+  std::printf("%-28s %7s %10s %10s %16s %10s %12s\n", "layer (batch 1)", "threads", "ms", "GFLOP/s",
+              "vs bare GEMM", "cold ms", "cold GFLOP/s");
   for (int threads : {1, hw}) {
     act::set_num_threads(threads);
     for (const auto& l : layers) {
+      if (!only.empty() && std::string(l.name).find(only) == std::string::npos) continue;
       const long pad = l.k / 2;
       const long out = (l.hw + 2 * pad - l.k) / l.stride + 1;
       act::Graph g;
@@ -78,6 +93,15 @@ int main() {
       act::Executor ex(g, 17);
       const std::vector<act::Tensor> feeds{filled({1, l.c, l.hw, l.hw}, 0.1F)};
       const double t = time_per_call([&] { ex.run(feeds); });
+      // The same call with the caches emptied before it, as in a whole model, where each
+      // layer's weights were evicted by the layers that ran since its last call.
+      double cold = 1e30;
+      for (int r = 0; r < 20; ++r) {
+        evict_caches();
+        const double t0 = act::bench::now_s();
+        ex.run(feeds);
+        cold = std::min(cold, act::bench::now_s() - t0);
+      }
       const double flops = 2.0 * l.m * (l.c / l.group) * l.k * l.k * out * out;
       char ratio[32] = "-";
       if (l.group == 1) {
@@ -90,8 +114,8 @@ int main() {
         });
         std::snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * tg / t);
       }
-      std::printf("%-28s %7d %10.3f %10.1f %16s\n", l.name, threads, t * 1e3, flops / t / 1e9,
-                  ratio);
+      std::printf("%-28s %7d %10.3f %10.1f %16s %10.3f %12.1f\n", l.name, threads, t * 1e3,
+                  flops / t / 1e9, ratio, cold * 1e3, flops / cold / 1e9);
     }
     if (hw == 1) break;
   }

@@ -159,7 +159,7 @@ TEST(ConvDirect, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
 // Shapes through Conv and FusedConv nodes: stride-1 ones the kernel sends to conv_direct
 // (unpadded windows, pointwise layers on large maps), the "same"-width padded ones it sends
 // to conv_packed's masked-load packing, and stride-2 ones that, where AVX-512 is compiled in,
-// go to conv_oc_lanes (K >= 64 and rows of 8+ pixels); many pixel tiles, channel
+// go to conv_oc_lanes (K >= 64 and rows of 7+ pixels, stride 1 or 2); many pixel tiles, channel
 // counts off the 6-row, 16-column and 32-lane blocks, in-place pointwise layers whose last
 // panel ends mid-way, and FusedConv's residual + activation.
 TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
@@ -179,6 +179,10 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       // images, 40 output channels (a partial 32-lane block), rows of 8 to 12 pixels.
       {1, 3, 40, 61, 53, 7, 3, 2},
       {3, 24, 33, 34, 36, 3, 1, 2},
+      // Stride 1 on conv_oc_lanes: rows of exactly 7 pixels (a ResNet 7x7 stage), 70 channels
+      // (two full 32-lane blocks and six), and 14-pixel rows split into two blocks of 7.
+      {1, 40, 70, 7, 7, 3, 1},
+      {2, 16, 35, 14, 14, 3, 1},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {

@@ -78,3 +78,29 @@ TEST(CpuAllocator, LargeBlocksAreReusedAndEveryBlockIsAligned) {
 
 }  // namespace
 }  // namespace act
+
+namespace act {
+namespace {
+
+// Kernels cache what they derive from a tensor (a Conv's packed weights) under its version, so
+// reads must leave the version alone and every mutable access must move it. When const reads
+// bumped it, every Conv call repacked its weights (docs/decisions.md, Kernel).
+TEST(TensorVersion, ConstReadsLeaveItAndMutableAccessBumpsIt) {
+  Tensor t(DType::kF32, {4});
+  const Tensor& read_only = t;
+  const std::uint64_t before = t.version();
+  EXPECT_NE(read_only.data<float>(), nullptr);
+  EXPECT_NE(read_only.raw_data(), nullptr);
+  EXPECT_EQ(read_only.values<float>().size(), 4U);
+  EXPECT_EQ(t.version(), before);
+  t.data<float>()[0] = 1.0F;
+  const std::uint64_t after_write = t.version();
+  EXPECT_GT(after_write, before);
+  const Tensor view = t.reshaped({2, 2});  // shares the storage, and so the version
+  EXPECT_EQ(view.version(), after_write);
+  EXPECT_FLOAT_EQ(view.data<float>()[0], 1.0F);
+  EXPECT_EQ(t.version(), after_write);
+}
+
+}  // namespace
+}  // namespace act

@@ -17,13 +17,11 @@ namespace act::cpu {
 
 namespace {
 constexpr std::int64_t kMaxPixels = 12;  // pixels per register block: 24 accumulators
-// Fewer pixels per block leave too few accumulators: ResNet's 7x7 and 14x14 maps (blocks of 7)
-// and 4x4 maps ran at 0.5-0.95x conv_gemm's rate, 8-pixel blocks even (docs/benchmarks.md (d)).
-constexpr std::int64_t kMinPixels = 8;
-// Stride-1 layers stay on conv_gemm's shift-packed panels: this kernel was 4% faster on them at
-// one thread and 5% slower at two (ResNet-18's 64@56 and 128@28, latency_bench --profile 2),
-// while stride-2 layers gained 14-25% at both (docs/decisions.md, Kernel).
-constexpr int kStride = 2;
+// Seven pixels (14 accumulators) still keep the FMA pipes full: ResNet's 512-channel 7x7 layer
+// runs at 111 GFLOP/s of the one-core 116 peak (conv_bench). Fewer (4x4 maps) are left to
+// conv_gemm. Earlier measurements that had 7-pixel blocks losing were taken while every call
+// repacked its weights (docs/decisions.md, Kernel).
+constexpr std::int64_t kMinPixels = 7;
 }  // namespace
 
 bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c) {
@@ -31,7 +29,7 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
   const std::int64_t s = g.stride[1], ow = g.out[2];
   const std::int64_t blocks_per_row = (ow + kMaxPixels - 1) / kMaxPixels;
   return ACT_OC_LANES != 0 && group == 1 && g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 &&
-         g.pad_begin[0] == 0 && g.pad_end[0] == 0 && s == kStride && g.stride[2] == kStride &&
+         g.pad_begin[0] == 0 && g.pad_end[0] == 0 && (s == 1 || s == 2) && g.stride[2] == s &&
          taps > 1 && c * taps >= 64 && ow / blocks_per_row >= kMinPixels &&
          c * g.read_extent(1) * g.read_extent(2) < (std::int64_t{1} << 31);
 }
@@ -50,8 +48,8 @@ std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k)
 #if ACT_OC_LANES
 namespace {
 
-// out[j][0..32) = sum over k of x[toff[k] + j * kStride] * w[k][0..32), for j < NP.
-template <int NP>
+// out[j][0..32) = sum over k of x[toff[k] + j * S] * w[k][0..32), for j < NP.
+template <int NP, int S>
 [[gnu::always_inline]] inline void oc_block(std::int64_t kdim, const float* __restrict w,
                                             const float* __restrict x,
                                             const std::int32_t* __restrict toff,
@@ -65,7 +63,7 @@ template <int NP>
     const float* xk = x + toff[k];
 #pragma GCC unroll 12
     for (int j = 0; j < NP; ++j) {
-      const __m512 v = _mm512_set1_ps(xk[j * kStride]);
+      const __m512 v = _mm512_set1_ps(xk[j * S]);
       lo[j] = _mm512_fmadd_ps(v, w0, lo[j]);
       hi[j] = _mm512_fmadd_ps(v, w1, hi[j]);
     }
@@ -77,20 +75,23 @@ template <int NP>
   }
 }
 
-// Blocks of 8 to 12 pixels (conv_oc_lanes_applicable keeps rows that would need fewer away).
+// Blocks of 7 to 12 pixels (conv_oc_lanes_applicable keeps rows that would need fewer away).
+template <int S>
 void oc_block_n(std::int64_t np, std::int64_t kdim, const float* w, const float* x,
                 const std::int32_t* toff, float* out) {
   switch (np) {
+    case 7:
+      return oc_block<7, S>(kdim, w, x, toff, out);
     case 8:
-      return oc_block<8>(kdim, w, x, toff, out);
+      return oc_block<8, S>(kdim, w, x, toff, out);
     case 9:
-      return oc_block<9>(kdim, w, x, toff, out);
+      return oc_block<9, S>(kdim, w, x, toff, out);
     case 10:
-      return oc_block<10>(kdim, w, x, toff, out);
+      return oc_block<10, S>(kdim, w, x, toff, out);
     case 11:
-      return oc_block<11>(kdim, w, x, toff, out);
+      return oc_block<11, S>(kdim, w, x, toff, out);
     default:
-      return oc_block<12>(kdim, w, x, toff, out);
+      return oc_block<12, S>(kdim, w, x, toff, out);
   }
 }
 
@@ -164,8 +165,13 @@ struct Rows {
     alignas(64) float out[kMaxPixels * kOcLanes];
     for (std::int64_t t = 0; t < tiles; ++t) {
       const std::int64_t q0 = t * ow_n / tiles, np = (t + 1) * ow_n / tiles - q0;
-      const float* x = xp + oh * kStride * p.wp + q0 * kStride;
-      oc_block_n(np, kdim, w, x, p.toff.data(), out);
+      const std::int64_t s = g.stride[2];
+      const float* x = xp + oh * g.stride[1] * p.wp + q0 * s;
+      if (s == 1) {
+        oc_block_n<1>(np, kdim, w, x, p.toff.data(), out);
+      } else {
+        oc_block_n<2>(np, kdim, w, x, p.toff.data(), out);
+      }
       const std::int64_t at = oc0 * out_plane + oh * ow_n + q0;
       float* dst = y + at;
       for (std::int64_t r = 0; r < rows; ++r) {

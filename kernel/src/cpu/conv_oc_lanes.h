@@ -6,7 +6,7 @@
 //
 // Why a second forward path: conv_gemm's 6x16 block (six accumulators, pixels as lanes) needs
 // the input packed into 16-pixel panels and wastes lanes on maps whose width is not a multiple
-// of 16 (ResNet's 7x7 stage used 49 of 64 columns and ran at 42-57 GFLOP/s). This block reuses
+// of 16 (ResNet's 7x7 stage used 49 of 64 columns and ran at 65-70 GFLOP/s). This block reuses
 // each weight vector for up to 12 pixels and each input float for 32 channels, which is the
 // register blocking oneDNN's kernels use (docs/benchmarks.md (d) and (e)).
 //
@@ -28,9 +28,8 @@ namespace act::cpu {
 inline constexpr std::int64_t kOcLanes = 32;
 
 // True when conv_oc_lanes handles the layer: AVX-512 compiled in, one group, a 2-D window
-// larger than 1x1 with stride 2 along both axes, K (c * kh * kw) of at least 64, and output
-// rows that split into blocks of 8 to 12 pixels (stride-1 layers stay on conv_gemm, see the
-// .cc for the measurements).
+// larger than 1x1 with stride 1 or 2 (the same along both axes), K (c * kh * kw) of at least
+// 64, and output rows that split into blocks of 7 to 12 pixels.
 bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c);
 
 // w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.

@@ -779,7 +779,8 @@ class ConvKernel final : public OpKernel {
       packed_m_ = m;
       packed_k_ = kdim;
     }
-    // Stride-1 2-D layers read the input in place (conv_direct.h), except those conv_packed
+    // Layers conv_oc_lanes takes (AVX-512, stride 1 or 2, rows of 7+ pixels, K >= 64) go there.
+    // Other stride-1 2-D layers read the input in place (conv_direct.h), except those conv_packed
     // packs by masked loads (shift_packable: "same" width, e.g. every padded 3x3 of a
     // ResNet), whose contiguous, aligned panels ran 1.3-1.6x faster than conv_direct's tap
     // rows (docs/benchmarks.md (e), third pass). Also measured slower on conv_direct: strided

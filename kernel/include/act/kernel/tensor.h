@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "act/kernel/device.h"
@@ -83,7 +84,7 @@ class Tensor {
   // Changes whenever someone takes mutable access to the storage (see Storage::data()).
   std::uint64_t version() const { return storage_ ? storage_->version() : 0; }
   const void* raw_data() const {
-    return storage_ ? static_cast<const char*>(storage_->data()) : nullptr;
+    return storage_ ? static_cast<const char*>(std::as_const(*storage_).data()) : nullptr;
   }
   // Typed access; throws act::Error if T does not match dtype().
   template <typename T>
