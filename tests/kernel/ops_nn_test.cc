@@ -238,9 +238,10 @@ std::pair<std::vector<float>, std::vector<float>> ref_conv_grads(const Tensor& x
 }
 
 TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
-  // Covers both ways ConvGradInput runs (stride 1 and at least 48 input channels per group as
-  // a convolution with flipped weights, with dilation, asymmetric pads, groups and 1x1;
-  // otherwise through col2im), and the forward Conv's batched small-map path.
+  // Covers the ways ConvGradInput runs (stride 1 and at least 48 input channels per group as
+  // a convolution with flipped weights, on conv_oc_lanes or conv_gemm, with dilation,
+  // asymmetric pads, groups and 1x1; otherwise through col2im), and the forward Conv's batched
+  // small-map paths.
   struct Case {
     Shape x, w;
     std::int64_t group;
@@ -279,6 +280,9 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       {{2, 12, 20, 20}, {6, 12, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
       {{2, 16, 32, 32}, {8, 16, 1, 1}, 1, {{1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}},
       {{2, 40, 18, 17}, {14, 20, 5, 3}, 2, {{5, 3}, {1, 1}, {1, 1}, {2, 0}, {1, 1}}},
+      // conv_oc_lanes (AVX-512): the forward batch weights-outer and ConvGradInput with the
+      // input channels as lanes; 70 channels (a partial 32-lane block), dilation, 7-wide rows.
+      {{2, 70, 9, 7}, {40, 70, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
   };
   auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
     Graph g;

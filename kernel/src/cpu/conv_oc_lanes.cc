@@ -22,6 +22,8 @@ constexpr std::int64_t kMaxPixels = 12;  // pixels per register block: 24 accumu
 // conv_gemm. Earlier measurements that had 7-pixel blocks losing were taken while every call
 // repacked its weights (docs/decisions.md, Kernel).
 constexpr std::int64_t kMinPixels = 7;
+// Batches whose zero-bordered copies fit in this many floats (4 MiB) run weights-outer.
+constexpr std::int64_t kBatchCopyFloats = std::int64_t{1} << 20;
 }  // namespace
 
 bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c) {
@@ -212,10 +214,32 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
                 y + b * out_image,
                 epi};
   };
+  const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes, oh_n = g.out[1];
+  const std::int64_t image_copy = p.size(c);
+  if (n >= num_threads() && n * image_copy <= kBatchCopyFloats) {
+    // Small maps (ResNet's 8x8 and 7x7 stages in training): each image uses every weight only
+    // a few dozen times, so weights-outer order keeps a block's weights in L2 while all the
+    // images pass; the copies of the whole batch are made first and stay in L2/L3.
+    float* xp = padded_scratch(n * image_copy);
+    parallel_for(n * c, 8, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) {
+        const std::int64_t b = i / c, ch = i % c;
+        p.copy(g, x + b * in_image, ch, ch + 1, xp + b * image_copy);
+      }
+    });
+    parallel_for(blocks * n, 1, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) {
+        const std::int64_t ob = i / n, b = i % n;
+        const Rows r = rows_of(b, xp + b * image_copy);
+        for (std::int64_t oh = 0; oh < oh_n; ++oh) r.row(ob, oh);
+      }
+    });
+    return;
+  }
   if (n >= num_threads()) {
     // A share of the images per thread, each copied and multiplied while hot.
     parallel_for(n, 1, [&](std::int64_t b0, std::int64_t b1) {
-      float* xp = padded_scratch(p.size(c));
+      float* xp = padded_scratch(image_copy);
       for (std::int64_t b = b0; b < b1; ++b) {
         p.copy(g, x + b * in_image, 0, c, xp);
         rows_of(b, xp).image();
@@ -225,8 +249,7 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
   }
   // Fewer images than threads (batch-1 inference): the copy, then (channel block, row) items
   // are shared out; contiguous items keep a thread on one block's weights.
-  const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes, oh_n = g.out[1];
-  float* xp = padded_scratch(p.size(c));
+  float* xp = padded_scratch(image_copy);
   for (std::int64_t b = 0; b < n; ++b) {
     parallel_for(
         c, 8, [&](std::int64_t c0, std::int64_t c1) { p.copy(g, x + b * in_image, c0, c1, xp); });

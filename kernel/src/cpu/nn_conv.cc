@@ -997,6 +997,27 @@ class ConvGradKernel final : public OpKernel {
     const std::int64_t k = mg * ksize;  // inner dimension of the transposed convolution
     const std::int64_t blocks = (cg + kMr - 1) / kMr;
     const float* wd = w.data<float>();
+    if (group_ == 1 && conv_oc_lanes_applicable(t, 1, m)) {
+      // Input channels as the lanes (conv_oc_lanes.h), the same block the forward pass runs:
+      // A'[ci][mi * ksize + kk] = W[mi][ci][ksize - 1 - kk] as [ceil(c / 32)][k][32].
+      const std::int64_t lane_blocks = (c + kOcLanes - 1) / kOcLanes;
+      flipped_lanes_.assign(static_cast<std::size_t>(lane_blocks * k * kOcLanes), 0.0F);
+      parallel_for(lane_blocks, 1, [&](std::int64_t cb0, std::int64_t cb1) {
+        for (std::int64_t cb = cb0; cb < cb1; ++cb) {
+          const std::int64_t lanes = std::min(kOcLanes, c - cb * kOcLanes);
+          float* dst = flipped_lanes_.data() + cb * k * kOcLanes;
+          for (std::int64_t mi = 0; mi < m; ++mi) {
+            const float* wm = wd + (mi * c + cb * kOcLanes) * ksize;
+            for (std::int64_t kk = 0; kk < ksize; ++kk) {
+              float* d = dst + (mi * ksize + kk) * kOcLanes;
+              for (std::int64_t r = 0; r < lanes; ++r) d[r] = wm[r * ksize + ksize - 1 - kk];
+            }
+          }
+        }
+      });
+      conv_oc_lanes(t, flipped_lanes_, dyd, nullptr, nullptr, dxd, n, m, c, ConvEpilogue{});
+      return true;
+    }
     // Per group, A'[ci][mi * ksize + kk] = W[mi][ci][ksize - 1 - kk] in conv_gemm's A layout.
     flipped_.resize(static_cast<std::size_t>(group_));
     for (std::int64_t gi = 0; gi < group_; ++gi) {
@@ -1099,6 +1120,7 @@ class ConvGradKernel final : public OpKernel {
   std::int64_t group_;
   bool weight_;
   std::vector<std::vector<float>> flipped_;  // ConvGradInput: per group, conv_gemm A layout
+  std::vector<float> flipped_lanes_;         // ConvGradInput on conv_oc_lanes: its layout
   std::vector<float> partials_;              // ConvGradWeight: dW of threads 1.. (weight_by_images)
 };
 
