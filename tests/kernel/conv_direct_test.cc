@@ -183,6 +183,10 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       // (two full 32-lane blocks and six), and 14-pixel rows split into two blocks of 7.
       {1, 40, 70, 7, 7, 3, 1},
       {2, 16, 35, 14, 14, 3, 1},
+      // Rows of 4 to 6 pixels two at a time, an odd last row with the one above; FusedConv's
+      // residual and Relu on the kept rows only.
+      {1, 24, 40, 5, 5, 3, 1},
+      {1, 16, 33, 9, 9, 3, 1, 2},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {

@@ -283,6 +283,10 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       // conv_oc_lanes (AVX-512): the forward batch weights-outer and ConvGradInput with the
       // input channels as lanes; 70 channels (a partial 32-lane block), dilation, 7-wide rows.
       {{2, 70, 9, 7}, {40, 70, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
+      // Rows of 4 to 6 pixels go two at a time; an odd row count leaves one row to ride with
+      // the row above. Stride 2 (5 rows of 5) and stride 1 (3 rows of 4).
+      {{3, 40, 10, 10}, {36, 40, 3, 3}, 1, {{3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}}},
+      {{2, 64, 3, 4}, {33, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
   };
   auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
     Graph g;

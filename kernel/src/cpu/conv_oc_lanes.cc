@@ -22,6 +22,9 @@ constexpr std::int64_t kMaxPixels = 12;  // pixels per register block: 24 accumu
 // conv_gemm. Earlier measurements that had 7-pixel blocks losing were taken while every call
 // repacked its weights (docs/decisions.md, Kernel).
 constexpr std::int64_t kMinPixels = 7;
+// Rows narrower than kMinPixels (4 to 6 pixels: the 4x4 maps of a ResNet on 32x32 images) go
+// two at a time, 8 to 12 pixels per block.
+constexpr std::int64_t kMinPairWidth = 4;
 // Batches whose zero-bordered copies fit in this many floats (4 MiB) run weights-outer.
 constexpr std::int64_t kBatchCopyFloats = std::int64_t{1} << 20;
 }  // namespace
@@ -32,7 +35,9 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
   const std::int64_t blocks_per_row = (ow + kMaxPixels - 1) / kMaxPixels;
   return ACT_OC_LANES != 0 && group == 1 && g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 &&
          g.pad_begin[0] == 0 && g.pad_end[0] == 0 && (s == 1 || s == 2) && g.stride[2] == s &&
-         taps > 1 && c * taps >= 64 && ow / blocks_per_row >= kMinPixels &&
+         taps > 1 && c * taps >= 64 &&
+         (ow / blocks_per_row >= kMinPixels ||
+          (ow >= kMinPairWidth && ow < kMinPixels && g.out[1] >= 2)) &&
          c * g.read_extent(1) * g.read_extent(2) < (std::int64_t{1} << 31);
 }
 
@@ -74,6 +79,52 @@ template <int NP, int S>
   for (int j = 0; j < NP; ++j) {
     _mm512_storeu_ps(out + j * kOcLanes, lo[j]);
     _mm512_storeu_ps(out + j * kOcLanes + 16, hi[j]);
+  }
+}
+
+// The same for two rows of W pixels each, the second row_pitch floats after the first:
+// out[r * W + j] for pixel j of row r.
+template <int W, int S>
+[[gnu::always_inline]] inline void oc_block_pair(std::int64_t kdim, const float* __restrict w,
+                                                 const float* __restrict x,
+                                                 const std::int32_t* __restrict toff,
+                                                 std::int64_t row_pitch, float* __restrict out) {
+  __m512 lo[2 * W], hi[2 * W];
+#pragma GCC unroll 12
+  for (int j = 0; j < 2 * W; ++j) lo[j] = hi[j] = _mm512_setzero_ps();
+  for (std::int64_t k = 0; k < kdim; ++k) {
+    const __m512 w0 = _mm512_loadu_ps(w + k * kOcLanes);
+    const __m512 w1 = _mm512_loadu_ps(w + k * kOcLanes + 16);
+    const float* x0 = x + toff[k];
+    const float* x1 = x0 + row_pitch;
+#pragma GCC unroll 6
+    for (int j = 0; j < W; ++j) {
+      const __m512 v = _mm512_set1_ps(x0[j * S]);
+      lo[j] = _mm512_fmadd_ps(v, w0, lo[j]);
+      hi[j] = _mm512_fmadd_ps(v, w1, hi[j]);
+      const __m512 u = _mm512_set1_ps(x1[j * S]);
+      lo[W + j] = _mm512_fmadd_ps(u, w0, lo[W + j]);
+      hi[W + j] = _mm512_fmadd_ps(u, w1, hi[W + j]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int j = 0; j < 2 * W; ++j) {
+    _mm512_storeu_ps(out + j * kOcLanes, lo[j]);
+    _mm512_storeu_ps(out + j * kOcLanes + 16, hi[j]);
+  }
+}
+
+// Row pairs of 4 to 6 pixels.
+template <int S>
+void oc_block_pair_n(std::int64_t width, std::int64_t kdim, const float* w, const float* x,
+                     const std::int32_t* toff, std::int64_t row_pitch, float* out) {
+  switch (width) {
+    case 4:
+      return oc_block_pair<4, S>(kdim, w, x, toff, row_pitch, out);
+    case 5:
+      return oc_block_pair<5, S>(kdim, w, x, toff, row_pitch, out);
+    default:
+      return oc_block_pair<6, S>(kdim, w, x, toff, row_pitch, out);
   }
 }
 
@@ -184,12 +235,51 @@ struct Rows {
     }
   }
 
+  // Rows oh and oh + 1 of a narrow map (4 to 6 pixels) in one register block; only `keep`
+  // rows from row `first` (oh or oh + 1) are written, so an odd last row can ride along with
+  // the row above it without that row being written twice.
+  void row_pair(std::int64_t ob, std::int64_t oh, std::int64_t first, std::int64_t keep) const {
+    const std::int64_t ow_n = g.out[2], out_plane = g.out[1] * ow_n;
+    const std::int64_t oc0 = ob * kOcLanes, rows = std::min(kOcLanes, m - oc0);
+    const float* w = packed + ob * kdim * kOcLanes;
+    alignas(64) float out[kMaxPixels * kOcLanes];
+    const std::int64_t pitch = g.stride[1] * p.wp;
+    const float* x = xp + oh * pitch;
+    if (g.stride[2] == 1) {
+      oc_block_pair_n<1>(ow_n, kdim, w, x, p.toff.data(), pitch, out);
+    } else {
+      oc_block_pair_n<2>(ow_n, kdim, w, x, p.toff.data(), pitch, out);
+    }
+    // The kept rows are consecutive in y: keep * ow_n pixels from (first, 0).
+    const float* src = out + (first - oh) * ow_n * kOcLanes;
+    const std::int64_t np = keep * ow_n, at = oc0 * out_plane + first * ow_n;
+    float* dst = y + at;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t j = 0; j < np; ++j) dst[r * out_plane + j] = src[j * kOcLanes + r];
+    }
+    epi.apply(dst, out_plane, rows, np, bias != nullptr ? bias + oc0 : nullptr,
+              sum != nullptr ? sum + at : nullptr, out_plane);
+  }
+
+  // Output rows per work item: two for narrow maps, one otherwise.
+  std::int64_t rows_per_item() const { return g.out[2] < kMinPixels ? 2 : 1; }
+
+  // Rows [oh, oh + rows_per_item()) of block ob, clamped to the map.
+  void rows(std::int64_t ob, std::int64_t oh) const {
+    if (rows_per_item() == 1) return row(ob, oh);
+    if (oh + 1 < g.out[1]) return row_pair(ob, oh, oh, 2);
+    row_pair(ob, oh - 1, oh, 1);  // an odd last row, computed with the one above
+  }
+
+  // Row items of one block.
+  std::int64_t items() const { return (g.out[1] + rows_per_item() - 1) / rows_per_item(); }
+
   // Every row of every block, on the calling thread; a block's weights stay in L2 while its
   // rows pass.
   void image() const {
     const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes;
     for (std::int64_t ob = 0; ob < blocks; ++ob) {
-      for (std::int64_t oh = 0; oh < g.out[1]; ++oh) row(ob, oh);
+      for (std::int64_t i = 0; i < items(); ++i) rows(ob, i * rows_per_item());
     }
   }
 };
@@ -214,7 +304,7 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
                 y + b * out_image,
                 epi};
   };
-  const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes, oh_n = g.out[1];
+  const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes;
   const std::int64_t image_copy = p.size(c);
   if (n >= num_threads() && n * image_copy <= kBatchCopyFloats) {
     // Small maps (ResNet's 8x8 and 7x7 stages in training): each image uses every weight only
@@ -231,7 +321,7 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
       for (std::int64_t i = i0; i < i1; ++i) {
         const std::int64_t ob = i / n, b = i % n;
         const Rows r = rows_of(b, xp + b * image_copy);
-        for (std::int64_t oh = 0; oh < oh_n; ++oh) r.row(ob, oh);
+        for (std::int64_t i = 0; i < r.items(); ++i) r.rows(ob, i * r.rows_per_item());
       }
     });
     return;
@@ -254,8 +344,9 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
     parallel_for(
         c, 8, [&](std::int64_t c0, std::int64_t c1) { p.copy(g, x + b * in_image, c0, c1, xp); });
     const Rows r = rows_of(b, xp);
-    parallel_for(blocks * oh_n, 1, [&](std::int64_t i0, std::int64_t i1) {
-      for (std::int64_t i = i0; i < i1; ++i) r.row(i / oh_n, i % oh_n);
+    const std::int64_t items = r.items(), per = r.rows_per_item();
+    parallel_for(blocks * items, 1, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) r.rows(i / items, i % items * per);
     });
   }
 }
