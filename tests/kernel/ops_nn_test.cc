@@ -609,6 +609,77 @@ TEST(OpsNn, MatMulBroadcastsBatchesAndVectors) {
 
 // ---- norms
 
+// BatchNormalization's training gradient against a double-precision reference, on channels
+// whose values sit far from zero (mean 1000, spread 0.5) or whose first image is offset from
+// the rest (the kernel's shift is the first image's plane mean), planes of 37 (not a multiple
+// of the 16 lanes), with and without the Relu output that masks dY.
+TEST(OpsNn, BatchNormTrainingGradMatchesDoubleReferenceFarFromZero) {
+  const std::int64_t n = 4, c = 3, hw = 37;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> noise(0.0F, 0.5F);
+  Tensor x(DType::kF32, {n, c, hw}), dy(DType::kF32, {n, c, hw}), r(DType::kF32, {n, c, hw});
+  const float offset[3] = {1000.0F, -50.0F, 0.0F};
+  for (std::int64_t b = 0; b < n; ++b) {
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      for (std::int64_t i = 0; i < hw; ++i) {
+        const std::int64_t j = (b * c + ch) * hw + i;
+        x.data<float>()[j] = offset[ch] + (ch == 1 && b == 0 ? 2.0F : 0.0F) + noise(rng);
+        dy.data<float>()[j] = noise(rng);
+        r.data<float>()[j] = noise(rng);  // about half positive
+      }
+    }
+  }
+  const Tensor scale = Tensor::from_vector<float>({c}, {0.7F, -1.3F, 2.0F});
+  for (bool masked : {false, true}) {
+    Graph g;
+    Node node = test::make_node("bn_grad", "BatchNormTrainingGrad", {"dy", "x", "scale"},
+                                {"dx", "dscale", "dbias"}, Attributes{}, "act");
+    std::map<std::string, Tensor> feeds{{"dy", dy}, {"x", x}, {"scale", scale}};
+    if (masked) {
+      node.inputs.push_back("r");
+      feeds["r"] = r;
+    }
+    for (const auto& [name, t] : feeds) g.add_input(ValueInfo{name});
+    g.add_node(node);
+    for (const char* out : {"dx", "dscale", "dbias"}) g.add_output(ValueInfo{out});
+    const auto outs = Executor(g, 17).run(feeds).outputs;
+    const double count = static_cast<double>(n * hw), eps = 1e-5;
+    for (std::int64_t ch = 0; ch < c; ++ch) {
+      auto at = [&](std::int64_t b, std::int64_t i) { return (b * c + ch) * hw + i; };
+      auto grad = [&](std::int64_t j) {
+        return masked && r.data<float>()[j] <= 0.0F ? 0.0 : double{dy.data<float>()[j]};
+      };
+      double sum = 0, sq = 0, sum_g = 0, sum_gx = 0;
+      for (std::int64_t b = 0; b < n; ++b)
+        for (std::int64_t i = 0; i < hw; ++i) sum += x.data<float>()[at(b, i)];
+      const double mean = sum / count;
+      for (std::int64_t b = 0; b < n; ++b) {
+        for (std::int64_t i = 0; i < hw; ++i) {
+          const double d = x.data<float>()[at(b, i)] - mean;
+          sq += d * d;
+          sum_g += grad(at(b, i));
+          sum_gx += grad(at(b, i)) * d;
+        }
+      }
+      const double invstd = 1.0 / std::sqrt(sq / count + eps);
+      SCOPED_TRACE("channel " + std::to_string(ch) + (masked ? " masked" : ""));
+      EXPECT_NEAR(outs[2].data<float>()[ch], sum_g, 1e-4 * (1.0 + std::fabs(sum_g)));
+      EXPECT_NEAR(outs[1].data<float>()[ch], sum_gx * invstd,
+                  2e-3 * (1.0 + std::fabs(sum_gx * invstd)));
+      for (std::int64_t b = 0; b < n; ++b) {
+        for (std::int64_t i = 0; i < hw; ++i) {
+          const std::int64_t j = at(b, i);
+          const double xhat = (x.data<float>()[j] - mean) * invstd;
+          const double want = scale.data<float>()[ch] * invstd *
+                              (grad(j) - sum_g / count - xhat * sum_gx * invstd / count);
+          ASSERT_NEAR(outs[0].data<float>()[j], want, 2e-3 * (1.0 + std::fabs(want)))
+              << "image " << b << " pixel " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(OpsNn, BatchNormInferenceAndTrainingStatistics) {
   const std::int64_t n = 2, c = 3, hw = 5;
   const Tensor x = random_tensor({n, c, hw}), scale = random_tensor({c}), bias = random_tensor({c}),
