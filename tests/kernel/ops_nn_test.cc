@@ -287,6 +287,11 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       // the row above. Stride 2 (5 rows of 5) and stride 1 (3 rows of 4).
       {{3, 40, 10, 10}, {36, 40, 3, 3}, 1, {{3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}}},
       {{2, 64, 3, 4}, {33, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      // Strided ConvGradInput phase by phase (conv_grad_input_phases): asymmetric pads and rows
+      // of 8 or 9; stride 3 with a 5x5 window (phases of one and two taps, rows of 7 and pairs
+      // of 6); the 10x10 case above has pairs of 5 and an odd phase row count.
+      {{2, 35, 17, 16}, {20, 35, 3, 3}, 1, {{3, 3}, {2, 2}, {1, 1}, {1, 0}, {0, 1}}},
+      {{2, 33, 20, 20}, {24, 33, 5, 5}, 1, {{5, 5}, {3, 3}, {1, 1}, {2, 2}, {2, 2}}},
   };
   auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
     Graph g;

@@ -356,4 +356,276 @@ void conv_oc_lanes(const WindowGeometry&, const std::vector<float>&, const float
                    const ConvEpilogue&) {}
 #endif
 
+// ConvGradInput of a strided layer, one stride phase at a time. Pixel (i, j) of phase (a, b)
+// is dX pixel (sh * i + a, sw * j + b); the taps that reach it are those with
+// (a + pad_h - kh * dil_h) divisible by sh (likewise along w), each reading dY at
+// (i + eh, j + ew), e = (a + pad - k * dil) / s. So each phase is a stride-1 correlation of a
+// zero-bordered dY with a subset of the taps, on the same register blocks as the forward.
+namespace {
+
+struct PhaseAxis {
+  std::vector<std::int64_t> taps, shifts;  // kernel index and its dY offset e
+  std::int64_t size = 0;                   // phase pixels along the axis
+};
+
+PhaseAxis phase_axis(const WindowGeometry& g, int axis, std::int64_t a) {
+  PhaseAxis r;
+  const std::int64_t s = g.stride[axis], pad = g.pad_begin[axis], d = g.dilation[axis];
+  for (std::int64_t k = 0; k < g.kernel[axis]; ++k) {
+    const std::int64_t e = a + pad - k * d;
+    // Floor division: e may be negative.
+    if (((e % s) + s) % s != 0) continue;
+    r.taps.push_back(k);
+    r.shifts.push_back(e >= 0 ? e / s : -((-e) / s));
+  }
+  r.size = g.in[axis] > a ? (g.in[axis] - a + s - 1) / s : 0;
+  return r;
+}
+
+struct Phase {
+  std::int64_t a = 0, b = 0;
+  PhaseAxis h, w;
+};
+
+// Phases and the zero-bordered dY they read: [m][hp][wp], dY pixel (oh, ow) at
+// (oh + top, ow + left).
+struct PhasePlan {
+  std::vector<Phase> phases;
+  std::int64_t top = 0, left = 0, hp = 0, wp = 0;
+
+  explicit PhasePlan(const WindowGeometry& g) {
+    std::int64_t lo_h = 0, lo_w = 0, hi_h = g.out[1], hi_w = g.out[2];
+    for (std::int64_t a = 0; a < g.stride[1]; ++a) {
+      for (std::int64_t b = 0; b < g.stride[2]; ++b) {
+        Phase p{a, b, phase_axis(g, 1, a), phase_axis(g, 2, b)};
+        for (auto e : p.h.shifts) {
+          lo_h = std::min(lo_h, e);
+          hi_h = std::max(hi_h, p.h.size + e);
+        }
+        for (auto e : p.w.shifts) {
+          lo_w = std::min(lo_w, e);
+          hi_w = std::max(hi_w, p.w.size + e);
+        }
+        phases.push_back(std::move(p));
+      }
+    }
+    top = -lo_h;
+    left = -lo_w;
+    hp = top + hi_h;
+    wp = left + hi_w;
+  }
+
+  // Row blocks of a phase: one row of 7+ pixels, or two rows of 4 to 6.
+  static bool fits(const Phase& p) {
+    const std::int64_t tiles = (p.w.size + kMaxPixels - 1) / kMaxPixels;
+    const bool rows = p.w.size >= kMinPixels && p.w.size / tiles >= kMinPixels;
+    const bool pairs = p.w.size >= kMinPairWidth && p.w.size < kMinPixels && p.h.size >= 2;
+    return !p.h.taps.empty() && !p.w.taps.empty() && (rows || pairs);
+  }
+};
+
+}  // namespace
+
+bool conv_grad_input_phases_applicable(const WindowGeometry& g, std::int64_t group,
+                                       std::int64_t m) {
+  if (ACT_OC_LANES == 0 || group != 1 || g.in[0] != 1 || g.out[0] != 1 || g.kernel[0] != 1 ||
+      g.pad_begin[0] != 0 || (g.stride[1] < 2 && g.stride[2] < 2)) {
+    return false;
+  }
+  const PhasePlan plan(g);
+  for (const Phase& p : plan.phases) {
+    if (!PhasePlan::fits(p) ||
+        m * static_cast<std::int64_t>(p.h.taps.size() * p.w.taps.size()) < 16) {
+      return false;
+    }
+  }
+  return m * plan.hp * plan.wp < (std::int64_t{1} << 31);
+}
+
+std::vector<std::vector<float>> pack_grad_input_phases(const WindowGeometry& g, const float* w,
+                                                       std::int64_t m, std::int64_t c) {
+  const PhasePlan plan(g);
+  const std::int64_t kh_n = g.kernel[1], kw_n = g.kernel[2];
+  const std::int64_t blocks = (c + kOcLanes - 1) / kOcLanes;
+  std::vector<std::vector<float>> packed;
+  for (const Phase& p : plan.phases) {
+    const auto th = static_cast<std::int64_t>(p.h.taps.size());
+    const auto tw = static_cast<std::int64_t>(p.w.taps.size());
+    const std::int64_t k = m * th * tw;
+    std::vector<float> out(static_cast<std::size_t>(blocks * k * kOcLanes), 0.0F);
+    for (std::int64_t ci = 0; ci < c; ++ci) {
+      float* dst = out.data() + (ci / kOcLanes) * k * kOcLanes + ci % kOcLanes;
+      for (std::int64_t oc = 0; oc < m; ++oc) {
+        const float* wk = w + (oc * c + ci) * kh_n * kw_n;
+        for (std::int64_t i = 0; i < th; ++i) {
+          for (std::int64_t j = 0; j < tw; ++j) {
+            const std::int64_t step = (oc * th + i) * tw + j;
+            dst[step * kOcLanes] = wk[p.h.taps[static_cast<std::size_t>(i)] * kw_n +
+                                      p.w.taps[static_cast<std::size_t>(j)]];
+          }
+        }
+      }
+    }
+    packed.push_back(std::move(out));
+  }
+  return packed;
+}
+
+#if ACT_OC_LANES
+namespace {
+
+// One image's dX from its zero-bordered dY copy `dyp`: work items are (phase, 32-channel
+// block, row item), run as [i0, i1).
+struct PhaseRows {
+  const WindowGeometry& g;
+  const PhasePlan& plan;
+  const std::vector<std::vector<std::int32_t>>& toff;  // per phase
+  const std::vector<std::vector<float>>& packed;
+  const float* dyp;
+  float* dx;  // this image's [c][ih][iw]
+  std::int64_t c, m;
+
+  std::int64_t blocks() const { return (c + kOcLanes - 1) / kOcLanes; }
+  static std::int64_t row_items(const Phase& p) {
+    return p.w.size >= kMinPixels ? p.h.size : (p.h.size + 1) / 2;
+  }
+  std::int64_t items() const {
+    std::int64_t n = 0;
+    for (const Phase& p : plan.phases) n += blocks() * row_items(p);
+    return n;
+  }
+
+  void run(std::int64_t item) const {
+    std::size_t pi = 0;
+    while (item >= blocks() * row_items(plan.phases[pi])) {
+      item -= blocks() * row_items(plan.phases[pi]);
+      ++pi;
+    }
+    const Phase& p = plan.phases[pi];
+    run(pi, item / row_items(p), item % row_items(p));
+  }
+
+  // Row item ri of channel block cb of phase pi.
+  void run(std::size_t pi, std::int64_t cb, std::int64_t ri) const {
+    const Phase& p = plan.phases[pi];
+    const std::int64_t kdim = m * static_cast<std::int64_t>(p.h.taps.size() * p.w.taps.size());
+    const float* w = packed[pi].data() + cb * kdim * kOcLanes;
+    const std::int32_t* t = toff[pi].data();
+    const std::int64_t c0 = cb * kOcLanes, lanes = std::min(kOcLanes, c - c0);
+    const std::int64_t ih_n = g.in[1], iw_n = g.in[2], in_plane = ih_n * iw_n;
+    const std::int64_t sh = g.stride[1], sw = g.stride[2];
+    alignas(64) float out[kMaxPixels * kOcLanes];
+    // Writes `rows` phase rows from i of `np` pixels from column q0, out[(r * np + j) * 32].
+    auto store = [&](std::int64_t i, std::int64_t rows, std::int64_t first, std::int64_t q0,
+                     std::int64_t np) {
+      for (std::int64_t r = first; r < rows; ++r) {
+        const std::int64_t row = (sh * (i + r) + p.a) * iw_n + p.b;
+        for (std::int64_t ln = 0; ln < lanes; ++ln) {
+          float* d = dx + (c0 + ln) * in_plane + row + sw * q0;
+          for (std::int64_t j = 0; j < np; ++j) d[sw * j] = out[(r * np + j) * kOcLanes + ln];
+        }
+      }
+    };
+    if (p.w.size >= kMinPixels) {
+      const std::int64_t tiles = (p.w.size + kMaxPixels - 1) / kMaxPixels;
+      for (std::int64_t tl = 0; tl < tiles; ++tl) {
+        const std::int64_t q0 = tl * p.w.size / tiles, np = (tl + 1) * p.w.size / tiles - q0;
+        oc_block_n<1>(np, kdim, w, dyp + ri * plan.wp + q0, t, out);
+        store(ri, 1, 0, q0, np);
+      }
+      return;
+    }
+    // Two phase rows; an odd last one is computed with the row above and stored alone.
+    const std::int64_t i = std::min(2 * ri, p.h.size - 2);
+    oc_block_pair_n<1>(p.w.size, kdim, w, dyp + i * plan.wp, t, plan.wp, out);
+    store(i, 2, 2 * ri - i, 0, p.w.size);
+  }
+};
+
+}  // namespace
+
+void conv_grad_input_phases(const WindowGeometry& g, const std::vector<std::vector<float>>& packed,
+                            const float* dy, float* dx, std::int64_t n, std::int64_t c,
+                            std::int64_t m) {
+  const PhasePlan plan(g);
+  // dY tap offsets per phase, K step (oc, tap h, tap w) as in pack_grad_input_phases.
+  std::vector<std::vector<std::int32_t>> toff;
+  for (const Phase& p : plan.phases) {
+    auto& t = toff.emplace_back();
+    for (std::int64_t oc = 0; oc < m; ++oc) {
+      for (auto eh : p.h.shifts) {
+        for (auto ew : p.w.shifts) {
+          t.push_back(static_cast<std::int32_t>(oc * plan.hp * plan.wp + (eh + plan.top) * plan.wp +
+                                                ew + plan.left));
+        }
+      }
+    }
+  }
+  const std::int64_t oh_n = g.out[1], ow_n = g.out[2], copy = m * plan.hp * plan.wp;
+  const std::int64_t dy_image = m * oh_n * ow_n, dx_image = c * g.in[1] * g.in[2];
+  auto pad_copy = [&](const float* src, std::int64_t oc0, std::int64_t oc1, float* dst) {
+    for (std::int64_t oc = oc0; oc < oc1; ++oc) {
+      float* d = dst + oc * plan.hp * plan.wp;
+      std::fill(d, d + plan.hp * plan.wp, 0.0F);
+      for (std::int64_t r = 0; r < oh_n; ++r) {
+        std::memcpy(d + (r + plan.top) * plan.wp + plan.left, src + (oc * oh_n + r) * ow_n,
+                    static_cast<std::size_t>(ow_n) * sizeof(float));
+      }
+    }
+  };
+  auto rows_of = [&](std::int64_t b, const float* dyp) {
+    return PhaseRows{g, plan, toff, packed, dyp, dx + b * dx_image, c, m};
+  };
+  if (n >= num_threads() && n * copy <= kBatchCopyFloats) {
+    // Small maps, as in the forward: every image's copy first, then (channel block, phase)
+    // outer so that their weights stay in L2 while all the images pass.
+    float* dyp = padded_scratch(n * copy);
+    parallel_for(n * m, 8, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) {
+        pad_copy(dy + (i / m) * dy_image, i % m, i % m + 1, dyp + (i / m) * copy);
+      }
+    });
+    const PhaseRows first = rows_of(0, dyp);
+    const std::int64_t blocks = first.blocks();
+    const auto phases = static_cast<std::int64_t>(plan.phases.size());
+    parallel_for(phases * blocks * n, 1, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) {
+        // Channel blocks outermost: the phases differ in work (1 to 4 taps of a 3x3 window
+        // at stride 2), so a contiguous share of blocks, each with every phase, is balanced.
+        const std::int64_t b = i % n, cb = i / (n * phases);
+        const auto pi = static_cast<std::size_t>((i / n) % phases);
+        const PhaseRows rows = rows_of(b, dyp + b * copy);
+        for (std::int64_t ri = 0; ri < PhaseRows::row_items(plan.phases[pi]); ++ri) {
+          rows.run(pi, cb, ri);
+        }
+      }
+    });
+    return;
+  }
+  if (n >= num_threads()) {
+    parallel_for(n, 1, [&](std::int64_t b0, std::int64_t b1) {
+      float* dyp = padded_scratch(copy);
+      for (std::int64_t b = b0; b < b1; ++b) {
+        pad_copy(dy + b * dy_image, 0, m, dyp);
+        const PhaseRows rows = rows_of(b, dyp);
+        for (std::int64_t i = 0, e = rows.items(); i < e; ++i) rows.run(i);
+      }
+    });
+    return;
+  }
+  float* dyp = padded_scratch(copy);
+  for (std::int64_t b = 0; b < n; ++b) {
+    parallel_for(
+        m, 8, [&](std::int64_t o0, std::int64_t o1) { pad_copy(dy + b * dy_image, o0, o1, dyp); });
+    const PhaseRows rows = rows_of(b, dyp);
+    parallel_for(rows.items(), 1, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) rows.run(i);
+    });
+  }
+}
+#else
+void conv_grad_input_phases(const WindowGeometry&, const std::vector<std::vector<float>>&,
+                            const float*, float*, std::int64_t, std::int64_t, std::int64_t) {}
+#endif
+
 }  // namespace act::cpu

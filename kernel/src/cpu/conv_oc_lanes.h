@@ -40,4 +40,20 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
                    const float* bias, const float* sum, float* y, std::int64_t n, std::int64_t c,
                    std::int64_t m, const ConvEpilogue& epi);
 
+// ConvGradInput (dX) of a strided 2-D convolution on the same register blocks, one stride
+// phase at a time: the dX pixels (s * i + a, s * j + b) of phase (a, b) are a stride-1
+// correlation of a zero-bordered dY with the taps that reach them, so no dX value is
+// scattered or added twice and nothing is unfolded. Applicable with AVX-512, one group, a
+// stride of at least 2, and every phase having taps and rows of 7+ pixels (or 4 to 6 in pairs).
+bool conv_grad_input_phases_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t m);
+
+// W [m][c][kh][kw] as one packed matrix per phase: [ceil(c / 32)][m * taps][32].
+std::vector<std::vector<float>> pack_grad_input_phases(const WindowGeometry& g, const float* w,
+                                                       std::int64_t m, std::int64_t c);
+
+// dX [n][c][ih][iw] (every value written) from dY [n][m][oh][ow]; g is the forward geometry.
+void conv_grad_input_phases(const WindowGeometry& g, const std::vector<std::vector<float>>& packed,
+                            const float* dy, float* dx, std::int64_t n, std::int64_t c,
+                            std::int64_t m);
+
 }  // namespace act::cpu
