@@ -308,20 +308,22 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
   const std::int64_t image_copy = p.size(c);
   if (n >= num_threads() && n * image_copy <= kBatchCopyFloats) {
     // Small maps (ResNet's 8x8 and 7x7 stages in training): each image uses every weight only
-    // a few dozen times, so weights-outer order keeps a block's weights in L2 while all the
-    // images pass; the copies of the whole batch are made first and stay in L2/L3.
-    float* xp = padded_scratch(n * image_copy);
-    parallel_for(n * c, 8, [&](std::int64_t i0, std::int64_t i1) {
-      for (std::int64_t i = i0; i < i1; ++i) {
-        const std::int64_t b = i / c, ch = i % c;
-        p.copy(g, x + b * in_image, ch, ch + 1, xp + b * image_copy);
-      }
-    });
-    parallel_for(blocks * n, 1, [&](std::int64_t i0, std::int64_t i1) {
-      for (std::int64_t i = i0; i < i1; ++i) {
-        const std::int64_t ob = i / n, b = i % n;
-        const Rows r = rows_of(b, xp + b * image_copy);
-        for (std::int64_t i = 0; i < r.items(); ++i) r.rows(ob, i * r.rows_per_item());
+    // a few dozen times, so each thread takes a share of the images, copies them, and runs
+    // them weights-outer: a block's weights stay in L2 while the thread's images pass.
+    const std::int64_t parts = num_threads();
+    parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+      for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t b0 = t * n / parts, b1 = (t + 1) * n / parts;
+        float* xp = padded_scratch((b1 - b0) * image_copy);
+        for (std::int64_t b = b0; b < b1; ++b) {
+          p.copy(g, x + b * in_image, 0, c, xp + (b - b0) * image_copy);
+        }
+        for (std::int64_t ob = 0; ob < blocks; ++ob) {
+          for (std::int64_t b = b0; b < b1; ++b) {
+            const Rows r = rows_of(b, xp + (b - b0) * image_copy);
+            for (std::int64_t i = 0; i < r.items(); ++i) r.rows(ob, i * r.rows_per_item());
+          }
+        }
       }
     });
     return;
@@ -577,26 +579,27 @@ void conv_grad_input_phases(const WindowGeometry& g, const std::vector<std::vect
     return PhaseRows{g, plan, toff, packed, dyp, dx + b * dx_image, c, m};
   };
   if (n >= num_threads() && n * copy <= kBatchCopyFloats) {
-    // Small maps, as in the forward: every image's copy first, then (channel block, phase)
-    // outer so that their weights stay in L2 while all the images pass.
-    float* dyp = padded_scratch(n * copy);
-    parallel_for(n * m, 8, [&](std::int64_t i0, std::int64_t i1) {
-      for (std::int64_t i = i0; i < i1; ++i) {
-        pad_copy(dy + (i / m) * dy_image, i % m, i % m + 1, dyp + (i / m) * copy);
-      }
-    });
-    const PhaseRows first = rows_of(0, dyp);
-    const std::int64_t blocks = first.blocks();
+    // Small maps, as in the forward: each thread copies a share of the images and runs them
+    // with (channel block, phase) outer, so those weights stay in L2 while its images pass.
+    const std::int64_t parts = num_threads();
     const auto phases = static_cast<std::int64_t>(plan.phases.size());
-    parallel_for(phases * blocks * n, 1, [&](std::int64_t i0, std::int64_t i1) {
-      for (std::int64_t i = i0; i < i1; ++i) {
-        // Channel blocks outermost: the phases differ in work (1 to 4 taps of a 3x3 window
-        // at stride 2), so a contiguous share of blocks, each with every phase, is balanced.
-        const std::int64_t b = i % n, cb = i / (n * phases);
-        const auto pi = static_cast<std::size_t>((i / n) % phases);
-        const PhaseRows rows = rows_of(b, dyp + b * copy);
-        for (std::int64_t ri = 0; ri < PhaseRows::row_items(plan.phases[pi]); ++ri) {
-          rows.run(pi, cb, ri);
+    parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+      for (std::int64_t t = t0; t < t1; ++t) {
+        const std::int64_t b0 = t * n / parts, b1 = (t + 1) * n / parts;
+        float* dyp = padded_scratch((b1 - b0) * copy);
+        for (std::int64_t b = b0; b < b1; ++b)
+          pad_copy(dy + b * dy_image, 0, m, dyp + (b - b0) * copy);
+        const std::int64_t blocks = rows_of(b0, dyp).blocks();
+        for (std::int64_t cb = 0; cb < blocks; ++cb) {
+          for (std::int64_t pi = 0; pi < phases; ++pi) {
+            const auto ps = static_cast<std::size_t>(pi);
+            for (std::int64_t b = b0; b < b1; ++b) {
+              const PhaseRows rows = rows_of(b, dyp + (b - b0) * copy);
+              for (std::int64_t ri = 0; ri < PhaseRows::row_items(plan.phases[ps]); ++ri) {
+                rows.run(ps, cb, ri);
+              }
+            }
+          }
         }
       }
     });
