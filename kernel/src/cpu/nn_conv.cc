@@ -899,6 +899,30 @@ class ConvTransposeKernel final : public OpKernel {
 // registers into B panels; OpenBLAS ran the 64-channel 32x32 layers at ~55 GFLOP/s (the
 // 2.4 MB unfolded image lives in L3). An earlier micro-kernel version that unfolded X
 // straight into B through im2col_row's sink measured no faster.
+// The flipped, transposed weights of one group, A'[ci][mi * ksize + kk] = W[mi][ci][ksize - 1 -
+// kk] (wg: the group's first weight row, [mg][cg][ksize]), in blocks of `width` input channels:
+// [ceil(cg / width)][mg * ksize][width], channels past cg zero. ConvGradInput's operand, in
+// conv_gemm's A layout (width kMr) or conv_oc_lanes' (width kOcLanes).
+std::vector<float> pack_flipped(const float* wg, std::int64_t mg, std::int64_t cg,
+                                std::int64_t ksize, std::int64_t width) {
+  const std::int64_t k = mg * ksize, blocks = (cg + width - 1) / width;
+  std::vector<float> a(static_cast<std::size_t>(blocks * k * width), 0.0F);
+  parallel_for(blocks, 1, [&](std::int64_t cb0, std::int64_t cb1) {
+    for (std::int64_t cb = cb0; cb < cb1; ++cb) {
+      const std::int64_t rows = std::min(width, cg - cb * width);
+      float* dst = a.data() + cb * k * width;
+      for (std::int64_t mi = 0; mi < mg; ++mi) {
+        const float* wm = wg + (mi * cg + cb * width) * ksize;
+        for (std::int64_t kk = 0; kk < ksize; ++kk) {
+          float* d = dst + (mi * ksize + kk) * width;
+          for (std::int64_t r = 0; r < rows; ++r) d[r] = wm[r * ksize + ksize - 1 - kk];
+        }
+      }
+    }
+  });
+  return a;
+}
+
 class ConvGradKernel final : public OpKernel {
  public:
   static constexpr std::int64_t kMinFlippedChannels = 48;  // input channels per group
@@ -1000,48 +1024,17 @@ class ConvGradKernel final : public OpKernel {
       if (t.pad_begin[i] < 0 || t.pad_end[i] < 0) return false;
     }
     const std::int64_t cg = c / group_, mg = m / group_, ksize = prod(g.kernel);
-    const std::int64_t k = mg * ksize;  // inner dimension of the transposed convolution
-    const std::int64_t blocks = (cg + kMr - 1) / kMr;
     const float* wd = w.data<float>();
     if (group_ == 1 && conv_oc_lanes_applicable(t, 1, m)) {
-      // Input channels as the lanes (conv_oc_lanes.h), the same block the forward pass runs:
-      // A'[ci][mi * ksize + kk] = W[mi][ci][ksize - 1 - kk] as [ceil(c / 32)][k][32].
-      const std::int64_t lane_blocks = (c + kOcLanes - 1) / kOcLanes;
-      flipped_lanes_.assign(static_cast<std::size_t>(lane_blocks * k * kOcLanes), 0.0F);
-      parallel_for(lane_blocks, 1, [&](std::int64_t cb0, std::int64_t cb1) {
-        for (std::int64_t cb = cb0; cb < cb1; ++cb) {
-          const std::int64_t lanes = std::min(kOcLanes, c - cb * kOcLanes);
-          float* dst = flipped_lanes_.data() + cb * k * kOcLanes;
-          for (std::int64_t mi = 0; mi < m; ++mi) {
-            const float* wm = wd + (mi * c + cb * kOcLanes) * ksize;
-            for (std::int64_t kk = 0; kk < ksize; ++kk) {
-              float* d = dst + (mi * ksize + kk) * kOcLanes;
-              for (std::int64_t r = 0; r < lanes; ++r) d[r] = wm[r * ksize + ksize - 1 - kk];
-            }
-          }
-        }
-      });
+      // Input channels as the lanes (conv_oc_lanes.h), the same block the forward pass runs.
+      flipped_lanes_ = pack_flipped(wd, m, c, ksize, kOcLanes);
       conv_oc_lanes(t, flipped_lanes_, dyd, nullptr, nullptr, dxd, n, m, c, ConvEpilogue{});
       return true;
     }
-    // Per group, A'[ci][mi * ksize + kk] = W[mi][ci][ksize - 1 - kk] in conv_gemm's A layout.
     flipped_.resize(static_cast<std::size_t>(group_));
     for (std::int64_t gi = 0; gi < group_; ++gi) {
-      auto& a = flipped_[static_cast<std::size_t>(gi)];
-      a.assign(static_cast<std::size_t>(blocks * k * kMr), 0.0F);
-      parallel_for(blocks, 1, [&](std::int64_t cb0, std::int64_t cb1) {
-        for (std::int64_t cb = cb0; cb < cb1; ++cb) {
-          const std::int64_t rows = std::min(kMr, cg - cb * kMr);
-          float* dst = a.data() + cb * k * kMr;
-          for (std::int64_t mi = 0; mi < mg; ++mi) {
-            const float* wm = wd + ((gi * mg + mi) * cg + cb * kMr) * ksize;
-            for (std::int64_t kk = 0; kk < ksize; ++kk) {
-              float* d = dst + (mi * ksize + kk) * kMr;
-              for (std::int64_t r = 0; r < rows; ++r) d[r] = wm[r * ksize + ksize - 1 - kk];
-            }
-          }
-        }
-      });
+      flipped_[static_cast<std::size_t>(gi)] =
+          pack_flipped(wd + gi * mg * cg * ksize, mg, cg, ksize, kMr);
     }
     const bool pointwise = ksize == 1 && t.pad_begin == std::vector<std::int64_t>(3, 0) &&
                            t.pad_end == std::vector<std::int64_t>(3, 0);
