@@ -1,6 +1,7 @@
 #include "cpu/conv_depthwise_masked.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "act/kernel/parallel.h"
@@ -62,8 +63,16 @@ struct Columns {
 
 // One plane. Masked-off lanes are never read, so addresses before the row (the left
 // padding) or past the plane are not touched.
+// The activation applied in registers before each store: a clamp to [lo, hi] (Relu: [0, inf),
+// Clip: its bounds, none: infinite bounds). Epilogues with a residual input or another
+// activation run afterwards through ConvEpilogue::apply instead.
+struct Clamp {
+  __m512 lo = _mm512_set1_ps(-INFINITY), hi = _mm512_set1_ps(INFINITY);
+};
+
+// One plane, three accumulators (one per kernel row) so a row's nine FMAs are not one chain.
 void plane_3x3(const WindowGeometry& g, const Columns& cols, const float* xp, const float* wc,
-               float bias, float* yp) {
+               float bias, const Clamp& clamp, float* yp) {
   const std::int64_t ih_n = g.in[1], iw_n = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
   const std::int64_t s = g.stride[1], ph = g.pad_begin[1], pw = g.pad_begin[2];
   __m512 k[9];
@@ -77,26 +86,33 @@ void plane_3x3(const WindowGeometry& g, const Columns& cols, const float* xp, co
     for (std::int64_t bl = 0; bl < cols.blocks; ++bl) {
       const __mmask16* m = cols.load.data() + bl * 4;
       const std::int64_t start = s * 16 * bl - pw;
-      __m512 acc = b;
+      __m512 acc[3] = {b, _mm512_setzero_ps(), _mm512_setzero_ps()};
       for (int kh = 0; kh < 3; ++kh) {
         const std::int64_t ih = oh * s + kh - ph;
         if (ih < 0 || ih >= ih_n) continue;
         const float* row = xp + ih * iw_n + start;
+        __m512& a = acc[kh];
         if (s == 1) {
-          acc = _mm512_fmadd_ps(k[3 * kh], _mm512_maskz_loadu_ps(m[0], row), acc);
-          acc = _mm512_fmadd_ps(k[3 * kh + 1], _mm512_maskz_loadu_ps(m[1], row + 1), acc);
-          acc = _mm512_fmadd_ps(k[3 * kh + 2], _mm512_maskz_loadu_ps(m[2], row + 2), acc);
+          a = _mm512_fmadd_ps(k[3 * kh], _mm512_maskz_loadu_ps(m[0], row), a);
+          a = _mm512_fmadd_ps(k[3 * kh + 1], _mm512_maskz_loadu_ps(m[1], row + 1), a);
+          a = _mm512_fmadd_ps(k[3 * kh + 2], _mm512_maskz_loadu_ps(m[2], row + 2), a);
         } else {
           const __m512 lo = _mm512_maskz_loadu_ps(m[0], row);
           const __m512 hi = _mm512_maskz_loadu_ps(m[1], row + 16);
           const __m512 lo2 = _mm512_maskz_loadu_ps(m[2], row + 2);
           const __m512 hi2 = _mm512_maskz_loadu_ps(m[3], row + 18);
-          acc = _mm512_fmadd_ps(k[3 * kh], _mm512_permutex2var_ps(lo, even, hi), acc);
-          acc = _mm512_fmadd_ps(k[3 * kh + 1], _mm512_permutex2var_ps(lo, odd, hi), acc);
-          acc = _mm512_fmadd_ps(k[3 * kh + 2], _mm512_permutex2var_ps(lo2, even, hi2), acc);
+          a = _mm512_fmadd_ps(k[3 * kh], _mm512_permutex2var_ps(lo, even, hi), a);
+          a = _mm512_fmadd_ps(k[3 * kh + 1], _mm512_permutex2var_ps(lo, odd, hi), a);
+          a = _mm512_fmadd_ps(k[3 * kh + 2], _mm512_permutex2var_ps(lo2, even, hi2), a);
         }
       }
-      _mm512_mask_storeu_ps(yr + 16 * bl, cols.store[static_cast<std::size_t>(bl)], acc);
+      const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), acc[2]);
+      // The masked forms with every lane set: the plain _mm512_max_ps/_mm512_min_ps start from
+      // an undefined vector that GCC 12 warns about.
+      const __mmask16 all = 0xFFFF;
+      const __m512 floor = _mm512_mask_max_ps(sum, all, sum, clamp.lo);
+      const __m512 out = _mm512_mask_min_ps(floor, all, floor, clamp.hi);
+      _mm512_mask_storeu_ps(yr + 16 * bl, cols.store[static_cast<std::size_t>(bl)], out);
     }
   }
 }
@@ -108,13 +124,33 @@ void depthwise_3x3_masked(const WindowGeometry& g, const float* x, const float* 
                           const ConvEpilogue& epi, const float* sum) {
   const Columns cols(g.out[2], g.in[2], g.stride[1], g.pad_begin[2]);
   const std::int64_t in_plane = g.in[1] * g.in[2], out_plane = g.out[1] * g.out[2];
+  // Relu and Clip without a residual input go into the store; anything else afterwards.
+  Clamp clamp;
+  bool in_registers = sum == nullptr;
+  switch (epi.activation) {
+    case Activation::kNone:
+      break;
+    case Activation::kRelu:
+      clamp.lo = _mm512_setzero_ps();
+      break;
+    case Activation::kClip:
+      clamp.lo = _mm512_set1_ps(epi.lo);
+      clamp.hi = _mm512_set1_ps(epi.hi);
+      break;
+    default:
+      in_registers = false;
+  }
+  if (!in_registers) clamp = Clamp{};
   parallel_for(batch * channels, 1, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t plane = p0; plane < p1; ++plane) {
       const std::int64_t c = plane % channels;
       float* yp = y + plane * out_plane;
-      plane_3x3(g, cols, x + plane * in_plane, w + c * 9, bias != nullptr ? bias[c] : 0.0F, yp);
-      epi.apply(yp, out_plane, 1, out_plane, nullptr,
-                sum != nullptr ? sum + plane * out_plane : nullptr, out_plane);
+      plane_3x3(g, cols, x + plane * in_plane, w + c * 9, bias != nullptr ? bias[c] : 0.0F, clamp,
+                yp);
+      if (!in_registers) {
+        epi.apply(yp, out_plane, 1, out_plane, nullptr,
+                  sum != nullptr ? sum + plane * out_plane : nullptr, out_plane);
+      }
     }
   });
 }
