@@ -270,7 +270,11 @@ void check_depthwise(DepthwiseFn fn, const std::vector<std::int64_t>& strides) {
     const auto bias = random_floats(k.c);
     const auto sum = random_floats(k.n * k.m * k.oh() * k.ow());
     cpu::ConvEpilogue epi;
-    epi.activation = trial % 2 == 0 ? cpu::Activation::kClip : cpu::Activation::kNone;
+    // Clip, none and Relu over the trials, each with and without bias and residual (the
+    // masked kernel clamps Relu and Clip in registers when there is no residual).
+    const cpu::Activation acts[3] = {cpu::Activation::kClip, cpu::Activation::kNone,
+                                     cpu::Activation::kRelu};
+    epi.activation = acts[(trial / 2) % 3];
     epi.lo = -0.5F;
     epi.hi = 0.5F;
     const bool with_bias = trial % 3 != 0, with_sum = trial % 4 < 2;
