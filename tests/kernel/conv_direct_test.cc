@@ -211,8 +211,24 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
         std::vector<Tensor> inputs = {tensor(x, {k.n, k.c, k.h, k.w}),
                                       tensor(w, {k.m, k.c, k.kh, k.kw}), tensor(bias, {k.m})};
         if (fused) {
-          a.set("activation", std::string("Relu"));
-          epi.activation = cpu::Activation::kRelu;
+          // Relu, Clip and LeakyRelu in turn: kernels clamp the first two while storing and
+          // hand the others to ConvEpilogue::apply.
+          const auto turn = static_cast<int>(&s - shapes.data()) % 3;
+          if (turn == 0) {
+            a.set("activation", std::string("Relu"));
+            epi.activation = cpu::Activation::kRelu;
+          } else if (turn == 1) {
+            a.set("activation", std::string("Clip"));
+            a.set("activation_params", std::vector<float>{-0.3F, 0.4F});
+            epi.activation = cpu::Activation::kClip;
+            epi.lo = -0.3F;
+            epi.hi = 0.4F;
+          } else {
+            a.set("activation", std::string("LeakyRelu"));
+            a.set("activation_params", std::vector<float>{0.1F});
+            epi.activation = cpu::Activation::kLeakyRelu;
+            epi.alpha = 0.1F;
+          }
           inputs.push_back(tensor(sum, {k.n, k.m, k.oh(), k.ow()}));
         }
         Graph g;
