@@ -1,9 +1,15 @@
 // MaxPool (f32, u8, i8), AveragePool and the global pools (f32). Windows run as 3-D; each
 // (n, c) plane is independent and planes run in parallel. The inner loops walk output columns
 // over precomputed valid ranges so they stay branch-free and vectorize.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "act/kernel/parallel.h"
 #include "cpu/nn_geometry.h"
@@ -44,6 +50,36 @@ std::vector<std::pair<std::int64_t, std::int64_t>> column_ranges(const G& g) {
         valid_range(kw * g.dilation[2] - g.pad_begin[2], g.stride[2], g.in[2], g.out[2]);
   }
   return r;
+}
+
+// yr[ow] = max(yr[ow], src[2 * ow]) for ow in [lo, hi): the stride-2 tap of a max pool row.
+// The strided reads kept the compiler's loop scalar (ResNet-18's 3x3 stride-2 max pool took
+// 0.66 ms); with AVX-512 32 contiguous floats are loaded and their even lanes picked by one
+// permute, masked at the row's end so nothing past src[2 * (hi - 1)] is read.
+template <typename T>
+void max_stride2(T* __restrict yr, const T* __restrict src, std::int64_t lo, std::int64_t hi) {
+  std::int64_t ow = lo;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (; ow < hi; ow += 16) {
+      const std::int64_t count = std::min<std::int64_t>(16, hi - ow);
+      const std::int64_t need = 2 * count - 1;  // floats from src + 2 * ow
+      const auto lanes = [](std::int64_t n) {
+        return static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1U << std::max<std::int64_t>(n, 0)) - 1U);
+      };
+      const __m512 a = _mm512_maskz_loadu_ps(lanes(need), src + 2 * ow);
+      const __m512 b = _mm512_maskz_loadu_ps(lanes(need - 16), src + 2 * ow + 16);
+      const __mmask16 out = lanes(count);
+      const __m512 cur = _mm512_maskz_loadu_ps(out, yr + ow);
+      const __m512 picked = _mm512_permutex2var_ps(a, even, b);
+      _mm512_mask_storeu_ps(yr + ow, out, _mm512_mask_max_ps(cur, out, cur, picked));
+    }
+    return;
+  }
+#endif
+  for (; ow < hi; ++ow) yr[ow] = std::max(yr[ow], src[ow * 2]);
 }
 
 // Calls body(output_row, input_row, kw ranges) for every valid (kd, kh) tap of every output
@@ -99,6 +135,8 @@ class MaxPoolKernel final : public OpKernel {
                 const auto [lo, hi] = ranges[static_cast<std::size_t>(kw)];
                 if (sw == 1) {
                   for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] = std::max(yr[ow], src[ow]);
+                } else if (sw == 2) {
+                  max_stride2(yr, src, lo, hi);
                 } else {
                   for (std::int64_t ow = lo; ow < hi; ++ow) yr[ow] = std::max(yr[ow], src[ow * sw]);
                 }
