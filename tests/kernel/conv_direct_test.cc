@@ -187,6 +187,10 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       // residual and Relu on the kept rows only.
       {1, 24, 40, 5, 5, 3, 1},
       {1, 16, 33, 9, 9, 3, 1, 2},
+      // Pointwise layers on maps of at most 64 pixels, read in place (no copy): one image, and
+      // three images (each thread its share, rows of 6 in pairs with an odd last row).
+      {1, 70, 40, 7, 7, 1, 0},
+      {3, 64, 33, 5, 6, 1, 0},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {

@@ -26,6 +26,10 @@ constexpr std::int64_t kMinPixels = 7;
 // Rows narrower than kMinPixels (4 to 6 pixels: the 4x4 maps of a ResNet on 32x32 images) go
 // two at a time, 8 to 12 pixels per block.
 constexpr std::int64_t kMinPairWidth = 4;
+// Pointwise (1x1) layers come here only on maps of at most this many pixels (MobileNetV2's 7x7
+// stage), where conv_gemm's 16-pixel panels hold 49 of 64 columns; on 14x14 maps they measured
+// 10% slower at one thread.
+constexpr std::int64_t kMaxPointwisePixels = 64;
 // Batches whose zero-bordered copies fit in this many floats (4 MiB) run weights-outer.
 constexpr std::int64_t kBatchCopyFloats = std::int64_t{1} << 20;
 }  // namespace
@@ -36,7 +40,7 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
   const std::int64_t blocks_per_row = (ow + kMaxPixels - 1) / kMaxPixels;
   return ACT_OC_LANES != 0 && group == 1 && g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 &&
          g.pad_begin[0] == 0 && g.pad_end[0] == 0 && (s == 1 || s == 2) && g.stride[2] == s &&
-         taps > 1 && c * taps >= 64 &&
+         (taps > 1 || (s == 1 && g.out[1] * g.out[2] <= kMaxPointwisePixels)) && c * taps >= 64 &&
          (ow / blocks_per_row >= kMinPixels ||
           (ow >= kMinPairWidth && ow < kMinPixels && g.out[1] >= 2)) &&
          c * g.read_extent(1) * g.read_extent(2) < (std::int64_t{1} << 31);
@@ -337,6 +341,15 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
   };
   const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes;
   const std::int64_t image_copy = p.size(c);
+  // A window that reads no padding (a pointwise layer) sees the input itself at the copy's
+  // layout, so no copy is made: at two threads a copy split between the cores left each
+  // reading half of it from the other core's cache (7x7 pointwise layers 10-35% slower).
+  const bool in_place =
+      p.hp == g.in[1] && p.wp == g.in[2] && g.pad_begin[1] == 0 && g.pad_begin[2] == 0;
+  // Image b's source: the input itself, or its copy in `copies` (images from b0 on).
+  auto source = [&](std::int64_t b, std::int64_t b0, const float* copies) {
+    return in_place ? x + b * in_image : copies + (b - b0) * image_copy;
+  };
   if (n >= num_threads() && n * image_copy <= kBatchCopyFloats) {
     // Small maps (ResNet's 8x8 and 7x7 stages in training): each image uses every weight only
     // a few dozen times, so each thread takes a share of the images, copies them, and runs
@@ -345,13 +358,13 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
     parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
       for (std::int64_t t = t0; t < t1; ++t) {
         const std::int64_t b0 = t * n / parts, b1 = (t + 1) * n / parts;
-        float* xp = padded_scratch((b1 - b0) * image_copy);
-        for (std::int64_t b = b0; b < b1; ++b) {
+        float* xp = in_place ? nullptr : padded_scratch((b1 - b0) * image_copy);
+        for (std::int64_t b = b0; b < b1 && !in_place; ++b) {
           p.copy(g, x + b * in_image, 0, c, xp + (b - b0) * image_copy);
         }
         for (std::int64_t ob = 0; ob < blocks; ++ob) {
           for (std::int64_t b = b0; b < b1; ++b) {
-            const Rows r = rows_of(b, xp + (b - b0) * image_copy);
+            const Rows r = rows_of(b, source(b, b0, xp));
             for (std::int64_t i = 0; i < r.items(); ++i) r.rows(ob, i * r.rows_per_item());
           }
         }
@@ -362,21 +375,23 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
   if (n >= num_threads()) {
     // A share of the images per thread, each copied and multiplied while hot.
     parallel_for(n, 1, [&](std::int64_t b0, std::int64_t b1) {
-      float* xp = padded_scratch(image_copy);
+      float* xp = in_place ? nullptr : padded_scratch(image_copy);
       for (std::int64_t b = b0; b < b1; ++b) {
-        p.copy(g, x + b * in_image, 0, c, xp);
-        rows_of(b, xp).image();
+        if (!in_place) p.copy(g, x + b * in_image, 0, c, xp);
+        rows_of(b, source(b, b, xp)).image();
       }
     });
     return;
   }
   // Fewer images than threads (batch-1 inference): the copy, then (channel block, row) items
   // are shared out; contiguous items keep a thread on one block's weights.
-  float* xp = padded_scratch(image_copy);
+  float* xp = in_place ? nullptr : padded_scratch(image_copy);
   for (std::int64_t b = 0; b < n; ++b) {
-    parallel_for(
-        c, 8, [&](std::int64_t c0, std::int64_t c1) { p.copy(g, x + b * in_image, c0, c1, xp); });
-    const Rows r = rows_of(b, xp);
+    if (!in_place) {
+      parallel_for(
+          c, 8, [&](std::int64_t c0, std::int64_t c1) { p.copy(g, x + b * in_image, c0, c1, xp); });
+    }
+    const Rows r = rows_of(b, source(b, b, xp));
     const std::int64_t items = r.items(), per = r.rows_per_item();
     parallel_for(blocks * items, 1, [&](std::int64_t i0, std::int64_t i1) {
       for (std::int64_t i = i0; i < i1; ++i) r.rows(i / items, i % items * per);

@@ -28,8 +28,10 @@ namespace act::cpu {
 inline constexpr std::int64_t kOcLanes = 32;
 
 // True when conv_oc_lanes handles the layer: AVX-512 compiled in, one group, a 2-D window
-// larger than 1x1 with stride 1 or 2 (the same along both axes), K (c * kh * kw) of at least
-// 64, and output rows that split into blocks of 7 to 12 pixels.
+// larger than 1x1 (or a 1x1 one with stride 1 on a map of at most 64 pixels) with stride 1 or
+// 2 (the same along both axes), K (c * kh * kw) of at least 64, and output rows that split
+// into blocks of 7 to 12 pixels (or of 4 to 6, two rows at a time). A window that reads no
+// padding reads the input in place; others read a zero-bordered copy.
 bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c);
 
 // w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.
