@@ -292,6 +292,8 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       // of 6); the 10x10 case above has pairs of 5 and an odd phase row count.
       {{2, 35, 17, 16}, {20, 35, 3, 3}, 1, {{3, 3}, {2, 2}, {1, 1}, {1, 0}, {0, 1}}},
       {{2, 33, 20, 20}, {24, 33, 5, 5}, 1, {{5, 5}, {3, 3}, {1, 1}, {2, 2}, {2, 2}}},
+      // A strided 1x1 (a ResNet shortcut): one phase computed, three no tap reaches (zero).
+      {{2, 40, 15, 16}, {24, 40, 1, 1}, 1, {{1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}},
   };
   auto run_act = [](const std::string& op, const std::vector<Tensor>& in, const Attributes& a) {
     Graph g;

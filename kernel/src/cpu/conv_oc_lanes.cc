@@ -463,12 +463,20 @@ struct PhasePlan {
     wp = left + hi_w;
   }
 
+  // A phase no tap reaches (a 1x1 window at stride 2 reaches one phase of four): its dX
+  // pixels are zero.
+  static bool empty(const Phase& p) { return p.h.taps.empty() || p.w.taps.empty(); }
+
+  bool any_empty() const {
+    return std::any_of(phases.begin(), phases.end(), [](const Phase& p) { return empty(p); });
+  }
+
   // Row blocks of a phase: one row of 7+ pixels, or two rows of 4 to 6.
   static bool fits(const Phase& p) {
     const std::int64_t tiles = (p.w.size + kMaxPixels - 1) / kMaxPixels;
     const bool rows = p.w.size >= kMinPixels && p.w.size / tiles >= kMinPixels;
     const bool pairs = p.w.size >= kMinPairWidth && p.w.size < kMinPixels && p.h.size >= 2;
-    return !p.h.taps.empty() && !p.w.taps.empty() && (rows || pairs);
+    return rows || pairs;
   }
 };
 
@@ -481,13 +489,16 @@ bool conv_grad_input_phases_applicable(const WindowGeometry& g, std::int64_t gro
     return false;
   }
   const PhasePlan plan(g);
+  bool any = false;
   for (const Phase& p : plan.phases) {
+    if (PhasePlan::empty(p)) continue;
+    any = true;
     if (!PhasePlan::fits(p) ||
         m * static_cast<std::int64_t>(p.h.taps.size() * p.w.taps.size()) < 16) {
       return false;
     }
   }
-  return m * plan.hp * plan.wp < (std::int64_t{1} << 31);
+  return any && m * plan.hp * plan.wp < (std::int64_t{1} << 31);
 }
 
 std::vector<std::vector<float>> pack_grad_input_phases(const WindowGeometry& g, const float* w,
@@ -535,6 +546,7 @@ struct PhaseRows {
 
   std::int64_t blocks() const { return (c + kOcLanes - 1) / kOcLanes; }
   static std::int64_t row_items(const Phase& p) {
+    if (PhasePlan::empty(p)) return 0;
     return p.w.size >= kMinPixels ? p.h.size : (p.h.size + 1) / 2;
   }
   std::int64_t items() const {
@@ -611,6 +623,12 @@ void conv_grad_input_phases(const WindowGeometry& g, const std::vector<std::vect
   }
   const std::int64_t oh_n = g.out[1], ow_n = g.out[2], copy = m * plan.hp * plan.wp;
   const std::int64_t dy_image = m * oh_n * ow_n, dx_image = c * g.in[1] * g.in[2];
+  if (plan.any_empty()) {
+    // Phases no tap reaches stay zero; the others are overwritten below.
+    parallel_for(n * c, 16, [&](std::int64_t p0, std::int64_t p1) {
+      std::fill(dx + p0 * (dx_image / c), dx + p1 * (dx_image / c), 0.0F);
+    });
+  }
   auto pad_copy = [&](const float* src, std::int64_t oc0, std::int64_t oc1, float* dst) {
     for (std::int64_t oc = oc0; oc < oc1; ++oc) {
       float* d = dst + oc * plan.hp * plan.wp;
