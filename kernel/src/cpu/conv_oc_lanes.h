@@ -1,19 +1,22 @@
-// Forward 2-D convolution with output channels as the vector lanes (AVX-512): a register
-// block is 32 output channels (two zmm) by up to 12 output pixels of one row, 24
-// accumulators. Each step of K (one input channel and tap) loads 32 weights and broadcasts one
-// input float per pixel straight from a zero-bordered copy of the input, so nothing is
-// packed per call and strides and dilations cost nothing extra.
+// 2-D convolution with output channels as the vector lanes (AVX-512): a register block is 32
+// output channels (two zmm) by 7 to 12 output pixels of one row (or two rows of 4 to 6), up to
+// 24 accumulators. Each step of K (one input channel and tap) loads 32 weights and broadcasts
+// one input float per pixel straight from the input (windows without padding) or from one
+// zero-bordered copy of it, so nothing is packed per call and strides and dilations cost
+// nothing extra. The same blocks run ConvGradInput: stride-1 layers with the input channels
+// as lanes (nn_conv.cc), strided ones phase by phase (conv_grad_input_phases below).
 //
-// Why a second forward path: conv_gemm's 6x16 block (six accumulators, pixels as lanes) needs
-// the input packed into 16-pixel panels and wastes lanes on maps whose width is not a multiple
-// of 16 (ResNet's 7x7 stage used 49 of 64 columns and ran at 65-70 GFLOP/s). This block reuses
-// each weight vector for up to 12 pixels and each input float for 32 channels, which is the
-// register blocking oneDNN's kernels use (docs/benchmarks.md (d) and (e)).
+// Why a second path: conv_gemm's 6x16 block (six accumulators, pixels as lanes) needs the
+// input packed into 16-pixel panels and wastes lanes on maps whose width is not a multiple of
+// 16 (ResNet's 7x7 stage used 49 of 64 columns). This block reuses each weight vector for up
+// to 12 pixels and each input float for 32 channels, the register blocking oneDNN's kernels
+// use; on the 512-channel 7x7 layer it runs at 111 GFLOP/s of the 116 one-core peak
+// (docs/decisions.md, Kernel).
 //
 // Layouts: x [n][c][ih][iw], y [n][m][oh][ow] (NCHW); weights packed by pack_oc_lanes from
-// ONNX's [m][c][kh][kw]. Units: elements. Threading: runs its own parallel_for (images, or
-// output channel blocks x rows for fewer images than threads); call it from the executor's
-// thread, not inside a parallel_for body.
+// ONNX's [m][c][kh][kw]. Units: elements. Threading: runs its own parallel_for (a share of the
+// images per thread, or output channel blocks x rows for fewer images than threads); call it
+// from the executor's thread, not inside a parallel_for body.
 #pragma once
 
 #include <cstdint>
