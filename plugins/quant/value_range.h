@@ -12,6 +12,10 @@
 #include <cstdint>
 #include <mutex>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "act/kernel/parallel.h"
 
 namespace act::quant {
@@ -23,13 +27,38 @@ struct ValueRange {
 
 namespace detail {
 // One chunk. x - x is 0 for finite x and NaN otherwise, so `bad` stays 0 exactly when every
-// value is finite.
+// value is finite. With AVX-512 the lanes are explicit vectors: GCC kept the sixteen-lane
+// arrays of the plain loop in memory, which ran at 7 GB/s against 46-58 GB/s this way and
+// made calibration of memory-bound models (MobileNetV2) cost 1.4x their forward passes.
 inline void range_chunk(const float* x, std::int64_t n, float& lo_out, float& hi_out,
                         float& bad_out) {
   constexpr int kLanes = 16;
   float lo[kLanes], hi[kLanes], bad[kLanes];
-  for (int j = 0; j < kLanes; ++j) lo[j] = INFINITY, hi[j] = -INFINITY, bad[j] = 0.0F;
   std::int64_t i = 0;
+#if defined(__AVX512F__)
+  // min(v, acc) and max(v, acc) return acc when v is NaN (the second operand), so NaNs are
+  // skipped as the comparisons below skip them. The masked forms with every lane set: the
+  // plain intrinsics start from an undefined vector that GCC 12 warns about.
+  const __mmask16 all = 0xFFFF;
+  const auto vmin = [all](__m512 v, __m512 acc) { return _mm512_mask_min_ps(acc, all, v, acc); };
+  const auto vmax = [all](__m512 v, __m512 acc) { return _mm512_mask_max_ps(acc, all, v, acc); };
+  __m512 l0 = _mm512_set1_ps(INFINITY), l1 = l0;
+  __m512 h0 = _mm512_set1_ps(-INFINITY), h1 = h0;
+  __m512 b0 = _mm512_setzero_ps(), b1 = b0;
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + kLanes);
+    l0 = vmin(a, l0);
+    l1 = vmin(b, l1);
+    h0 = vmax(a, h0);
+    h1 = vmax(b, h1);
+    b0 = _mm512_add_ps(b0, _mm512_sub_ps(a, a));
+    b1 = _mm512_add_ps(b1, _mm512_sub_ps(b, b));
+  }
+  _mm512_storeu_ps(lo, vmin(l0, l1));
+  _mm512_storeu_ps(hi, vmax(h0, h1));
+  _mm512_storeu_ps(bad, _mm512_add_ps(b0, b1));
+#else
+  for (int j = 0; j < kLanes; ++j) lo[j] = INFINITY, hi[j] = -INFINITY, bad[j] = 0.0F;
   for (; i + kLanes <= n; i += kLanes) {
     for (int j = 0; j < kLanes; ++j) {
       const float v = x[i + j];
@@ -38,6 +67,7 @@ inline void range_chunk(const float* x, std::int64_t n, float& lo_out, float& hi
       bad[j] += v - v;
     }
   }
+#endif
   for (; i < n; ++i) {
     lo[0] = x[i] < lo[0] ? x[i] : lo[0];
     hi[0] = x[i] > hi[0] ? x[i] : hi[0];
