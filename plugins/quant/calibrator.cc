@@ -6,6 +6,10 @@
 #include <mutex>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "act/kernel/error.h"
 #include "act/kernel/parallel.h"
 #include "value_range.h"
@@ -80,6 +84,25 @@ void Calibrator::add_to_histogram(Stats& s, const float* x, std::int64_t n, floa
   parallel_for(n, kChunk, [&](std::int64_t b0, std::int64_t b1) {
     std::vector<std::uint32_t> part(4 * static_cast<std::size_t>(kBins), 0);
     std::int64_t i = b0;
+#if defined(__AVX512F__)
+    // Sixteen bin indices per step in vector registers (|x| * to_bin, truncated, capped at
+    // the last bin), then the increments; the scalar index arithmetic was most of this pass.
+    const __m512 scale = _mm512_set1_ps(to_bin);
+    const __m512i last = _mm512_set1_epi32(kBins - 1);
+    alignas(64) std::int32_t idx[16];
+    for (; i + 16 <= b1; i += 16) {
+      const __m512 v = _mm512_abs_ps(_mm512_loadu_ps(x + i));
+      // Masked forms with every lane set (GCC 12 warns on the plain ones' undefined start).
+      const __m512i b = _mm512_mask_cvttps_epi32(last, 0xFFFF, _mm512_mul_ps(v, scale));
+      _mm512_store_si512(idx, _mm512_mask_min_epi32(last, 0xFFFF, b, last));
+      for (int k = 0; k < 16; k += 4) {
+        ++part[static_cast<std::size_t>(idx[k])];
+        ++part[kBins + static_cast<std::size_t>(idx[k + 1])];
+        ++part[2 * kBins + static_cast<std::size_t>(idx[k + 2])];
+        ++part[3 * kBins + static_cast<std::size_t>(idx[k + 3])];
+      }
+    }
+#endif
     for (; i + 4 <= b1; i += 4) {
       ++part[bin(x[i])];
       ++part[kBins + bin(x[i + 1])];
