@@ -126,21 +126,9 @@ void depthwise_3x3_masked(const WindowGeometry& g, const float* x, const float* 
   const std::int64_t in_plane = g.in[1] * g.in[2], out_plane = g.out[1] * g.out[2];
   // Relu and Clip without a residual input go into the store; anything else afterwards.
   Clamp clamp;
-  bool in_registers = sum == nullptr;
-  switch (epi.activation) {
-    case Activation::kNone:
-      break;
-    case Activation::kRelu:
-      clamp.lo = _mm512_setzero_ps();
-      break;
-    case Activation::kClip:
-      clamp.lo = _mm512_set1_ps(epi.lo);
-      clamp.hi = _mm512_set1_ps(epi.hi);
-      break;
-    default:
-      in_registers = false;
-  }
-  if (!in_registers) clamp = Clamp{};
+  float lo = 0.0F, hi = 0.0F;
+  const bool in_registers = sum == nullptr && epi.clamp_bounds(lo, hi);
+  if (in_registers) clamp = Clamp{_mm512_set1_ps(lo), _mm512_set1_ps(hi)};
   parallel_for(batch * channels, 1, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t plane = p0; plane < p1; ++plane) {
       const std::int64_t c = plane % channels;

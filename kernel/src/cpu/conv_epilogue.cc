@@ -1,5 +1,7 @@
 #include "cpu/conv_epilogue.h"
 
+#include <limits>
+
 #include "act/kernel/error.h"
 
 namespace act::cpu {
@@ -65,6 +67,24 @@ void activate(float* __restrict y, std::int64_t n, const ConvEpilogue& e) {
 }
 
 }  // namespace
+
+bool ConvEpilogue::clamp_bounds(float& lo, float& hi) const {
+  lo = -std::numeric_limits<float>::infinity();
+  hi = std::numeric_limits<float>::infinity();
+  switch (activation) {
+    case Activation::kNone:
+      return true;
+    case Activation::kRelu:
+      lo = 0.0F;
+      return true;
+    case Activation::kClip:
+      lo = this->lo;
+      hi = this->hi;
+      return true;
+    default:
+      return false;
+  }
+}
 
 void ConvEpilogue::apply(float* y, std::int64_t ldy, std::int64_t rows, std::int64_t cols,
                          const float* bias, const float* sum, std::int64_t ldsum) const {

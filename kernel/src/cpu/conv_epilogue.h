@@ -28,6 +28,11 @@ struct ConvEpilogue {
   // an activation it does not know.
   static ConvEpilogue from_attributes(const Attributes& attrs);
 
+  // When the activation is a clamp (none, Relu or Clip), its bounds into lo and hi (infinite
+  // where there is none) and true, so kernels can apply it while they store; false for the
+  // others (LeakyRelu, HardSwish), which go through apply().
+  bool clamp_bounds(float& lo, float& hi) const;
+
   // y[r][c] = act(y[r][c] + bias[r] + sum[r][c]) for r < rows, c < cols. bias and sum may be
   // null.
   void apply(float* y, std::int64_t ldy, std::int64_t rows, std::int64_t cols, const float* bias,

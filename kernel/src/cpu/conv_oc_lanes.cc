@@ -1,7 +1,6 @@
 #include "cpu/conv_oc_lanes.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "act/kernel/parallel.h"
@@ -153,6 +152,28 @@ void oc_block_n(std::int64_t np, std::int64_t kdim, const float* w, const float*
   }
 }
 
+// Channels [c0, c1) of x [c][ih][iw] into dst [c][hp][wp], pixel (r, q) at (r + top, q + left),
+// zero elsewhere; rows and columns past hp x wp are cut off.
+void bordered_copy(const float* x, std::int64_t c0, std::int64_t c1, std::int64_t ih,
+                   std::int64_t iw, std::int64_t top, std::int64_t left, std::int64_t hp,
+                   std::int64_t wp, float* dst) {
+  const std::int64_t lo = std::min(left, wp), hi = std::clamp(left + iw, lo, wp);
+  for (std::int64_t ci = c0; ci < c1; ++ci) {
+    for (std::int64_t r = 0; r < hp; ++r) {
+      float* d = dst + (ci * hp + r) * wp;
+      const std::int64_t sr = r - top;
+      if (sr < 0 || sr >= ih) {
+        std::memset(d, 0, static_cast<std::size_t>(wp) * sizeof(float));
+        continue;
+      }
+      std::memset(d, 0, static_cast<std::size_t>(lo) * sizeof(float));
+      std::memcpy(d + lo, x + (ci * ih + sr) * iw + (lo - left),
+                  static_cast<std::size_t>(hi - lo) * sizeof(float));
+      std::memset(d + hi, 0, static_cast<std::size_t>(wp - hi) * sizeof(float));
+    }
+  }
+}
+
 // One image's input with zero borders, cut to what the windows read.
 struct Padded {
   std::int64_t hp = 0, wp = 0;
@@ -178,22 +199,7 @@ struct Padded {
   // Channels [c0, c1) of x [c][ih][iw] into dst.
   void copy(const WindowGeometry& g, const float* x, std::int64_t c0, std::int64_t c1,
             float* dst) const {
-    const std::int64_t ih = g.in[1], iw = g.in[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
-    const std::int64_t lo = std::min(pl, wp), hi = std::clamp(pl + iw, lo, wp);
-    for (std::int64_t ci = c0; ci < c1; ++ci) {
-      for (std::int64_t r = 0; r < hp; ++r) {
-        float* d = dst + (ci * hp + r) * wp;
-        const std::int64_t sr = r - pt;
-        if (sr < 0 || sr >= ih) {
-          std::memset(d, 0, static_cast<std::size_t>(wp) * sizeof(float));
-          continue;
-        }
-        std::memset(d, 0, static_cast<std::size_t>(lo) * sizeof(float));
-        std::memcpy(d + lo, x + (ci * ih + sr) * iw + (lo - pl),
-                    static_cast<std::size_t>(hi - lo) * sizeof(float));
-        std::memset(d + hi, 0, static_cast<std::size_t>(wp - hi) * sizeof(float));
-      }
-    }
+    bordered_copy(x, c0, c1, g.in[1], g.in[2], g.pad_begin[1], g.pad_begin[2], hp, wp, dst);
   }
 };
 
@@ -243,22 +249,8 @@ struct Rows {
     const std::int64_t out_plane = g.out[1] * g.out[2], at = oc0 * out_plane + pix;
     float* dst = y + at;
     const float* res = sum != nullptr ? sum + at : nullptr;
-    float lo = -INFINITY, hi = INFINITY;
-    bool fused = true;
-    switch (epi.activation) {
-      case Activation::kNone:
-        break;
-      case Activation::kRelu:
-        lo = 0.0F;
-        break;
-      case Activation::kClip:
-        lo = epi.lo;
-        hi = epi.hi;
-        break;
-      default:
-        fused = false;
-    }
-    if (!fused) {
+    float lo = 0.0F, hi = 0.0F;
+    if (!epi.clamp_bounds(lo, hi)) {
       for (std::int64_t r = 0; r < rows; ++r) {
         for (std::int64_t j = 0; j < np; ++j) dst[r * out_plane + j] = out[j * kOcLanes + r];
       }
@@ -630,14 +622,7 @@ void conv_grad_input_phases(const WindowGeometry& g, const std::vector<std::vect
     });
   }
   auto pad_copy = [&](const float* src, std::int64_t oc0, std::int64_t oc1, float* dst) {
-    for (std::int64_t oc = oc0; oc < oc1; ++oc) {
-      float* d = dst + oc * plan.hp * plan.wp;
-      std::fill(d, d + plan.hp * plan.wp, 0.0F);
-      for (std::int64_t r = 0; r < oh_n; ++r) {
-        std::memcpy(d + (r + plan.top) * plan.wp + plan.left, src + (oc * oh_n + r) * ow_n,
-                    static_cast<std::size_t>(ow_n) * sizeof(float));
-      }
-    }
+    bordered_copy(src, oc0, oc1, oh_n, ow_n, plan.top, plan.left, plan.hp, plan.wp, dst);
   };
   auto rows_of = [&](std::int64_t b, const float* dyp) {
     return PhaseRows{g, plan, toff, packed, dyp, dx + b * dx_image, c, m};
@@ -653,7 +638,7 @@ void conv_grad_input_phases(const WindowGeometry& g, const std::vector<std::vect
         float* dyp = padded_scratch((b1 - b0) * copy);
         for (std::int64_t b = b0; b < b1; ++b)
           pad_copy(dy + b * dy_image, 0, m, dyp + (b - b0) * copy);
-        const std::int64_t blocks = rows_of(b0, dyp).blocks();
+        const std::int64_t blocks = (c + kOcLanes - 1) / kOcLanes;
         for (std::int64_t cb = 0; cb < blocks; ++cb) {
           for (std::int64_t pi = 0; pi < phases; ++pi) {
             const auto ps = static_cast<std::size_t>(pi);
