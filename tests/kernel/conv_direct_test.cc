@@ -191,6 +191,12 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       // three images (each thread its share, rows of 6 in pairs with an odd last row).
       {1, 70, 40, 7, 7, 1, 0},
       {3, 64, 33, 5, 6, 1, 0},
+      // Pointwise layers on large maps (conv_direct, dense): blocks finished in registers with
+      // bias, residual and Clip (23 channels: a last row block of five), LeakyRelu through
+      // ConvEpilogue::apply instead, and Relu over 16 channels (six, six and four rows).
+      {1, 20, 23, 24, 25, 1, 0},
+      {2, 8, 16, 17, 30, 1, 0},
+      {1, 32, 16, 112, 3, 1, 0},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {

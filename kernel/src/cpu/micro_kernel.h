@@ -99,6 +99,29 @@ template <class BRow>
 }
 #endif
 
+#if defined(__AVX512F__)
+// The first `Rows` (1..6) rows of micro_6x16's block, from the same packed A (six values per
+// K step), each finished by store(row, acc) instead of written: the caller adds its epilogue
+// while the block is in registers, and a last row block shorter than six rows costs only its
+// own rows instead of six rows' multiplies and a copy through a scratch tile.
+template <int Rows, class BRow, class Store>
+[[gnu::always_inline]] inline void micro_rows_x16(std::int64_t kc, const float* __restrict a,
+                                                  BRow b_row, Store store) {
+  static_assert(Rows >= 1 && Rows <= 6);
+  __m512 acc[Rows];
+#pragma GCC unroll 6
+  for (int r = 0; r < Rows; ++r) acc[r] = _mm512_setzero_ps();
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const __m512 b = _mm512_loadu_ps(b_row(p));
+#pragma GCC unroll 6
+    for (int r = 0; r < Rows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b, acc[r]);
+    a += 6;
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < Rows; ++r) store(r, acc[r]);
+}
+#endif
+
 #if ACT_MICRO_KERNEL_AVX2
 // Rows r0..r0+7 (row stride ld) of columns q..q+7 of `col`, transposed: dst[e * dst_stride +
 // i] = col[(r0 + i) * ld + q + e].
