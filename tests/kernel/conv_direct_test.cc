@@ -270,7 +270,10 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
 using DepthwiseFn = void (*)(const cpu::WindowGeometry&, const float*, const float*, const float*,
                              std::int64_t, std::int64_t, float*, const cpu::ConvEpilogue&,
                              const float*);
-void check_depthwise(DepthwiseFn fn, const std::vector<std::int64_t>& strides) {
+// `small_same`: stride 1, maps under 16 pixels wide, padding that keeps the map's size
+// (symmetric and lopsided), the shapes the masked kernel runs as one flat run of pixels.
+void check_depthwise(DepthwiseFn fn, const std::vector<std::int64_t>& strides,
+                     bool small_same = false) {
   const int saved = num_threads();
   for (int trial = 0; trial < 40; ++trial) {
     const std::int64_t c = rand_int(1, 7);
@@ -291,6 +294,15 @@ void check_depthwise(DepthwiseFn fn, const std::vector<std::int64_t>& strides) {
            rand_int(0, 2),
            rand_int(0, 2),
            rand_int(0, 2)};
+    if (small_same) {
+      k.sh = k.sw = 1;
+      k.h = rand_int(1, 15);
+      k.w = rand_int(1, 15);
+      k.pt = rand_int(0, 2);
+      k.pb = 2 - k.pt;
+      k.pl = rand_int(0, 2);
+      k.pr = 2 - k.pl;
+    }
     const auto x = random_floats(k.n * k.c * k.h * k.w);
     const auto w = random_floats(k.c * 9);
     const auto bias = random_floats(k.c);
@@ -331,6 +343,12 @@ TEST(ConvDepthwise, MaskedLoadsMatchDirectLoopsWithEveryEpilogueInput) {
   const auto probe = geometry(Case{1, 1, 1, 1, 5, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
   if (!cpu::depthwise_3x3_masked_applicable(probe)) GTEST_SKIP() << "built without AVX-512";
   check_depthwise(&cpu::depthwise_3x3_masked, {1, 2});
+}
+
+TEST(ConvDepthwise, MaskedFlatRunsOfSmallSameMapsMatchDirectLoops) {
+  const auto probe = geometry(Case{1, 1, 1, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
+  if (!cpu::depthwise_3x3_masked_applicable(probe)) GTEST_SKIP() << "built without AVX-512";
+  check_depthwise(&cpu::depthwise_3x3_masked, {1}, true);
 }
 
 }  // namespace

@@ -61,6 +61,43 @@ struct Columns {
   }
 };
 
+// Small "same" stride-1 maps (rows under 16 pixels, output as large as the input): the plane
+// as one flat run of pixels, 16 at a time whatever their row. Tap (kh, kw) of flat output p is
+// flat input p + (kh - ph) * w + (kw - pw), so each tap of each vector is one contiguous masked
+// load; the mask drops the lanes whose tap falls in the padding (above, below, or across a row
+// end). A 7x7 plane then takes 4 vectors x 9 taps instead of 7 rows x 9 with 7 of 16 lanes
+// used: MobileNetV2's 960-channel 7x7 layers ran 2.5x ONNX Runtime's time row by row.
+struct Flat {
+  std::int64_t vectors = 0;
+  std::vector<__mmask16> load;  // vectors x 9
+  __mmask16 last = 0;           // store mask of the last vector
+
+  static bool applies(const WindowGeometry& g) {
+    return g.stride[1] == 1 && g.out[2] < 16 && g.out[1] == g.in[1] && g.out[2] == g.in[2];
+  }
+
+  Flat() = default;
+  explicit Flat(const WindowGeometry& g) {
+    const std::int64_t h = g.out[1], w = g.out[2], ph = g.pad_begin[1], pw = g.pad_begin[2];
+    const std::int64_t n = h * w;
+    vectors = (n + 15) / 16;
+    load.assign(static_cast<std::size_t>(vectors * 9), 0);
+    for (std::int64_t v = 0; v < vectors; ++v) {
+      for (int tap = 0; tap < 9; ++tap) {
+        const std::int64_t dr = tap / 3 - ph, dc = tap % 3 - pw;
+        unsigned bits = 0;
+        for (int lane = 0; lane < 16; ++lane) {
+          const std::int64_t p = v * 16 + lane, r = p / w + dr, c = p % w + dc;
+          if (p < n && r >= 0 && r < h && c >= 0 && c < w) bits |= 1U << lane;
+        }
+        load[static_cast<std::size_t>(v * 9 + tap)] = static_cast<__mmask16>(bits);
+      }
+    }
+    const std::int64_t tail = n - (vectors - 1) * 16;
+    last = static_cast<__mmask16>((1U << tail) - 1U);
+  }
+};
+
 // One plane. Masked-off lanes are never read, so addresses before the row (the left
 // padding) or past the plane are not touched.
 // The activation applied in registers before each store: a clamp to [lo, hi] (Relu: [0, inf),
@@ -117,6 +154,32 @@ void plane_3x3(const WindowGeometry& g, const Columns& cols, const float* xp, co
   }
 }
 
+void plane_flat(const WindowGeometry& g, const Flat& flat, const float* xp, const float* wc,
+                float bias, const Clamp& clamp, float* yp) {
+  const std::int64_t w = g.in[2], ph = g.pad_begin[1], pw = g.pad_begin[2];
+  std::int64_t off[9];
+  __m512 k[9];
+  for (int i = 0; i < 9; ++i) {
+    k[i] = _mm512_set1_ps(wc[i]);
+    off[i] = (i / 3 - ph) * w + (i % 3 - pw);
+  }
+  const __m512 b = _mm512_set1_ps(bias);
+  const __mmask16 all = 0xFFFF;
+  for (std::int64_t v = 0; v < flat.vectors; ++v) {
+    const __mmask16* m = flat.load.data() + v * 9;
+    const float* base = xp + v * 16;
+    __m512 acc[3] = {b, _mm512_setzero_ps(), _mm512_setzero_ps()};
+#pragma GCC unroll 9
+    for (int i = 0; i < 9; ++i) {
+      acc[i / 3] = _mm512_fmadd_ps(k[i], _mm512_maskz_loadu_ps(m[i], base + off[i]), acc[i / 3]);
+    }
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), acc[2]);
+    const __m512 floor = _mm512_mask_max_ps(sum, all, sum, clamp.lo);
+    const __m512 out = _mm512_mask_min_ps(floor, all, floor, clamp.hi);
+    _mm512_mask_storeu_ps(yp + v * 16, v + 1 == flat.vectors ? flat.last : all, out);
+  }
+}
+
 }  // namespace
 
 void depthwise_3x3_masked(const WindowGeometry& g, const float* x, const float* w,
@@ -129,12 +192,18 @@ void depthwise_3x3_masked(const WindowGeometry& g, const float* x, const float* 
   float lo = 0.0F, hi = 0.0F;
   const bool in_registers = sum == nullptr && epi.clamp_bounds(lo, hi);
   if (in_registers) clamp = Clamp{_mm512_set1_ps(lo), _mm512_set1_ps(hi)};
+  const bool flat = Flat::applies(g);
+  const Flat shape = flat ? Flat(g) : Flat{};
   parallel_for(batch * channels, 1, [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t plane = p0; plane < p1; ++plane) {
       const std::int64_t c = plane % channels;
       float* yp = y + plane * out_plane;
-      plane_3x3(g, cols, x + plane * in_plane, w + c * 9, bias != nullptr ? bias[c] : 0.0F, clamp,
-                yp);
+      const float bc = bias != nullptr ? bias[c] : 0.0F;
+      if (flat) {
+        plane_flat(g, shape, x + plane * in_plane, w + c * 9, bc, clamp, yp);
+      } else {
+        plane_3x3(g, cols, x + plane * in_plane, w + c * 9, bc, clamp, yp);
+      }
       if (!in_registers) {
         epi.apply(yp, out_plane, 1, out_plane, nullptr,
                   sum != nullptr ? sum + plane * out_plane : nullptr, out_plane);
