@@ -20,7 +20,8 @@ inline void cpu_relax() {
 }
 
 // Workers sleep on a condition variable between jobs; the calling thread runs chunk 0 itself
-// so a 2-thread pool needs only one worker wake-up per loop.
+// so a 2-thread pool needs only one worker wake-up per loop. Both sides spin for a while
+// before sleeping (workers for the next job, the caller for the workers' last chunks).
 class ThreadPool {
  public:
   explicit ThreadPool(int threads) { resize(threads); }
@@ -41,7 +42,7 @@ class ThreadPool {
       job_ = &fn;
       chunks_ = chunks;
       next_.store(0);
-      pending_ = threads_ - 1;
+      pending_.store(threads_ - 1);
       generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
@@ -50,8 +51,15 @@ class ThreadPool {
     t_inside_pool = true;
     drain(fn);
     t_inside_pool = false;
+    // Spin for the workers' last chunks before sleeping: the caller finishes its share within
+    // microseconds of theirs in a balanced loop, and sleeping meant a futex wake-up per loop,
+    // which on a virtual machine costs tens of microseconds (a vCPU woken by an interrupt).
+    // MobileNetV2 at two threads: 5.05 -> 4.72 ms (latency_bench, alternated runs).
+    for (int i = 0; i < kSpinIterations && pending_.load(std::memory_order_acquire) != 0; ++i) {
+      cpu_relax();
+    }
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    done_cv_.wait(lock, [this] { return pending_.load(std::memory_order_relaxed) == 0; });
     job_ = nullptr;
   }
 
@@ -83,7 +91,7 @@ class ThreadPool {
       t_inside_pool = false;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        --pending_;
+        pending_.fetch_sub(1, std::memory_order_release);
       }
       done_cv_.notify_one();
     }
@@ -111,7 +119,7 @@ class ThreadPool {
   const std::function<void(std::int64_t)>* job_ = nullptr;
   std::int64_t chunks_ = 0;
   std::atomic<std::int64_t> next_{0};
-  int pending_ = 0;
+  std::atomic<int> pending_{0};
   // Written under mu_ (so sleeping workers see them in the wait predicate), atomic so the spin
   // before sleeping can read them without the lock.
   std::atomic<std::uint64_t> generation_{0};
