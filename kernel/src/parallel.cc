@@ -33,7 +33,10 @@ class ThreadPool {
     stop();
     threads_ = std::max(1, threads);
     stopping_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { work(i); });
+    // New workers start from the current generation: from 0 they would take the last job as
+    // new and run it again, and their decrement of pending_ raced the next run's (a hang).
+    const std::uint64_t now = generation_.load();
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, now] { work(now); });
   }
 
   void run(std::int64_t chunks, const std::function<void(std::int64_t)>& fn) {
@@ -68,8 +71,7 @@ class ThreadPool {
     for (std::int64_t c = next_.fetch_add(1); c < chunks_; c = next_.fetch_add(1)) fn(c);
   }
 
-  void work(int /*index*/) {
-    std::uint64_t seen = 0;
+  void work(std::uint64_t seen) {
     for (;;) {
       const std::function<void(std::int64_t)>* job = nullptr;
       // Spin briefly before sleeping: layers issue parallel loops back to back, and a futex
