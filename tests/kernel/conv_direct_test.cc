@@ -20,6 +20,7 @@
 #include "cpu/conv_depthwise.h"
 #include "cpu/conv_depthwise_masked.h"
 #include "cpu/conv_gemm.h"
+#include "cpu/conv_oc_lanes.h"
 #include "kernel_test_util.h"
 
 namespace act {
@@ -197,6 +198,10 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       {1, 20, 23, 24, 25, 1, 0},
       {2, 8, 16, 17, 30, 1, 0},
       {1, 32, 16, 112, 3, 1, 0},
+      // Pointwise layers on maps of up to 256 pixels run as runs of up to 64 pixels across the
+      // map's rows (pointwise_as_runs): 14x14 as four runs of 49, 16x16 over two images.
+      {1, 64, 40, 14, 14, 1, 0},
+      {2, 80, 70, 16, 16, 1, 0},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {
@@ -263,6 +268,37 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
     }
   }
   set_num_threads(saved);
+}
+
+// The runs pointwise_as_runs cuts a small map into: the longest (at most 64 pixels) that
+// still give every thread four items, the geometry unchanged for anything but an unpadded
+// stride-1 1x1 window on at most 256 pixels.
+TEST(ConvOcLanes, PointwiseRunsAreTheLongestThatKeepEveryThreadBusy) {
+  const auto unit = [](std::int64_t h, std::int64_t w) {
+    return geometry(Case{1, 1, 1, 1, h, w, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0});
+  };
+  auto runs = cpu::pointwise_as_runs(unit(14, 14), 96, 1);
+  EXPECT_EQ(runs.out[1], 4);
+  EXPECT_EQ(runs.out[2], 49);
+  EXPECT_EQ(runs.in[2], 49);
+  // 7x7 with 160 lanes (five blocks): one run at one thread, the map's own rows at two.
+  EXPECT_EQ(cpu::pointwise_as_runs(unit(7, 7), 160, 1).out[2], 49);
+  EXPECT_EQ(cpu::pointwise_as_runs(unit(7, 7), 160, 2).out[2], 7);
+  EXPECT_EQ(cpu::pointwise_as_runs(unit(16, 16), 64, 2).out[2], 64);
+  // Left alone: larger maps, 3x3 windows, padding, strides.
+  EXPECT_EQ(cpu::pointwise_as_runs(unit(28, 28), 96, 1).out[2], 28);
+  EXPECT_EQ(cpu::pointwise_as_runs(geometry(Case{1, 1, 1, 1, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}),
+                                   96, 1)
+                .out[2],
+            14);
+  EXPECT_EQ(cpu::pointwise_as_runs(geometry(Case{1, 1, 1, 1, 14, 14, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}),
+                                   96, 1)
+                .out[2],
+            16);
+  EXPECT_EQ(cpu::pointwise_as_runs(geometry(Case{1, 1, 1, 1, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0}),
+                                   96, 1)
+                .out[2],
+            7);
 }
 
 // A depthwise 3x3 kernel called directly, against direct loops, over random sizes, strides

@@ -287,6 +287,9 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       // the row above. Stride 2 (5 rows of 5) and stride 1 (3 rows of 4).
       {{3, 40, 10, 10}, {36, 40, 3, 3}, 1, {{3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}}},
       {{2, 64, 3, 4}, {33, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      // A stride-1 1x1 on a 14x14 map: both directions on conv_oc_lanes as runs of 49 pixels
+      // across the map's rows (pointwise_as_runs).
+      {{2, 64, 14, 14}, {70, 64, 1, 1}, 1, {{1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}},
       // Strided ConvGradInput phase by phase (conv_grad_input_phases): asymmetric pads and rows
       // of 8 or 9; stride 3 with a 5x5 window (phases of one and two taps, rows of 7 and pairs
       // of 6); the 10x10 case above has pairs of 5 and an odd phase row count.

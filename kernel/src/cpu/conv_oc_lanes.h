@@ -31,11 +31,19 @@ namespace act::cpu {
 inline constexpr std::int64_t kOcLanes = 32;
 
 // True when conv_oc_lanes handles the layer: AVX-512 compiled in, one group, a 2-D window
-// larger than 1x1 (or a 1x1 one with stride 1 on a map of at most 64 pixels) with stride 1 or
+// larger than 1x1 (or a 1x1 one with stride 1 on a map of at most 256 pixels, best passed
+// through pointwise_as_runs) with stride 1 or
 // 2 (the same along both axes), K (c * kh * kw) of at least 64, and output rows that split
 // into blocks of 7 to 12 pixels (or of 4 to 6, two rows at a time). A window that reads no
 // padding reads the input in place; others read a zero-bordered copy.
 bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c);
+
+// A stride-1 unpadded 1x1 layer on a map of at most 256 pixels seen as rows of up to 64
+// pixels whatever the map's own rows (a 1x1 window never crosses a row end): the fewest rows
+// that still give every one of `threads` threads four (32-lane block, row) items, `lanes`
+// being the layer's lane channels. Longer runs fill the 12-pixel register block (a 14x14 map
+// went in blocks of 7). Other geometries come back unchanged.
+WindowGeometry pointwise_as_runs(const WindowGeometry& g, std::int64_t lanes, int threads);
 
 // w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.
 std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k);

@@ -765,7 +765,8 @@ class ConvKernel final : public OpKernel {
     const std::int64_t kdim = c / group_ * prod(g.kernel);
     // Output channels as lanes where that path applies (conv_oc_lanes.h); the weights are then
     // cached in its layout instead of conv_gemm's.
-    const bool lanes = conv_oc_lanes_applicable(g, group_, c);
+    const G gl = pointwise_as_runs(g, m, num_threads());
+    const bool lanes = conv_oc_lanes_applicable(gl, group_, c);
     if (packed_source_ != wd || packed_version_ != w.version() || packed_lanes_ != lanes ||
         packed_.size() != static_cast<std::size_t>(group_) || packed_m_ != m || packed_k_ != kdim) {
       packed_.clear();
@@ -787,7 +788,7 @@ class ConvKernel final : public OpKernel {
     // layers (the phase copy costs more than im2col saves), pointwise layers on small maps,
     // and batches of small maps, where conv_packed shares each weight pass between images.
     if (lanes) {
-      conv_oc_lanes(g, packed_[0], xd, bd, sd, yd, n, c, m, epilogue_);
+      conv_oc_lanes(gl, packed_[0], xd, bd, sd, yd, n, c, m, epilogue_);
       return;
     }
     const std::int64_t out_plane = prod(g.out);
@@ -1025,10 +1026,11 @@ class ConvGradKernel final : public OpKernel {
     }
     const std::int64_t cg = c / group_, mg = m / group_, ksize = prod(g.kernel);
     const float* wd = w.data<float>();
-    if (group_ == 1 && conv_oc_lanes_applicable(t, 1, m)) {
+    const G tl = pointwise_as_runs(t, c, num_threads());
+    if (group_ == 1 && conv_oc_lanes_applicable(tl, 1, m)) {
       // Input channels as the lanes (conv_oc_lanes.h), the same block the forward pass runs.
       flipped_lanes_ = pack_flipped(wd, m, c, ksize, kOcLanes);
-      conv_oc_lanes(t, flipped_lanes_, dyd, nullptr, nullptr, dxd, n, m, c, ConvEpilogue{});
+      conv_oc_lanes(tl, flipped_lanes_, dyd, nullptr, nullptr, dxd, n, m, c, ConvEpilogue{});
       return true;
     }
     flipped_.resize(static_cast<std::size_t>(group_));
