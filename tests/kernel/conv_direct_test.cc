@@ -20,6 +20,7 @@
 #include "cpu/conv_depthwise.h"
 #include "cpu/conv_depthwise_masked.h"
 #include "cpu/conv_gemm.h"
+#include "cpu/conv_narrow.h"
 #include "cpu/conv_oc_lanes.h"
 #include "kernel_test_util.h"
 
@@ -267,6 +268,63 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       }
     }
   }
+  set_num_threads(saved);
+}
+
+// conv_narrow (K of at most 64: first layers on images) against direct loops over random
+// channel counts, windows up to 5x5, strides 1 and 2, lopsided pads, one to 40 output channels
+// (partial 16-channel blocks), bias, residual and the clamp epilogues, at one and two threads.
+TEST(ConvNarrow, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
+  const auto probe = geometry(Case{1, 3, 8, 1, 40, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
+  if (!cpu::conv_narrow_applicable(probe, 1, 3, cpu::ConvEpilogue{}))
+    GTEST_SKIP() << "built without AVX-512";
+  const int saved = num_threads();
+  int ran = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    Case k{};
+    k.group = 1;
+    k.n = rand_int(1, 2);
+    k.c = rand_int(1, 4);
+    k.m = rand_int(1, 40);
+    k.kh = rand_int(1, 5);
+    k.kw = rand_int(2, 5);
+    k.sh = k.sw = rand_int(1, 2);
+    k.dh = k.dw = 1;
+    k.pt = rand_int(0, 2);
+    k.pl = rand_int(0, 2);
+    k.pb = rand_int(0, 2);
+    k.pr = rand_int(0, 2);
+    k.h = rand_int(k.kh, 30);
+    k.w = rand_int(std::max<std::int64_t>(k.kw, 16 * k.sw + k.kw), 70);
+    cpu::ConvEpilogue epi;
+    epi.activation = trial % 3 == 0   ? cpu::Activation::kRelu
+                     : trial % 3 == 1 ? cpu::Activation::kClip
+                                      : cpu::Activation::kNone;
+    epi.lo = -0.5F;
+    epi.hi = 0.75F;
+    if (!cpu::conv_narrow_applicable(geometry(k), 1, k.c, epi)) continue;
+    ++ran;
+    const std::int64_t kdim = k.c * k.kh * k.kw;
+    const auto x = random_floats(k.n * k.c * k.h * k.w);
+    const auto w = random_floats(k.m * kdim);
+    const auto bias = random_floats(k.m);
+    const auto sum = random_floats(k.n * k.m * k.oh() * k.ow());
+    const bool with_bias = trial % 2 == 0, with_sum = trial % 5 < 2;
+    const auto want =
+        reference(k, x, w, with_bias ? bias.data() : nullptr, with_sum ? sum.data() : nullptr, epi);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<float> y(want.size(), -7.0F);
+      cpu::conv_narrow(geometry(k), x.data(), w.data(), with_bias ? bias.data() : nullptr,
+                       with_sum ? sum.data() : nullptr, y.data(), k.n, k.c, k.m, epi);
+      SCOPED_TRACE("trial " + std::to_string(trial) + " c" + std::to_string(k.c) + " m" +
+                   std::to_string(k.m) + " " + std::to_string(k.h) + "x" + std::to_string(k.w) +
+                   " k" + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
+                   std::to_string(k.sh));
+      expect_close(y, want);
+    }
+  }
+  EXPECT_GT(ran, 40);
   set_num_threads(saved);
 }
 
