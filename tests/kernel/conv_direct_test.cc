@@ -203,6 +203,8 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       // map's rows (pointwise_as_runs): 14x14 as four runs of 49, 16x16 over two images.
       {1, 64, 40, 14, 14, 1, 0},
       {2, 80, 70, 16, 16, 1, 0},
+      // A light pointwise layer on a large map (conv_narrow: 32 x 40 multiply-adds a pixel).
+      {1, 32, 40, 37, 41, 1, 0},
   };
   const int saved = num_threads();
   for (int threads : {1, 2}) {
@@ -287,7 +289,7 @@ TEST(ConvNarrow, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
     k.c = rand_int(1, 4);
     k.m = rand_int(1, 40);
     k.kh = rand_int(1, 5);
-    k.kw = rand_int(2, 5);
+    k.kw = rand_int(1, 5);
     k.sh = k.sw = rand_int(1, 2);
     k.dh = k.dw = 1;
     k.pt = rand_int(0, 2);
