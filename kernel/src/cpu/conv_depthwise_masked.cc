@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "act/kernel/parallel.h"
+#include "cpu/lane_mask.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -25,14 +26,6 @@ bool depthwise_3x3_masked_applicable(const WindowGeometry& g) {
 #if ACT_DW_MASKED
 namespace {
 
-// Lanes i of a 16-float load at input column `start` that lie inside [0, width).
-__mmask16 inside(std::int64_t start, std::int64_t width) {
-  const std::int64_t lo = std::clamp<std::int64_t>(-start, 0, 16);
-  const std::int64_t hi = std::clamp<std::int64_t>(width - start, 0, 16);
-  if (hi <= lo) return 0;
-  return static_cast<__mmask16>(((1U << hi) - 1U) & ~((1U << lo) - 1U));
-}
-
 // Per block of 16 outputs of a row: the masks of the loads it makes (stride 1: one per kw;
 // stride 2: [start, +16), [start + 16, +16), [start + 2, +16), [start + 18, +16)) and the
 // mask of the outputs it stores. They depend only on the column, so they are computed once.
@@ -49,14 +42,14 @@ struct Columns {
       const std::int64_t start = s * 16 * b - pw;
       __mmask16* m = load.data() + b * 4;
       if (s == 1) {
-        for (int kw = 0; kw < 3; ++kw) m[kw] = inside(start + kw, iw_n);
+        for (int kw = 0; kw < 3; ++kw) m[kw] = lanes_inside(start + kw, iw_n);
       } else {
-        m[0] = inside(start, iw_n);
-        m[1] = inside(start + 16, iw_n);
-        m[2] = inside(start + 2, iw_n);
-        m[3] = inside(start + 18, iw_n);
+        m[0] = lanes_inside(start, iw_n);
+        m[1] = lanes_inside(start + 16, iw_n);
+        m[2] = lanes_inside(start + 2, iw_n);
+        m[3] = lanes_inside(start + 18, iw_n);
       }
-      store[static_cast<std::size_t>(b)] = inside(16 * b, ow_n);
+      store[static_cast<std::size_t>(b)] = lanes_inside(16 * b, ow_n);
     }
   }
 };

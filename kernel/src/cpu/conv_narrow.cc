@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "act/kernel/parallel.h"
+#include "cpu/lane_mask.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -31,14 +32,6 @@ bool conv_narrow_applicable(const WindowGeometry& g, std::int64_t group, std::in
 
 #if ACT_CONV_NARROW
 namespace {
-
-// Lanes i of a 16-float load at input column `start` that lie inside [0, width).
-__mmask16 inside(std::int64_t start, std::int64_t width) {
-  const std::int64_t lo = std::clamp<std::int64_t>(-start, 0, 16);
-  const std::int64_t hi = std::clamp<std::int64_t>(width - start, 0, 16);
-  if (hi <= lo) return 0;
-  return static_cast<__mmask16>(((1U << hi) - 1U) & ~((1U << lo) - 1U));
-}
 
 struct Layer {
   const WindowGeometry& g;
@@ -155,16 +148,9 @@ void conv_narrow(const WindowGeometry& g, const float* x, const float* w, const 
     for (std::int64_t q = 0; q < kw_n; ++q) {
       const std::int64_t start = s * kBlock * bl - pl + q;
       __mmask16* mk = L.masks.data() + (bl * kw_n + q) * 2;
-      if (s == 1) {
-        mk[0] = inside(start, iw_n);
-        mk[1] = 0;
-      } else {
-        // Lanes 2j of the 32 loaded floats are the outputs' columns; odd lanes are never
-        // used, so only the even columns' validity matters, but reading an odd column inside
-        // the row is harmless and one past it is masked like the rest.
-        mk[0] = inside(start, iw_n);
-        mk[1] = inside(start + 16, iw_n);
-      }
+      // Stride 2 loads 32 floats, of which the even ones are the 16 outputs' taps.
+      mk[0] = lanes_inside(start, iw_n);
+      mk[1] = s == 1 ? __mmask16{0} : lanes_inside(start + 16, iw_n);
     }
   }
   const std::int64_t oh_n = g.out[1];
