@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "act/kernel/executor.h"
@@ -331,34 +333,39 @@ TEST(ConvNarrow, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
 }
 
 // The runs pointwise_as_runs cuts a small map into: the longest (at most 64 pixels) that
-// still give every thread four items, the geometry unchanged for anything but an unpadded
-// stride-1 1x1 window on at most 256 pixels.
+// still give every thread four items; nothing for anything but an unpadded stride-1 1x1
+// window on at most 256 pixels.
 TEST(ConvOcLanes, PointwiseRunsAreTheLongestThatKeepEveryThreadBusy) {
   const auto unit = [](std::int64_t h, std::int64_t w) {
     return geometry(Case{1, 1, 1, 1, h, w, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0});
   };
-  auto runs = cpu::pointwise_as_runs(unit(14, 14), 96, 1);
-  EXPECT_EQ(runs.out[1], 4);
-  EXPECT_EQ(runs.out[2], 49);
-  EXPECT_EQ(runs.in[2], 49);
+  // Rows x run length of the runs, or {0, 0} for none.
+  const auto cut = [](const std::optional<cpu::WindowGeometry>& g) {
+    return g ? std::pair<std::int64_t, std::int64_t>{g->out[1], g->out[2]}
+             : std::pair<std::int64_t, std::int64_t>{0, 0};
+  };
+  const auto runs = cpu::pointwise_as_runs(unit(14, 14), 96, 1);
+  ASSERT_TRUE(runs.has_value());
+  EXPECT_EQ(runs->out[1], 4);
+  EXPECT_EQ(runs->out[2], 49);
+  EXPECT_EQ(runs->in[1], 4);
+  EXPECT_EQ(runs->in[2], 49);
   // 7x7 with 160 lanes (five blocks): one run at one thread, the map's own rows at two.
-  EXPECT_EQ(cpu::pointwise_as_runs(unit(7, 7), 160, 1).out[2], 49);
-  EXPECT_EQ(cpu::pointwise_as_runs(unit(7, 7), 160, 2).out[2], 7);
-  EXPECT_EQ(cpu::pointwise_as_runs(unit(16, 16), 64, 2).out[2], 64);
+  EXPECT_EQ(cut(cpu::pointwise_as_runs(unit(7, 7), 160, 1)), std::make_pair(1L, 49L));
+  EXPECT_EQ(cut(cpu::pointwise_as_runs(unit(7, 7), 160, 2)), std::make_pair(7L, 7L));
+  EXPECT_EQ(cut(cpu::pointwise_as_runs(unit(16, 16), 64, 2)), std::make_pair(4L, 64L));
   // Left alone: larger maps, 3x3 windows, padding, strides.
-  EXPECT_EQ(cpu::pointwise_as_runs(unit(28, 28), 96, 1).out[2], 28);
-  EXPECT_EQ(cpu::pointwise_as_runs(geometry(Case{1, 1, 1, 1, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}),
-                                   96, 1)
-                .out[2],
-            14);
-  EXPECT_EQ(cpu::pointwise_as_runs(geometry(Case{1, 1, 1, 1, 14, 14, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}),
-                                   96, 1)
-                .out[2],
-            16);
-  EXPECT_EQ(cpu::pointwise_as_runs(geometry(Case{1, 1, 1, 1, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0}),
-                                   96, 1)
-                .out[2],
-            7);
+  const std::pair<std::int64_t, std::int64_t> none{0, 0};
+  EXPECT_EQ(cut(cpu::pointwise_as_runs(unit(28, 28), 96, 1)), none);
+  EXPECT_EQ(cut(cpu::pointwise_as_runs(
+                geometry(Case{1, 1, 1, 1, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}), 96, 1)),
+            none);
+  EXPECT_EQ(cut(cpu::pointwise_as_runs(
+                geometry(Case{1, 1, 1, 1, 14, 14, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}), 96, 1)),
+            none);
+  EXPECT_EQ(cut(cpu::pointwise_as_runs(
+                geometry(Case{1, 1, 1, 1, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0}), 96, 1)),
+            none);
 }
 
 // A depthwise 3x3 kernel called directly, against direct loops, over random sizes, strides

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "act/kernel/parallel.h"
-#include "cpu/lane_mask.h"
+#include "cpu/avx512_lanes.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -137,12 +137,8 @@ void plane_3x3(const WindowGeometry& g, const Columns& cols, const float* xp, co
         }
       }
       const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), acc[2]);
-      // The masked forms with every lane set: the plain _mm512_max_ps/_mm512_min_ps start from
-      // an undefined vector that GCC 12 warns about.
-      const __mmask16 all = 0xFFFF;
-      const __m512 floor = _mm512_mask_max_ps(sum, all, sum, clamp.lo);
-      const __m512 out = _mm512_mask_min_ps(floor, all, floor, clamp.hi);
-      _mm512_mask_storeu_ps(yr + 16 * bl, cols.store[static_cast<std::size_t>(bl)], out);
+      _mm512_mask_storeu_ps(yr + 16 * bl, cols.store[static_cast<std::size_t>(bl)],
+                            clamp_lanes(sum, clamp.lo, clamp.hi));
     }
   }
 }
@@ -167,9 +163,8 @@ void plane_flat(const WindowGeometry& g, const Flat& flat, const float* xp, cons
       acc[i / 3] = _mm512_fmadd_ps(k[i], _mm512_maskz_loadu_ps(m[i], base + off[i]), acc[i / 3]);
     }
     const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), acc[2]);
-    const __m512 floor = _mm512_mask_max_ps(sum, all, sum, clamp.lo);
-    const __m512 out = _mm512_mask_min_ps(floor, all, floor, clamp.hi);
-    _mm512_mask_storeu_ps(yp + v * 16, v + 1 == flat.vectors ? flat.last : all, out);
+    _mm512_mask_storeu_ps(yp + v * 16, v + 1 == flat.vectors ? flat.last : all,
+                          clamp_lanes(sum, clamp.lo, clamp.hi));
   }
 }
 

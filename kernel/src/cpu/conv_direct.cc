@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "act/kernel/parallel.h"
+#include "cpu/avx512_lanes.h"
 #include "cpu/conv_gemm.h"
 #include "cpu/micro_kernel.h"
 #include "cpu/nn_internal.h"
@@ -141,11 +142,9 @@ template <int Rows, class BRow>
                                                float* y, std::int64_t ld, const float* bias,
                                                const float* sum, __m512 lo, __m512 hi) {
   const auto store = [&](int r, __m512 v) {
-    if (bias != nullptr) v = _mm512_add_ps(v, _mm512_set1_ps(bias[r]));
-    if (sum != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(sum + r * ld));
-    v = _mm512_mask_max_ps(v, 0xFFFF, v, lo);
-    v = _mm512_mask_min_ps(v, 0xFFFF, v, hi);
-    _mm512_storeu_ps(y + r * ld, v);
+    _mm512_storeu_ps(y + r * ld,
+                     finish_lanes(v, bias != nullptr ? bias + r : nullptr,
+                                  sum != nullptr ? sum + r * ld : nullptr, 0xFFFF, lo, hi));
   };
   micro_rows_x16<Rows>(kc, a, b_row, store);
 }

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "act/kernel/parallel.h"
-#include "cpu/lane_mask.h"
+#include "cpu/avx512_lanes.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -50,8 +50,6 @@ struct Layer {
     const std::int64_t in_plane = ih_n * iw_n, out_plane = g.out[1] * ow_n;
     const std::int64_t rows = std::min(kBlock, m - cb * kBlock);
     const float* wb = packed + cb * k * kBlock;
-    const __m512i even =
-        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     // The taps this row reads (rows in the padding add nothing and are left out), gathered
     // first so the multiply loop is one flat loop whose accumulators stay in registers.
     const float* at[kMaxK];
@@ -83,7 +81,7 @@ struct Layer {
         } else {
           const __m512 a = _mm512_maskz_loadu_ps(mk[0], at[t] + shift);
           const __m512 b = _mm512_maskz_loadu_ps(mk[1], at[t] + shift + 16);
-          tap = _mm512_permutex2var_ps(a, even, b);
+          tap = even_lanes(a, b);
         }
         const float* wk = wt[t];
 #pragma GCC unroll 16
@@ -92,9 +90,7 @@ struct Layer {
         }
       }
       const std::int64_t ow0 = bl * kBlock;
-      const auto keep =
-          static_cast<__mmask16>((1U << std::min<std::int64_t>(kBlock, ow_n - ow0)) - 1U);
-      const __mmask16 all = 0xFFFF;
+      const __mmask16 keep = lanes_inside(ow0, ow_n);
       // A constant trip count (with the channel check inside) keeps acc in registers: indexed
       // by a run-time count, GCC kept it in memory and stored all 16 after every tap.
 #pragma GCC unroll 16
@@ -102,11 +98,8 @@ struct Layer {
         if (i >= rows) break;
         const std::int64_t ch = cb * kBlock + i;
         const std::int64_t at = ch * out_plane + oh * ow_n + ow0;
-        __m512 v = acc[i];
-        if (bias != nullptr) v = _mm512_add_ps(v, _mm512_set1_ps(bias[ch]));
-        if (sum != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(keep, sum + at));
-        v = _mm512_mask_max_ps(v, all, v, lo);
-        v = _mm512_mask_min_ps(v, all, v, hi);
+        const __m512 v = finish_lanes(acc[i], bias != nullptr ? bias + ch : nullptr,
+                                      sum != nullptr ? sum + at : nullptr, keep, lo, hi);
         _mm512_mask_storeu_ps(y + at, keep, v);
       }
     }

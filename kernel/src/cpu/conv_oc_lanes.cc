@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "act/kernel/parallel.h"
+#include "cpu/avx512_lanes.h"
 #include "cpu/nn_internal.h"
 
 #if defined(__AVX512F__)
@@ -48,25 +49,31 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
          c * g.read_extent(1) * g.read_extent(2) < (std::int64_t{1} << 31);
 }
 
-WindowGeometry pointwise_as_runs(const WindowGeometry& g, std::int64_t lanes, int threads) {
+std::optional<WindowGeometry> pointwise_as_runs(const WindowGeometry& g, std::int64_t lanes,
+                                                int threads) {
   const bool unit = g.in.size() == 3 && g.in[0] == 1 && g.kernel[0] == 1 && g.kernel[1] == 1 &&
                     g.kernel[2] == 1 && g.stride[1] == 1 && g.stride[2] == 1;
-  if (!unit) return g;
+  if (!unit) return std::nullopt;
   for (std::size_t i = 0; i < 3; ++i) {
-    if (g.pad_begin[i] != 0 || g.pad_end[i] != 0) return g;
+    if (g.pad_begin[i] != 0 || g.pad_end[i] != 0) return std::nullopt;
   }
   const std::int64_t pixels = g.out[1] * g.out[2];
-  if (pixels > kMaxPointwisePixels || g.in[1] != g.out[1] || g.in[2] != g.out[2]) return g;
+  if (pixels > kMaxPointwisePixels || g.in[1] != g.out[1] || g.in[2] != g.out[2]) {
+    return std::nullopt;
+  }
   const std::int64_t blocks = (lanes + kOcLanes - 1) / kOcLanes;
-  WindowGeometry best = g;
+  std::int64_t best = 0;  // rows of the chosen runs
   for (std::int64_t rows = 1; rows <= pixels; ++rows) {
     if (pixels % rows != 0 || pixels / rows > kMaxRun) continue;
     if (pixels / rows < kMinPixels) break;
-    best.in[1] = best.out[1] = rows;
-    best.in[2] = best.out[2] = pixels / rows;
+    best = rows;
     if (blocks * rows >= 4 * threads) break;
   }
-  return best;
+  if (best == 0) return std::nullopt;
+  WindowGeometry runs = g;
+  runs.in[1] = runs.out[1] = best;
+  runs.in[2] = runs.out[2] = pixels / best;
+  return runs;
 }
 
 std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k) {
@@ -333,8 +340,7 @@ struct Rows {
     // Sixteen channels at a time through registers: the element-by-element transposition this
     // replaces cost as much as the multiplies on layers with short products (a 3-channel stem:
     // 27 multiply steps per block against 384 scalar moves).
-    const auto keep = static_cast<__mmask16>((1U << np) - 1U);
-    const __mmask16 all = 0xFFFF;
+    const __mmask16 keep = lanes_inside(0, np);
     const __m512 lo_v = _mm512_set1_ps(lo), hi_v = _mm512_set1_ps(hi);
     for (std::int64_t h = 0; h * 16 < rows; ++h) {
       __m512 t[16];
@@ -342,11 +348,9 @@ struct Rows {
       const std::int64_t n = std::min<std::int64_t>(16, rows - h * 16);
       for (std::int64_t c = 0; c < n; ++c) {
         const std::int64_t r = h * 16 + c;
-        __m512 v = t[c];
-        if (bias != nullptr) v = _mm512_add_ps(v, _mm512_set1_ps(bias[oc0 + r]));
-        if (res != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(keep, res + r * out_plane));
-        v = _mm512_mask_max_ps(v, all, v, lo_v);
-        v = _mm512_mask_min_ps(v, all, v, hi_v);
+        const __m512 v =
+            finish_lanes(t[c], bias != nullptr ? bias + oc0 + r : nullptr,
+                         res != nullptr ? res + r * out_plane : nullptr, keep, lo_v, hi_v);
         _mm512_mask_storeu_ps(dst + r * out_plane, keep, v);
       }
     }

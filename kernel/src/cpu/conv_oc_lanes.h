@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "cpu/conv_epilogue.h"
@@ -42,8 +43,10 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
 // pixels whatever the map's own rows (a 1x1 window never crosses a row end): the fewest rows
 // that still give every one of `threads` threads four (32-lane block, row) items, `lanes`
 // being the layer's lane channels. Longer runs fill the 12-pixel register block (a 14x14 map
-// went in blocks of 7). Other geometries come back unchanged.
-WindowGeometry pointwise_as_runs(const WindowGeometry& g, std::int64_t lanes, int threads);
+// went in blocks of 7). Empty for other geometries (and for maps no run length suits), so
+// callers keep g without copying it on every call.
+std::optional<WindowGeometry> pointwise_as_runs(const WindowGeometry& g, std::int64_t lanes,
+                                                int threads);
 
 // w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.
 std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k);

@@ -778,7 +778,8 @@ class ConvKernel final : public OpKernel {
     const std::int64_t kdim = c / group_ * prod(g.kernel);
     // Output channels as lanes where that path applies (conv_oc_lanes.h); the weights are then
     // cached in its layout instead of conv_gemm's.
-    const G gl = pointwise_as_runs(g, m, num_threads());
+    const auto runs = pointwise_as_runs(g, m, num_threads());
+    const G& gl = runs ? *runs : g;
     const bool lanes = conv_oc_lanes_applicable(gl, group_, c);
     if (packed_source_ != wd || packed_version_ != w.version() || packed_lanes_ != lanes ||
         packed_.size() != static_cast<std::size_t>(group_) || packed_m_ != m || packed_k_ != kdim) {
@@ -1039,7 +1040,8 @@ class ConvGradKernel final : public OpKernel {
     }
     const std::int64_t cg = c / group_, mg = m / group_, ksize = prod(g.kernel);
     const float* wd = w.data<float>();
-    const G tl = pointwise_as_runs(t, c, num_threads());
+    const auto runs = pointwise_as_runs(t, c, num_threads());
+    const G& tl = runs ? *runs : t;
     if (group_ == 1 && conv_oc_lanes_applicable(tl, 1, m)) {
       // Input channels as the lanes (conv_oc_lanes.h), the same block the forward pass runs.
       flipped_lanes_ = pack_flipped(wd, m, c, ksize, kOcLanes);
@@ -1134,10 +1136,9 @@ class ConvGradKernel final : public OpKernel {
   std::int64_t group_;
   bool weight_;
   std::vector<std::vector<float>> flipped_;  // ConvGradInput: per group, conv_gemm A layout
-  std::vector<float> flipped_lanes_;
-  std::vector<std::vector<float>> phases_;  // strided ConvGradInput, per phase         //
-                                            // ConvGradInput on conv_oc_lanes: its layout
-  std::vector<float> partials_;             // ConvGradWeight: dW of threads 1.. (weight_by_images)
+  std::vector<float> flipped_lanes_;         // ConvGradInput on conv_oc_lanes: its layout
+  std::vector<std::vector<float>> phases_;   // strided ConvGradInput, per phase
+  std::vector<float> partials_;              // ConvGradWeight: dW of threads 1.. (weight_by_images)
 };
 
 }  // namespace

@@ -7,11 +7,8 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "act/kernel/parallel.h"
+#include "cpu/avx512_lanes.h"
 #include "cpu/nn_geometry.h"
 #include "cpu/nn_internal.h"
 
@@ -61,19 +58,14 @@ void max_stride2(T* __restrict yr, const T* __restrict src, std::int64_t lo, std
   std::int64_t ow = lo;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
-    const __m512i even =
-        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     for (; ow < hi; ow += 16) {
       const std::int64_t count = std::min<std::int64_t>(16, hi - ow);
       const std::int64_t need = 2 * count - 1;  // floats from src + 2 * ow
-      const auto lanes = [](std::int64_t n) {
-        return static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1U << std::max<std::int64_t>(n, 0)) - 1U);
-      };
-      const __m512 a = _mm512_maskz_loadu_ps(lanes(need), src + 2 * ow);
-      const __m512 b = _mm512_maskz_loadu_ps(lanes(need - 16), src + 2 * ow + 16);
-      const __mmask16 out = lanes(count);
+      const __m512 a = _mm512_maskz_loadu_ps(lanes_inside(0, need), src + 2 * ow);
+      const __m512 b = _mm512_maskz_loadu_ps(lanes_inside(16, need), src + 2 * ow + 16);
+      const __mmask16 out = lanes_inside(0, count);
       const __m512 cur = _mm512_maskz_loadu_ps(out, yr + ow);
-      const __m512 picked = _mm512_permutex2var_ps(a, even, b);
+      const __m512 picked = even_lanes(a, b);
       _mm512_mask_storeu_ps(yr + ow, out, _mm512_mask_max_ps(cur, out, cur, picked));
     }
     return;
