@@ -68,6 +68,11 @@ int main(int argc, char** argv) {
       {"mbv2 1x1 16->96 @112", 16, 96, 112, 1, 1, 1},
       {"mbv2 1x1 96->24 @56", 96, 24, 56, 1, 1, 1},
       {"mbv2 dw3x3 960 @7", 960, 960, 7, 3, 1, 960},
+      {"mbv2 dw3x3 32 @112", 32, 32, 112, 3, 1, 32},
+      {"mbv2 dw3x3 96 s2 @112", 96, 96, 112, 3, 2, 96},
+      {"mbv2 dw3x3 192 @28", 192, 192, 28, 3, 1, 192},
+      {"mbv2 dw3x3 384 @14", 384, 384, 14, 3, 1, 384},
+      {"mbv2 dw3x3 576 s2 @14", 576, 576, 14, 3, 2, 576},
   };
   const int hw = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   std::printf("%-28s %7s %10s %10s %16s %10s %12s\n", "layer (batch 1)", "threads", "ms", "GFLOP/s",

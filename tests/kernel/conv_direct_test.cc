@@ -373,10 +373,13 @@ TEST(ConvOcLanes, PointwiseRunsAreTheLongestThatKeepEveryThreadBusy) {
 using DepthwiseFn = void (*)(const cpu::WindowGeometry&, const float*, const float*, const float*,
                              std::int64_t, std::int64_t, float*, const cpu::ConvEpilogue&,
                              const float*);
-// `small_same`: stride 1, maps under 16 pixels wide, padding that keeps the map's size
-// (symmetric and lopsided), the shapes the masked kernel runs as one flat run of pixels.
+// kSmallSame: stride 1, maps under 16 pixels wide, padding that keeps the map's size
+// (symmetric and lopsided): the masked kernel runs rows of up to 8 two to a vector, longer ones
+// in one partly masked block. kSmallStride2: stride 2 onto rows of at most 7 outputs, which it
+// also runs two rows to a vector.
+enum class Maps { kAny, kSmallSame, kSmallStride2 };
 void check_depthwise(DepthwiseFn fn, const std::vector<std::int64_t>& strides,
-                     bool small_same = false) {
+                     Maps maps = Maps::kAny) {
   const int saved = num_threads();
   for (int trial = 0; trial < 40; ++trial) {
     const std::int64_t c = rand_int(1, 7);
@@ -397,7 +400,17 @@ void check_depthwise(DepthwiseFn fn, const std::vector<std::int64_t>& strides,
            rand_int(0, 2),
            rand_int(0, 2),
            rand_int(0, 2)};
-    if (small_same) {
+    if (maps == Maps::kSmallStride2) {
+      k.sh = k.sw = 2;
+      k.h = rand_int(1, 16);
+      k.w = rand_int(1, 12);
+      k.pl = rand_int(0, 3);
+      k.pr = rand_int(0, 2);
+      k.pt = rand_int(0, 3);
+      k.pr = std::max(k.pr, 3 - k.w - k.pl);  // at least one window
+      k.pb = std::max(k.pb, 3 - k.h - k.pt);
+    }
+    if (maps == Maps::kSmallSame) {
       k.sh = k.sw = 1;
       k.h = rand_int(1, 15);
       k.w = rand_int(1, 15);
@@ -448,10 +461,16 @@ TEST(ConvDepthwise, MaskedLoadsMatchDirectLoopsWithEveryEpilogueInput) {
   check_depthwise(&cpu::depthwise_3x3_masked, {1, 2});
 }
 
-TEST(ConvDepthwise, MaskedFlatRunsOfSmallSameMapsMatchDirectLoops) {
+TEST(ConvDepthwise, MaskedSmallSameMapsMatchDirectLoops) {
   const auto probe = geometry(Case{1, 1, 1, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1});
   if (!cpu::depthwise_3x3_masked_applicable(probe)) GTEST_SKIP() << "built without AVX-512";
-  check_depthwise(&cpu::depthwise_3x3_masked, {1}, true);
+  check_depthwise(&cpu::depthwise_3x3_masked, {1}, Maps::kSmallSame);
+}
+
+TEST(ConvDepthwise, MaskedStride2PairsOfShortRowsMatchDirectLoops) {
+  const auto probe = geometry(Case{1, 1, 1, 1, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1});
+  if (!cpu::depthwise_3x3_masked_applicable(probe)) GTEST_SKIP() << "built without AVX-512";
+  check_depthwise(&cpu::depthwise_3x3_masked, {2}, Maps::kSmallStride2);
 }
 
 }  // namespace
