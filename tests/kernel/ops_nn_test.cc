@@ -280,6 +280,10 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
       {{2, 12, 20, 20}, {6, 12, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},
       {{2, 16, 32, 32}, {8, 16, 1, 1}, 1, {{1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}}},
       {{2, 40, 18, 17}, {14, 20, 5, 3}, 2, {{5, 3}, {1, 1}, {1, 1}, {2, 0}, {1, 1}}},
+      // Images in chunks whose copies fit L2: one image per chunk (64 channels at 36x40), and
+      // two per chunk with a last chunk of one (stride 2, 48 channels at 50x46).
+      {{3, 64, 36, 40}, {8, 64, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{3, 48, 50, 46}, {7, 48, 3, 3}, 1, {{3, 3}, {2, 2}, {1, 1}, {1, 0}, {1, 1}}},
       // conv_oc_lanes (AVX-512): the forward batch weights-outer and ConvGradInput with the
       // input channels as lanes; 70 channels (a partial 32-lane block), dilation, 7-wide rows.
       {{2, 70, 9, 7}, {40, 70, 3, 3}, 1, {{3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}}},

@@ -28,6 +28,8 @@ namespace {
 // Pixels per K block: the tap operand of one block (kKc rows of 64 bytes per panel) stays in
 // L1 while every row block of dY passes over it.
 constexpr std::int64_t kKc = 256;
+// Floats of copied images per chunk (1 MiB, this machine's L2): see weight_grad_taps.
+constexpr std::int64_t kChunkFloats = std::int64_t{1} << 18;
 
 // x [cg][ih][iw] into dst [hp][wp] pixels of `ps` floats (channels first, zero outside the
 // image and past cg); (pt, pl) is where the image's corner lands. 8x8 blocks go through
@@ -72,23 +74,24 @@ void weight_grad_taps(const WindowGeometry& g, std::int64_t cg, std::int64_t mg,
   const std::int64_t ps = cgp % 64 == 0 ? cgp + kNr : cgp;
   const std::int64_t pixels = oh * ow, taps = kh * kw, plane = hp * wp * ps;
   const std::int64_t mblocks = (mg + kMr - 1) / kMr, rows = mblocks * kMr;
-  // K runs over the pixels of every image, so small late-stage maps still make long products
-  // and dW (taps x mg x cg, 9.4 MB for a 512-channel 3x3 layer) is written once per call.
-  const std::int64_t k = images * pixels;
+  // K runs over the pixels of every image (the by-tap sums in ct carry over from one chunk of
+  // images to the next), so dW is written to `acc` once per call. The images go in chunks
+  // whose copies (channels-last planes and packed dY, about kChunkFloats) are still in L2
+  // when they are multiplied: copying all the images first sent 20 MB out to memory and back
+  // for a 64-channel 32x32 layer at batch 32, and took a fifth of its time. ResNet-18's
+  // ConvGradWeight at one thread: 395 -> 360 ms per step (train_bench --profile 1; two or more
+  // images per chunk measured slower than one there).
+  const std::int64_t per_image = plane + pixels * mblocks * kMr;
+  const std::int64_t chunk = std::clamp<std::int64_t>(kChunkFloats / per_image, 1, images);
+  const std::int64_t kmax = chunk * pixels;
 
-  float* xp = scratch_f32(images * plane + mblocks * k * kMr + taps * rows * cgp);
-  float* ap = xp + images * plane;
-  float* ct = ap + mblocks * k * kMr;  // [tap][rows][cgp]: dW by tap, channels last
-  for (std::int64_t b = 0; b < images; ++b) {
-    to_channels_last(x + b * x_stride, cg, ih, iw, hp, wp, ps, g.pad_begin[1], g.pad_begin[2],
-                     xp + b * plane);
-    pack_a_into(dy + b * dy_stride, pixels, mg, pixels, k * kMr, ap + b * pixels * kMr);
-  }
-
-  // Step k of the product reads the planes at offset[k] plus its tap's offset.
+  float* xp = scratch_f32(chunk * per_image + taps * rows * cgp);
+  float* ap = xp + chunk * plane;
+  float* ct = ap + mblocks * kmax * kMr;  // [tap][rows][cgp]: dW by tap, channels last
+  // Step k of a chunk's product reads the planes at offset[k] plus its tap's offset.
   thread_local std::vector<std::int64_t> offset;
-  offset.resize(static_cast<std::size_t>(k));
-  for (std::int64_t b = 0; b < images; ++b) {
+  offset.resize(static_cast<std::size_t>(kmax));
+  for (std::int64_t b = 0; b < chunk; ++b) {
     for (std::int64_t y = 0; y < oh; ++y) {
       for (std::int64_t q = 0; q < ow; ++q) {
         offset[static_cast<std::size_t>((b * oh + y) * ow + q)] =
@@ -97,20 +100,29 @@ void weight_grad_taps(const WindowGeometry& g, std::int64_t cg, std::int64_t mg,
     }
   }
 
-  // Per K block and tap, each row block of dY (a micro-panel, in L1) meets every channel panel
-  // in turn, so consecutive calls write neighbouring 64-byte pieces of the same dW rows.
-  for (std::int64_t pc = 0; pc < k; pc += kKc) {
-    const std::int64_t kc = std::min(kKc, k - pc);
-    const std::int64_t* off = offset.data() + pc;
-    for (std::int64_t t = 0; t < taps; ++t) {
-      const std::int64_t tap_off = ((t / kw) * dh * wp + (t % kw) * dw) * ps;
-      for (std::int64_t mb = 0; mb < mblocks; ++mb) {
-        const float* a = ap + (mb * k + pc) * kMr;
-        float* cb = ct + (t * rows + mb * kMr) * cgp;
-        for (std::int64_t j = 0; j < panels; ++j) {
-          const float* base = xp + tap_off + j * kNr;
-          const auto b_row = [base, off](std::int64_t p) { return base + off[p]; };
-          micro_6x16(kc, a, b_row, cb + j * kNr, cgp, pc > 0);
+  for (std::int64_t b0 = 0; b0 < images; b0 += chunk) {
+    const std::int64_t nb = std::min(chunk, images - b0), k = nb * pixels;
+    for (std::int64_t b = 0; b < nb; ++b) {
+      to_channels_last(x + (b0 + b) * x_stride, cg, ih, iw, hp, wp, ps, g.pad_begin[1],
+                       g.pad_begin[2], xp + b * plane);
+      pack_a_into(dy + (b0 + b) * dy_stride, pixels, mg, pixels, k * kMr, ap + b * pixels * kMr);
+    }
+    // Per K block and tap, each row block of dY (a micro-panel, in L1) meets every channel
+    // panel in turn, so consecutive calls write neighbouring 64-byte pieces of the same dW rows.
+    for (std::int64_t pc = 0; pc < k; pc += kKc) {
+      const std::int64_t kc = std::min(kKc, k - pc);
+      const std::int64_t* off = offset.data() + pc;
+      const bool add = b0 > 0 || pc > 0;
+      for (std::int64_t t = 0; t < taps; ++t) {
+        const std::int64_t tap_off = ((t / kw) * dh * wp + (t % kw) * dw) * ps;
+        for (std::int64_t mb = 0; mb < mblocks; ++mb) {
+          const float* a = ap + (mb * k + pc) * kMr;
+          float* cb = ct + (t * rows + mb * kMr) * cgp;
+          for (std::int64_t j = 0; j < panels; ++j) {
+            const float* base = xp + tap_off + j * kNr;
+            const auto b_row = [base, off](std::int64_t p) { return base + off[p]; };
+            micro_6x16(kc, a, b_row, cb + j * kNr, cgp, add);
+          }
         }
       }
     }
