@@ -316,10 +316,11 @@ TEST(ConvNarrow, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
     const bool with_bias = trial % 2 == 0, with_sum = trial % 5 < 2;
     const auto want =
         reference(k, x, w, with_bias ? bias.data() : nullptr, with_sum ? sum.data() : nullptr, epi);
+    const std::vector<float> packed = cpu::pack_narrow(w.data(), k.m, k.c * k.kh * k.kw);
     for (int threads : {1, 2}) {
       set_num_threads(threads);
       std::vector<float> y(want.size(), -7.0F);
-      cpu::conv_narrow(geometry(k), x.data(), w.data(), with_bias ? bias.data() : nullptr,
+      cpu::conv_narrow(geometry(k), x.data(), packed.data(), with_bias ? bias.data() : nullptr,
                        with_sum ? sum.data() : nullptr, y.data(), k.n, k.c, k.m, epi);
       SCOPED_TRACE("trial " + std::to_string(trial) + " c" + std::to_string(k.c) + " m" +
                    std::to_string(k.m) + " " + std::to_string(k.h) + "x" + std::to_string(k.w) +

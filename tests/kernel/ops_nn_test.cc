@@ -337,51 +337,57 @@ TEST(OpsNn, ConvGradientsMatchDirectLoopsAtOneAndTwoThreads) {
 
 TEST(OpsNn, ConvWeightsFedAtRunTimeAreRepackedEveryTimeTheyChange) {
   // The conv kernel caches its packed weights; a weight that is a graph input must not be
-  // served from that cache once a different tensor is fed.
-  Graph g;
-  g.add_input(ValueInfo::from_tensor("x", Tensor(DType::kF32, {1, 3, 9, 9})));
-  g.add_input(ValueInfo::from_tensor("w", Tensor(DType::kF32, {4, 3, 3, 3})));
-  Node n;
-  n.name = "conv";
-  n.op_type = "Conv";
-  n.inputs = {"x", "w"};
-  n.outputs = {"y"};
-  n.attrs.set("pads", std::vector<std::int64_t>{1, 1, 1, 1});
-  g.add_node(n);
-  g.add_output(ValueInfo{"y"});
-  Executor ex(g, 17);
-  const Tensor x = random_tensor({1, 3, 9, 9});
-  const Win win{{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}};
-  for (int round = 0; round < 3; ++round) {
-    const Tensor w = random_tensor({4, 3, 3, 3});
-    const auto [shape, want] = ref_conv(x, w, nullptr, 1, win);
-    SCOPED_TRACE("round " + std::to_string(round));
-    expect_near(ex.run({{"x", x}, {"w", w}}).outputs[0], shape, want);
+  // served from that cache once a different tensor is fed. 9x9 maps go through conv_gemm's
+  // layout, 20x20 ones (rows of 16+ outputs, K = 27) through conv_narrow's where AVX-512 is.
+  for (const std::int64_t hw : {9, 20}) {
+    Graph g;
+    g.add_input(ValueInfo::from_tensor("x", Tensor(DType::kF32, {1, 3, hw, hw})));
+    g.add_input(ValueInfo::from_tensor("w", Tensor(DType::kF32, {4, 3, 3, 3})));
+    Node n;
+    n.name = "conv";
+    n.op_type = "Conv";
+    n.inputs = {"x", "w"};
+    n.outputs = {"y"};
+    n.attrs.set("pads", std::vector<std::int64_t>{1, 1, 1, 1});
+    g.add_node(n);
+    g.add_output(ValueInfo{"y"});
+    Executor ex(g, 17);
+    const Tensor x = random_tensor({1, 3, hw, hw});
+    const Win win{{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}};
+    for (int round = 0; round < 3; ++round) {
+      const Tensor w = random_tensor({4, 3, 3, 3});
+      const auto [shape, want] = ref_conv(x, w, nullptr, 1, win);
+      SCOPED_TRACE("map " + std::to_string(hw) + " round " + std::to_string(round));
+      expect_near(ex.run({{"x", x}, {"w", w}}).outputs[0], shape, want);
+    }
   }
 }
 
 TEST(OpsNn, ConvSeesInPlaceUpdatesOfItsWeightInitializer) {
-  // Training updates parameters in place (same storage); the kernel's packed copy must follow.
-  Graph g;
-  g.add_input(ValueInfo::from_tensor("x", Tensor(DType::kF32, {1, 3, 9, 9})));
-  g.set_initializer("w", random_tensor({4, 3, 3, 3}));
-  Node n;
-  n.name = "conv";
-  n.op_type = "Conv";
-  n.inputs = {"x", "w"};
-  n.outputs = {"y"};
-  g.add_node(n);
-  g.add_output(ValueInfo{"y"});
-  Executor ex(g, 17);
-  const Tensor x = random_tensor({1, 3, 9, 9});
-  const Win win{{3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}};
-  for (int step = 0; step < 3; ++step) {
-    Tensor w = *g.initializer("w");  // shares the executor's storage
-    float* wd = w.data<float>();
-    for (std::int64_t i = 0; i < w.numel(); ++i) wd[i] -= 0.1F * static_cast<float>(step);
-    const auto [shape, want] = ref_conv(x, w, nullptr, 1, win);
-    SCOPED_TRACE("step " + std::to_string(step));
-    expect_near(ex.run({{"x", x}}).outputs[0], shape, want);
+  // Training updates parameters in place (same storage); the kernel's packed copy must follow,
+  // in conv_gemm's layout (9x9) and in conv_narrow's (20x20, where AVX-512 is).
+  for (const std::int64_t hw : {9, 20}) {
+    Graph g;
+    g.add_input(ValueInfo::from_tensor("x", Tensor(DType::kF32, {1, 3, hw, hw})));
+    g.set_initializer("w", random_tensor({4, 3, 3, 3}));
+    Node n;
+    n.name = "conv";
+    n.op_type = "Conv";
+    n.inputs = {"x", "w"};
+    n.outputs = {"y"};
+    g.add_node(n);
+    g.add_output(ValueInfo{"y"});
+    Executor ex(g, 17);
+    const Tensor x = random_tensor({1, 3, hw, hw});
+    const Win win{{3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}};
+    for (int step = 0; step < 3; ++step) {
+      Tensor w = *g.initializer("w");  // shares the executor's storage
+      float* wd = w.data<float>();
+      for (std::int64_t i = 0; i < w.numel(); ++i) wd[i] -= 0.1F * static_cast<float>(step);
+      const auto [shape, want] = ref_conv(x, w, nullptr, 1, win);
+      SCOPED_TRACE("map " + std::to_string(hw) + " step " + std::to_string(step));
+      expect_near(ex.run({{"x", x}}).outputs[0], shape, want);
+    }
   }
 }
 

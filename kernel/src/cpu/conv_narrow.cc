@@ -108,12 +108,8 @@ struct Layer {
 
 }  // namespace
 
-void conv_narrow(const WindowGeometry& g, const float* x, const float* w, const float* bias,
-                 const float* sum, float* y, std::int64_t n, std::int64_t c, std::int64_t m,
-                 const ConvEpilogue& epi) {
-  const std::int64_t kh_n = g.kernel[1], kw_n = g.kernel[2], k = c * kh_n * kw_n;
+std::vector<float> pack_narrow(const float* w, std::int64_t m, std::int64_t k) {
   const std::int64_t cblocks = (m + kBlock - 1) / kBlock;
-  // The weights are a few KiB: packed per call, [block][tap][16 channels].
   std::vector<float> packed(static_cast<std::size_t>(cblocks * k * kBlock), 0.0F);
   for (std::int64_t ch = 0; ch < m; ++ch) {
     for (std::int64_t t = 0; t < k; ++t) {
@@ -121,6 +117,14 @@ void conv_narrow(const WindowGeometry& g, const float* x, const float* w, const 
           w[ch * k + t];
     }
   }
+  return packed;
+}
+
+void conv_narrow(const WindowGeometry& g, const float* x, const float* packed, const float* bias,
+                 const float* sum, float* y, std::int64_t n, std::int64_t c, std::int64_t m,
+                 const ConvEpilogue& epi) {
+  const std::int64_t kh_n = g.kernel[1], kw_n = g.kernel[2], k = c * kh_n * kw_n;
+  const std::int64_t cblocks = (m + kBlock - 1) / kBlock;
   float lo = 0.0F, hi = 0.0F;
   epi.clamp_bounds(lo, hi);
   Layer L{g,
@@ -129,7 +133,7 @@ void conv_narrow(const WindowGeometry& g, const float* x, const float* w, const 
           kh_n,
           kw_n,
           k,
-          packed.data(),
+          packed,
           bias,
           _mm512_set1_ps(lo),
           _mm512_set1_ps(hi),
@@ -157,6 +161,9 @@ void conv_narrow(const WindowGeometry& g, const float* x, const float* w, const 
   });
 }
 #else
+std::vector<float> pack_narrow(const float*, std::int64_t, std::int64_t) {
+  return {};
+}
 void conv_narrow(const WindowGeometry&, const float*, const float*, const float*, const float*,
                  float*, std::int64_t, std::int64_t, std::int64_t, const ConvEpilogue&) {}
 #endif

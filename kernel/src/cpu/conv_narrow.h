@@ -9,12 +9,13 @@
 // output again for the epilogue; MobileNetV2's 3->32 stride-2 stem took 0.46-0.49 ms against
 // ONNX Runtime's 0.31 (docs/benchmarks.md (d), session 7).
 //
-// Layouts: x [n][c][ih][iw], w [m][c][kh][kw] (ONNX, unpacked), y [n][m][oh][ow]. Units:
-// elements. Threading: runs its own parallel_for over (channel block, output row) items; call
-// it from the executor's thread, not inside a parallel_for body.
+// Layouts: x [n][c][ih][iw], y [n][m][oh][ow], the weights as pack_narrow returns them.
+// Units: elements. Threading: runs its own parallel_for over (channel block, output row) items;
+// call it from the executor's thread, not inside a parallel_for body.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "cpu/conv_epilogue.h"
 #include "cpu/nn_geometry.h"
@@ -27,8 +28,14 @@ namespace act::cpu {
 bool conv_narrow_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t c,
                             const ConvEpilogue& epi);
 
-// y = epi(conv(x, w) + bias + sum); bias ([m]) and sum (shaped like y) may be null.
-void conv_narrow(const WindowGeometry& g, const float* x, const float* w, const float* bias,
+// The weights w [m][k] (ONNX's [m][c][kh][kw], k = c kh kw) in conv_narrow's layout:
+// [ceil(m / 16)][k][16], channels past m zero. The caller owns the result and may keep it for
+// as long as the weights do not change (the Conv kernel caches it like its other layouts).
+std::vector<float> pack_narrow(const float* w, std::int64_t m, std::int64_t k);
+
+// y = epi(conv(x, w) + bias + sum), w given as pack_narrow(w, m, c kh kw) returned it; bias
+// ([m]) and sum (shaped like y) may be null.
+void conv_narrow(const WindowGeometry& g, const float* x, const float* packed, const float* bias,
                  const float* sum, float* y, std::int64_t n, std::int64_t c, std::int64_t m,
                  const ConvEpilogue& epi);
 

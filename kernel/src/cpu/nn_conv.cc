@@ -704,7 +704,8 @@ class ConvKernel final : public OpKernel {
     constexpr std::int64_t kNarrowPointwiseMacs = 2048;
     if ((!pointwise || c * m <= kNarrowPointwiseMacs) &&
         conv_narrow_applicable(g, group_, c, epilogue_)) {
-      conv_narrow(g, xd, wd, bd, sd, yd, n, c, m, epilogue_);
+      ensure_packed(w, m, kdim, Layout::kNarrow);
+      conv_narrow(g, xd, packed_[0].data(), bd, sd, yd, n, c, m, epilogue_);
       return;
     }
     if (conv_gemm_available()) {
@@ -766,34 +767,55 @@ class ConvKernel final : public OpKernel {
   }
 
  private:
-  // The conv_gemm path. The weights are packed once per group and the packing is keyed by the
-  // weight's storage (which the kernel keeps a reference to, so the address cannot be reused)
-  // and its version, so both a weight fed at run time and an in-place update of an initializer
-  // (an optimizer step) are repacked.
+  // The layouts the weights are cached in: conv_gemm's A panels, conv_oc_lanes' channel
+  // vectors, conv_narrow's 16-channel blocks.
+  enum class Layout { kGemm, kOcLanes, kNarrow };
+
+  // The weights in `layout` for every group (m output channels of kdim inputs each), packed
+  // again only when they change: the cache is keyed on the weight's storage (which the kernel
+  // keeps a reference to, so the address cannot be reused) and its version, so both a weight
+  // fed at run time and an in-place update of an initializer (an optimizer step) are repacked.
+  void ensure_packed(const Tensor& w, std::int64_t m, std::int64_t kdim, Layout layout) {
+    const float* wd = w.data<float>();
+    if (packed_source_ == wd && packed_version_ == w.version() && packed_layout_ == layout &&
+        packed_.size() == static_cast<std::size_t>(group_) && packed_m_ == m && packed_k_ == kdim) {
+      return;
+    }
+    const std::int64_t mg = m / group_;
+    packed_.clear();
+    for (std::int64_t gi = 0; gi < group_; ++gi) {
+      const float* wg = wd + gi * mg * kdim;
+      switch (layout) {
+        case Layout::kGemm:
+          packed_.push_back(pack_a(wg, mg, kdim));
+          break;
+        case Layout::kOcLanes:
+          packed_.push_back(pack_oc_lanes(wg, mg, kdim));
+          break;
+        case Layout::kNarrow:
+          packed_.push_back(pack_narrow(wg, mg, kdim));
+          break;
+      }
+    }
+    packed_layout_ = layout;
+    packed_source_ = wd;
+    packed_weight_ = w;  // pins the storage, so its address cannot be reused while cached
+    packed_version_ = w.version();
+    packed_m_ = m;
+    packed_k_ = kdim;
+  }
+
+  // The conv_gemm path (and conv_oc_lanes, conv_direct), on weights packed by ensure_packed.
   void compute_packed(const G& g, const Tensor& w, const float* xd, const float* bd,
                       const float* sd, float* yd, std::int64_t n, std::int64_t c, std::int64_t m,
                       bool pointwise) {
-    const float* wd = w.data<float>();
-    const std::int64_t mg = m / group_;
     const std::int64_t kdim = c / group_ * prod(g.kernel);
     // Output channels as lanes where that path applies (conv_oc_lanes.h); the weights are then
     // cached in its layout instead of conv_gemm's.
     const auto runs = pointwise_as_runs(g, m, num_threads());
     const G& gl = runs ? *runs : g;
     const bool lanes = conv_oc_lanes_applicable(gl, group_, c);
-    if (packed_source_ != wd || packed_version_ != w.version() || packed_lanes_ != lanes ||
-        packed_.size() != static_cast<std::size_t>(group_) || packed_m_ != m || packed_k_ != kdim) {
-      packed_.clear();
-      for (std::int64_t gi = 0; gi < group_; ++gi)
-        packed_.push_back(lanes ? pack_oc_lanes(wd + gi * mg * kdim, mg, kdim)
-                                : pack_a(wd + gi * mg * kdim, mg, kdim));
-      packed_lanes_ = lanes;
-      packed_source_ = wd;
-      packed_weight_ = w;  // pins the storage, so its address cannot be reused while cached
-      packed_version_ = w.version();
-      packed_m_ = m;
-      packed_k_ = kdim;
-    }
+    ensure_packed(w, m, kdim, lanes ? Layout::kOcLanes : Layout::kGemm);
     // Layers conv_oc_lanes takes (AVX-512, stride 1 or 2, rows of 7+ pixels, K >= 64) go there.
     // Other stride-1 2-D layers read the input in place (conv_direct.h), except those conv_packed
     // packs by masked loads (shift_packable: "same" width, e.g. every padded 3x3 of a
@@ -833,12 +855,12 @@ class ConvKernel final : public OpKernel {
   std::int64_t group_;
   std::string op_;
   ConvEpilogue epilogue_;
-  std::vector<std::vector<float>> packed_;  // per group, conv_gemm layout
+  std::vector<std::vector<float>> packed_;  // per group, in packed_layout_
   const float* packed_source_ = nullptr;
   Tensor packed_weight_;
   std::uint64_t packed_version_ = 0;
   std::int64_t packed_m_ = 0, packed_k_ = 0;
-  bool packed_lanes_ = false;  // packed_ holds pack_oc_lanes' layout, not conv_gemm's
+  Layout packed_layout_ = Layout::kGemm;
 };
 
 class ConvTransposeKernel final : public OpKernel {
