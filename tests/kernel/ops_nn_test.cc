@@ -911,6 +911,24 @@ TEST(OpsNn, PoolsMatchDirectLoopsOverRandomShapes) {
   }
 }
 
+TEST(OpsNn, MaxPool3x3Stride2MatchesDirectLoops) {
+  // The 3x3 stride-2 max pool of 2-D float planes has its own kernel (ResNet's stem pool):
+  // padding on either side, rows of one to five 16-output blocks and tails, ceil_mode.
+  for (int trial = 0; trial < 30; ++trial) {
+    Win win{
+        {3, 3}, {2, 2}, {1, 1}, {rand_int(0, 2), rand_int(0, 2)}, {rand_int(0, 2), rand_int(0, 2)}};
+    const Shape xs{rand_int(1, 2), rand_int(1, 3), rand_int(3, 20), rand_int(3, 150)};
+    const bool ceil_mode = trial % 3 == 0;
+    const Tensor x = random_tensor(xs);
+    Attributes a = win_attrs(win);
+    a.set("kernel_shape", win.k);
+    a.set("ceil_mode", std::int64_t{ceil_mode});
+    const PoolRef ref = ref_pool(x, win, true, false, ceil_mode);
+    SCOPED_TRACE("trial " + std::to_string(trial) + " x " + shape_to_string(xs));
+    expect_near(run_op("MaxPool", {x}, a)[0], ref.shape, ref.y);
+  }
+}
+
 TEST(OpsNn, PoolAutoPadAndGlobalPools) {
   const Tensor x = random_tensor({1, 2, 5, 6});
   Attributes a;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "act/kernel/parallel.h"
+#include "cpu/avx512_lanes.h"
 #include "cpu/blas.h"
 #include "cpu/conv_depthwise.h"
 #include "cpu/conv_depthwise_masked.h"
@@ -229,6 +230,41 @@ void pack_shifted(const G& g, std::int64_t channels, const float* x, std::int64_
   }
 }
 #endif
+
+// The input pixels a strided 1x1 convolution without padding reads: planes [planes][in] to
+// [planes][out], pixel (d, h, w) taken from (d sd, h sh, w sw). Stride-2 rows pick the even
+// lanes of 32 loaded floats (AVX-512).
+void subsample_strided(const G& g, const float* x, std::int64_t planes, std::vector<float>& dst) {
+  const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out), ow_n = g.out[2];
+  dst.resize(static_cast<std::size_t>(planes * out_plane));
+  float* y = dst.data();
+  parallel_for(planes, 4, [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      for (std::int64_t od = 0; od < g.out[0]; ++od) {
+        for (std::int64_t oh = 0; oh < g.out[1]; ++oh) {
+          const float* src =
+              x + p * in_plane + (od * g.stride[0] * g.in[1] + oh * g.stride[1]) * g.in[2];
+          float* out = y + p * out_plane + (od * g.out[1] + oh) * ow_n;
+          std::int64_t q = 0;
+#if defined(__AVX512F__)
+          if (g.stride[2] == 2) {
+            // 2 q + 1 < iw for every output q < ow, so the second load stays in the row
+            // except at the tail, where the mask keeps it there.
+            for (; q < ow_n; q += 16) {
+              const std::int64_t count = std::min<std::int64_t>(16, ow_n - q);
+              const std::int64_t need = 2 * count - 1;
+              const __m512 a = _mm512_maskz_loadu_ps(lanes_inside(0, need), src + 2 * q);
+              const __m512 b = _mm512_maskz_loadu_ps(lanes_inside(16, need), src + 2 * q + 16);
+              _mm512_mask_storeu_ps(out + q, lanes_inside(0, count), even_lanes(a, b));
+            }
+          }
+#endif
+          for (; q < ow_n; ++q) out[q] = src[q * g.stride[2]];
+        }
+      }
+    }
+  });
+}
 
 // The im2col matrix of the rows in `taps`, pixels [p0, p1): col[r * ld + (p - p0)].
 void im2col_tile(const G& g, const std::vector<Tap>& taps, const float* x, std::int64_t p0,
@@ -646,7 +682,7 @@ class ConvKernel final : public OpKernel {
     const auto kernel = kernel_dims(op, attrs_, w);
     std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
     const G geom = resolve_window(op, attrs_, in, kernel, false);
-    const G g = as_3d(op, geom);
+    G g = as_3d(op, geom);
     Shape out_shape{n, m};
     out_shape.insert(out_shape.end(), geom.out.begin(), geom.out.end());
     const Tensor* sum_t = ctx.has_input(3) ? &ctx.input(3) : nullptr;
@@ -663,7 +699,8 @@ class ConvKernel final : public OpKernel {
     const float* sd = sum_t ? sum_t->data<float>() : nullptr;
     float* yd = y.data<float>();
     const std::int64_t cg = c / group_, mg = m / group_;
-    const std::int64_t in_plane = prod(g.in), out_plane = prod(g.out), ksize = prod(g.kernel);
+    const std::int64_t out_plane = prod(g.out), ksize = prod(g.kernel);
+    std::int64_t in_plane = prod(g.in);
     if (y.numel() == 0) return;
     if (x.numel() == 0 || cg == 0) {
       std::fill(yd, yd + y.numel(), 0.0F);
@@ -692,6 +729,18 @@ class ConvKernel final : public OpKernel {
       return;
     }
     const std::vector<std::int64_t> zeros(3, 0);
+    if (ksize == 1 && prod(g.stride) > 1 && g.pad_begin == zeros && g.pad_end == zeros) {
+      // A strided 1x1 (a ResNet shortcut) reads one input pixel in four: it is the pointwise
+      // layer of the subsampled input, which is copied first (a quarter of the input, one
+      // pass) and then runs on the pointwise paths. Read in place, the stride-2 paths copied or
+      // streamed the whole input: ResNet-18's 64->128 shortcut took 0.30 ms against ONNX
+      // Runtime's 0.13 at one thread.
+      subsample_strided(g, xd, n * c, subsampled_);
+      xd = subsampled_.data();
+      g.in = g.out;
+      g.stride = {1, 1, 1};
+      in_plane = out_plane;
+    }
     const bool pointwise =
         ksize == 1 && prod(g.stride) == 1 && g.pad_begin == zeros && g.pad_end == zeros;
     const std::int64_t kdim = cg * ksize;
@@ -861,6 +910,7 @@ class ConvKernel final : public OpKernel {
   std::uint64_t packed_version_ = 0;
   std::int64_t packed_m_ = 0, packed_k_ = 0;
   Layout packed_layout_ = Layout::kGemm;
+  std::vector<float> subsampled_;  // a strided 1x1's input pixels, kept between runs
 };
 
 class ConvTransposeKernel final : public OpKernel {

@@ -74,6 +74,52 @@ void max_stride2(T* __restrict yr, const T* __restrict src, std::int64_t lo, std
   for (; ow < hi; ++ow) yr[ow] = std::max(yr[ow], src[ow * 2]);
 }
 
+#if defined(__AVX512F__)
+// The 3x3 stride-2 max pool of a 2-D float plane (ResNet's stem pool) with every output vector
+// kept in registers: per block of 16 outputs, each of the three input rows is two (four)
+// masked loads whose padding lanes read -inf, and the even, odd and next-even columns are
+// picked by permutes. Rows in the padding read a row of -inf, so the loop has no branches.
+// The row-by-row path above passed over each output row nine times (a load, a max and a
+// store per tap): 0.48 ms for ResNet-18's 64-channel 112x112 pool against ONNX Runtime's
+// 0.12 ms at one thread.
+bool max_3x3_s2_applicable(const G& g) {
+  return g.in[0] == 1 && g.out[0] == 1 && g.kernel[0] == 1 && g.kernel[1] == 3 &&
+         g.kernel[2] == 3 && g.stride[1] == 2 && g.stride[2] == 2 && g.dilation[1] == 1 &&
+         g.dilation[2] == 1;
+}
+
+void max_3x3_s2_plane(const G& g, const float* xp, const float* lowest_row, float* yp) {
+  const std::int64_t ih_n = g.in[1], iw_n = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
+  const std::int64_t pt = g.pad_begin[1], pl = g.pad_begin[2];
+  const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+    const float* r[3];
+    for (int kh = 0; kh < 3; ++kh) {
+      const std::int64_t ih = 2 * oh - pt + kh;
+      r[kh] = ih >= 0 && ih < ih_n ? xp + ih * iw_n : lowest_row;
+    }
+    for (std::int64_t ow = 0; ow < ow_n; ow += 16) {
+      const std::int64_t start = 2 * ow - pl;
+      const __mmask16 m0 = lanes_inside(start, iw_n), m1 = lanes_inside(start + 16, iw_n);
+      const __mmask16 m2 = lanes_inside(start + 2, iw_n), m3 = lanes_inside(start + 18, iw_n);
+      __m512 acc = lowest;
+      for (int kh = 0; kh < 3; ++kh) {
+        const float* p = r[kh] + start;
+        const __m512 lo = _mm512_mask_loadu_ps(lowest, m0, p);
+        const __m512 hi = _mm512_mask_loadu_ps(lowest, m1, p + 16);
+        const __m512 lo2 = _mm512_mask_loadu_ps(lowest, m2, p + 2);
+        const __m512 hi2 = _mm512_mask_loadu_ps(lowest, m3, p + 18);
+        acc = _mm512_mask_max_ps(acc, 0xFFFF, acc, even_lanes(lo, hi));
+        acc = _mm512_mask_max_ps(acc, 0xFFFF, acc, _mm512_permutex2var_ps(lo, odd, hi));
+        acc = _mm512_mask_max_ps(acc, 0xFFFF, acc, even_lanes(lo2, hi2));
+      }
+      _mm512_mask_storeu_ps(yp + oh * ow_n + ow, lanes_inside(ow, ow_n), acc);
+    }
+  }
+}
+#endif
+
 // Calls body(output_row, input_row, kw ranges) for every valid (kd, kh) tap of every output
 // row of one plane; `init(row)` runs first on each output row, `finish(row, od, oh)` after.
 template <typename T, typename Init, typename Body, typename Finish>
@@ -113,6 +159,21 @@ class MaxPoolKernel final : public OpKernel {
       with_indices(s, xd, yd, ctx.allocate(1, DType::kI64, s.out_shape).data<std::int64_t>());
       return;
     }
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+      if (max_3x3_s2_applicable(g)) {
+        // Padding rows read from here; loads touch only the lanes inside [0, iw) of a row.
+        const std::vector<float> lowest_row(static_cast<std::size_t>(g.in[2]),
+                                            std::numeric_limits<float>::lowest());
+        parallel_for(s.planes, 1, [&](std::int64_t p0, std::int64_t p1) {
+          for (std::int64_t p = p0; p < p1; ++p) {
+            max_3x3_s2_plane(g, xd + p * s.in_plane, lowest_row.data(), yd + p * s.out_plane);
+          }
+        });
+        return;
+      }
+    }
+#endif
     const auto ranges = column_ranges(g);
     const std::int64_t sw = g.stride[2];
     const std::int64_t ow_n = g.out[2];
