@@ -31,8 +31,8 @@ first batch_size * batch_nums samples of --data; the reader here takes the same 
 It also writes, for each int8 file, the op types of ONNX Runtime's optimized graph
 (ORT_ENABLE_EXTENDED, where the QDQ fusions happen) so one can see which ops stayed float.
 
-PaddleSlim is not compared (it did not install quickly here and would need x2paddle to read
-ONNX; docs/benchmarks.md (f)).
+PaddleSlim's quant_post_static runs in its own script, benchmarks/quant/compare_paddleslim.py
+(its own virtualenv, x2paddle to read the ONNX files; docs/benchmarks.md (f), "PaddleSlim").
 
 Prints one table per model and writes all numbers to OUT_DIR/results.json.
 Runs with the Python that has onnxruntime, onnx and numpy (scripts/python-requirements.txt).
