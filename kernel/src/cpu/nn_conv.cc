@@ -1037,6 +1037,29 @@ class ConvGradKernel final : public OpKernel {
       float* dwd = dw.data<float>();
       std::fill(dwd, dwd + dw.numel(), 0.0F);
       const std::vector<Tap> taps = make_taps(g, cg);
+#if ACT_MICRO_KERNEL_AVX2
+      if (num_threads() > 1 && group_ == 1 && !weight_grad_taps_applicable(g, cg) &&
+          weight_packed(g) && mg >= 4 * kMr * num_threads()) {
+        // Small maps: each thread takes a share of dW's rows (whole row blocks) over every
+        // image, so it streams only its share of dW and there is no sum of partial dWs
+        // afterwards. Shares of the images, each with a whole partial dW, measured 2% slower
+        // for ResNet-18's ConvGradWeight at two threads (the 512-channel 4x4 layers scale
+        // 1.6x).
+        const float* xd = x.data<float>();
+        const std::int64_t parts = num_threads(), row_blocks = (mg + kMr - 1) / kMr;
+        parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+          for (std::int64_t t = t0; t < t1; ++t) {
+            const std::int64_t r0 = std::min(mg, t * row_blocks / parts * kMr);
+            const std::int64_t r1 = std::min(mg, (t + 1) * row_blocks / parts * kMr);
+            for (std::int64_t b = 0; b < n && r1 > r0; ++b) {
+              weight_grad_packed(g, cg, r1 - r0, xd + b * c * in_plane,
+                                 dyd + (b * m + r0) * out_plane, dwd + r0 * kdim);
+            }
+          }
+        });
+        return;
+      }
+#endif
       if (num_threads() > 1 && n >= num_threads()) {
         weight_by_images(g, taps, x.data<float>(), dyd, dwd, dw.numel(), n, c, m);
         return;
