@@ -50,6 +50,9 @@ std::optional<WindowGeometry> pointwise_as_runs(const WindowGeometry& g, std::in
 
 // w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.
 std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k);
+// The same into `out`, reusing its storage when the size is unchanged (a training step's
+// repacking).
+void pack_oc_lanes_into(const float* w, std::int64_t m, std::int64_t k, std::vector<float>& out);
 
 // y = epi(conv(x, w) + bias + sum); bias ([m]) and sum (shaped like y) may be null.
 void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, const float* x,
@@ -63,9 +66,10 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
 // stride of at least 2, and every phase having taps and rows of 7+ pixels (or 4 to 6 in pairs).
 bool conv_grad_input_phases_applicable(const WindowGeometry& g, std::int64_t group, std::int64_t m);
 
-// W [m][c][kh][kw] as one packed matrix per phase: [ceil(c / 32)][m * taps][32].
-std::vector<std::vector<float>> pack_grad_input_phases(const WindowGeometry& g, const float* w,
-                                                       std::int64_t m, std::int64_t c);
+// W [m][c][kh][kw] as one packed matrix per phase: [ceil(c / 32)][m * taps][32], written
+// into `packed` (one vector per phase), whose storage is reused when the sizes are unchanged.
+void pack_grad_input_phases(const WindowGeometry& g, const float* w, std::int64_t m, std::int64_t c,
+                            std::vector<std::vector<float>>& packed);
 
 // dX [n][c][ih][iw] (every value written) from dY [n][m][oh][ow]; g is the forward geometry.
 void conv_grad_input_phases(const WindowGeometry& g, const std::vector<std::vector<float>>& packed,

@@ -831,18 +831,19 @@ class ConvKernel final : public OpKernel {
       return;
     }
     const std::int64_t mg = m / group_;
-    packed_.clear();
+    packed_.resize(static_cast<std::size_t>(group_));
     for (std::int64_t gi = 0; gi < group_; ++gi) {
       const float* wg = wd + gi * mg * kdim;
+      std::vector<float>& dst = packed_[static_cast<std::size_t>(gi)];
       switch (layout) {
         case Layout::kGemm:
-          packed_.push_back(pack_a(wg, mg, kdim));
+          dst = pack_a(wg, mg, kdim);
           break;
         case Layout::kOcLanes:
-          packed_.push_back(pack_oc_lanes(wg, mg, kdim));
+          pack_oc_lanes_into(wg, mg, kdim, dst);  // storage reused across training steps
           break;
         case Layout::kNarrow:
-          packed_.push_back(pack_narrow(wg, mg, kdim));
+          dst = pack_narrow(wg, mg, kdim);
           break;
       }
     }
@@ -990,10 +991,12 @@ class ConvTransposeKernel final : public OpKernel {
 // kk] (wg: the group's first weight row, [mg][cg][ksize]), in blocks of `width` input channels:
 // [ceil(cg / width)][mg * ksize][width], channels past cg zero. ConvGradInput's operand, in
 // conv_gemm's A layout (width kMr) or conv_oc_lanes' (width kOcLanes).
-std::vector<float> pack_flipped(const float* wg, std::int64_t mg, std::int64_t cg,
-                                std::int64_t ksize, std::int64_t width) {
+// Written into `a`, whose storage is reused when the size is unchanged: training repacks on
+// every step, and a fresh multi-megabyte vector per call paid its page faults every time.
+void pack_flipped(const float* wg, std::int64_t mg, std::int64_t cg, std::int64_t ksize,
+                  std::int64_t width, std::vector<float>& a) {
   const std::int64_t k = mg * ksize, blocks = (cg + width - 1) / width;
-  std::vector<float> a(static_cast<std::size_t>(blocks * k * width), 0.0F);
+  a.resize(static_cast<std::size_t>(blocks * k * width));
   parallel_for(blocks, 1, [&](std::int64_t cb0, std::int64_t cb1) {
     for (std::int64_t cb = cb0; cb < cb1; ++cb) {
       const std::int64_t rows = std::min(width, cg - cb * width);
@@ -1003,11 +1006,11 @@ std::vector<float> pack_flipped(const float* wg, std::int64_t mg, std::int64_t c
         for (std::int64_t kk = 0; kk < ksize; ++kk) {
           float* d = dst + (mi * ksize + kk) * width;
           for (std::int64_t r = 0; r < rows; ++r) d[r] = wm[r * ksize + ksize - 1 - kk];
+          for (std::int64_t r = rows; r < width; ++r) d[r] = 0.0F;
         }
       }
     }
   });
-  return a;
 }
 
 class ConvGradKernel final : public OpKernel {
@@ -1100,7 +1103,7 @@ class ConvGradKernel final : public OpKernel {
     if (conv_gemm_available() && input_as_conv(g, w, dyd, dxd, n, c, m)) return;
     if (conv_grad_input_phases_applicable(g, group_, m)) {
       // Strided layers, phase by phase (conv_oc_lanes.h): 1.4-1.7x the GEMM + col2im path.
-      phases_ = pack_grad_input_phases(g, w.data<float>(), m, c);
+      pack_grad_input_phases(g, w.data<float>(), m, c, phases_);
       conv_grad_input_phases(g, phases_, dyd, dxd, n, c, m);
       return;
     }
@@ -1139,14 +1142,14 @@ class ConvGradKernel final : public OpKernel {
     const G& tl = runs ? *runs : t;
     if (group_ == 1 && conv_oc_lanes_applicable(tl, 1, m)) {
       // Input channels as the lanes (conv_oc_lanes.h), the same block the forward pass runs.
-      flipped_lanes_ = pack_flipped(wd, m, c, ksize, kOcLanes);
+      pack_flipped(wd, m, c, ksize, kOcLanes, flipped_lanes_);
       conv_oc_lanes(tl, flipped_lanes_, dyd, nullptr, nullptr, dxd, n, m, c, ConvEpilogue{});
       return true;
     }
     flipped_.resize(static_cast<std::size_t>(group_));
     for (std::int64_t gi = 0; gi < group_; ++gi) {
-      flipped_[static_cast<std::size_t>(gi)] =
-          pack_flipped(wd + gi * mg * cg * ksize, mg, cg, ksize, kMr);
+      pack_flipped(wd + gi * mg * cg * ksize, mg, cg, ksize, kMr,
+                   flipped_[static_cast<std::size_t>(gi)]);
     }
     const bool pointwise = ksize == 1 && t.pad_begin == std::vector<std::int64_t>(3, 0) &&
                            t.pad_end == std::vector<std::int64_t>(3, 0);
