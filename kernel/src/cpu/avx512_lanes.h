@@ -1,7 +1,7 @@
 // Small AVX-512 pieces the kernels that work on 16-float vectors of a row share: load masks for
 // reading an unpadded row (lanes in the padding masked off: they read as zero and are never
-// touched), the even-lane pick of stride-2 windows, and the clamp / epilogue a vector gets
-// before its store.
+// touched), padding rows read from a stand-in row, the lane picks of stride-2 windows, and the
+// clamp / epilogue a vector gets before its store.
 //
 // Units: elements (floats). Threading: pure.
 #pragma once
@@ -22,10 +22,41 @@ inline __mmask16 lanes_inside(std::int64_t start, std::int64_t width) {
   return static_cast<__mmask16>(((1U << hi) - 1U) & ~((1U << lo) - 1U));
 }
 
+// The row a window reads at input row `ih` of a plane xp [ih_n][iw_n]: the plane's row, or
+// `stand_in` (a row of the padding value, at least iw_n long) when ih is in the padding.
+// Pointing padding rows at such a row instead of skipping them keeps block loops free of
+// branches; masked loads then read only the lanes inside [0, iw_n) of either.
+inline const float* row_or(const float* xp, std::int64_t ih, std::int64_t ih_n, std::int64_t iw_n,
+                           const float* stand_in) {
+  return ih >= 0 && ih < ih_n ? xp + ih * iw_n : stand_in;
+}
+
 // Lanes 0, 2, ..., 30 of the 32 floats (a, b): a stride-2 window's 16 taps.
 [[gnu::always_inline]] inline __m512 even_lanes(__m512 a, __m512 b) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   return _mm512_permutex2var_ps(a, even, b);
+}
+
+// src[0], src[2], ..., src[2 (count - 1)] in lanes [0, count) (count <= 16; other lanes zero):
+// the stride-2 pick of a row, reading nothing past src[2 (count - 1)].
+[[gnu::always_inline]] inline __m512 stride2_pick(const float* src, std::int64_t count) {
+  const std::int64_t need = 2 * count - 1;
+  return even_lanes(_mm512_maskz_loadu_ps(lanes_inside(0, need), src),
+                    _mm512_maskz_loadu_ps(lanes_inside(16, need), src + 16));
+}
+
+// The three taps (kw = 0, 1, 2) of a width-3 stride-2 window for the 16 outputs whose first
+// window starts at p: columns 2 q, 2 q + 1 and 2 q + 2 from p. m holds the masks of the four
+// loads [p, +16), [p + 16, +16), [p + 2, +16), [p + 18, +16); masked-off lanes read `fill`.
+[[gnu::always_inline]] inline void stride2_taps3(const float* p, const __mmask16 m[4], __m512 fill,
+                                                 __m512 t[3]) {
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  const __m512 lo = _mm512_mask_loadu_ps(fill, m[0], p);
+  const __m512 hi = _mm512_mask_loadu_ps(fill, m[1], p + 16);
+  t[0] = even_lanes(lo, hi);
+  t[1] = _mm512_permutex2var_ps(lo, odd, hi);
+  t[2] =
+      even_lanes(_mm512_mask_loadu_ps(fill, m[2], p + 2), _mm512_mask_loadu_ps(fill, m[3], p + 18));
 }
 
 // v clamped to [lo, hi]. The masked forms with every lane set: the plain _mm512_max_ps and

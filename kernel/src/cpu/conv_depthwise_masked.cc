@@ -74,10 +74,10 @@ struct Pairs {
   Pairs() = default;
   explicit Pairs(const WindowGeometry& g) {
     const std::int64_t ow = g.out[2];
+    const std::int64_t s = g.stride[1];
     for (int kw = 0; kw < 3; ++kw) {
       alignas(64) std::int32_t lane[16] = {};
       for (std::int64_t j = 0; j < 2 * ow; ++j) {
-        const std::int64_t s = g.stride[1];
         lane[j] = static_cast<std::int32_t>(j < ow ? s * j + kw : 16 + s * (j - ow) + kw);
       }
       index[kw] = _mm512_load_si512(lane);
@@ -95,14 +95,6 @@ struct Clamp {
   __m512 lo = _mm512_set1_ps(-INFINITY), hi = _mm512_set1_ps(INFINITY);
 };
 
-// The row a window reads at input row `ih`: the plane's row, or `zero` (a row of zeros as long
-// as the plane's, offset so every in-row masked load stays inside it) when ih is in the padding.
-// Pointing padding rows at zeros instead of skipping them keeps the block loops free of branches.
-inline const float* row_or_zero(const float* xp, std::int64_t ih, std::int64_t ih_n,
-                                std::int64_t iw_n, const float* zero) {
-  return ih >= 0 && ih < ih_n ? xp + ih * iw_n : zero;
-}
-
 // The three taps (kw = 0, 1, 2) of one kernel row for the 16 outputs of a block that starts at
 // `p` (column start of the block's first window).
 template <int S>
@@ -112,12 +104,7 @@ template <int S>
     t[1] = _mm512_maskz_loadu_ps(m[1], p + 1);
     t[2] = _mm512_maskz_loadu_ps(m[2], p + 2);
   } else {
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    const __m512 lo = _mm512_maskz_loadu_ps(m[0], p);
-    const __m512 hi = _mm512_maskz_loadu_ps(m[1], p + 16);
-    t[0] = even_lanes(lo, hi);
-    t[1] = _mm512_permutex2var_ps(lo, odd, hi);
-    t[2] = even_lanes(_mm512_maskz_loadu_ps(m[2], p + 2), _mm512_maskz_loadu_ps(m[3], p + 18));
+    stride2_taps3(p, m, _mm512_setzero_ps(), t);
   }
 }
 
@@ -150,7 +137,7 @@ void plane_3x3(const WindowGeometry& g, const Columns& cols, const float* xp, co
   std::int64_t oh = 0;
   for (; S == 1 && oh + 2 <= oh_n; oh += 2) {
     const float* r[4];  // the input rows under the two output rows
-    for (int i = 0; i < 4; ++i) r[i] = row_or_zero(xp, oh - ph + i, ih_n, iw_n, zero);
+    for (int i = 0; i < 4; ++i) r[i] = row_or(xp, oh - ph + i, ih_n, iw_n, zero);
     float* ya = yp + oh * ow_n;
     float* yb = ya + ow_n;
     for (std::int64_t bl = 0; bl < blocks; ++bl) {
@@ -179,7 +166,7 @@ void plane_3x3(const WindowGeometry& g, const Columns& cols, const float* xp, co
   }
   for (; oh < oh_n; ++oh) {
     const float* r[3];
-    for (int i = 0; i < 3; ++i) r[i] = row_or_zero(xp, oh * S - ph + i, ih_n, iw_n, zero);
+    for (int i = 0; i < 3; ++i) r[i] = row_or(xp, oh * S - ph + i, ih_n, iw_n, zero);
     float* ya = yp + oh * ow_n;
     for (std::int64_t bl = 0; bl < blocks; ++bl) {
       const __mmask16* m = load + bl * 4;
@@ -208,8 +195,8 @@ void plane_pairs(const WindowGeometry& g, const Pairs& pairs, const float* xp, c
     __m512 acc[3] = {b, _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int kh = 0; kh < 3; ++kh) {
       const std::int64_t ih = s * oh - ph + kh;
-      const float* ra = row_or_zero(xp, ih, ih_n, iw_n, zero) - pw;
-      const float* rb = second ? row_or_zero(xp, ih + s, ih_n, iw_n, zero) - pw : zero - pw;
+      const float* ra = row_or(xp, ih, ih_n, iw_n, zero) - pw;
+      const float* rb = second ? row_or(xp, ih + s, ih_n, iw_n, zero) - pw : zero - pw;
       const __m512 la = _mm512_maskz_loadu_ps(pairs.load, ra);
       const __m512 lb = _mm512_maskz_loadu_ps(pairs.load, rb);
       for (int kw = 0; kw < 3; ++kw) {
@@ -248,12 +235,10 @@ void depthwise_3x3_masked(const WindowGeometry& g, const float* x, const float* 
       const float bc = bias != nullptr ? bias[c] : 0.0F;
       if (paired) {
         plane_pairs(g, pairs, x + plane * in_plane, zero, w + c * 9, bc, clamp, yp);
+      } else if (g.stride[1] == 1) {
+        plane_3x3<1>(g, cols, x + plane * in_plane, zero, w + c * 9, bc, clamp, yp);
       } else {
-        if (g.stride[1] == 1) {
-          plane_3x3<1>(g, cols, x + plane * in_plane, zero, w + c * 9, bc, clamp, yp);
-        } else {
-          plane_3x3<2>(g, cols, x + plane * in_plane, zero, w + c * 9, bc, clamp, yp);
-        }
+        plane_3x3<2>(g, cols, x + plane * in_plane, zero, w + c * 9, bc, clamp, yp);
       }
       if (!in_registers) {
         epi.apply(yp, out_plane, 1, out_plane, nullptr,

@@ -76,7 +76,7 @@ std::optional<WindowGeometry> pointwise_as_runs(const WindowGeometry& g, std::in
   return runs;
 }
 
-void pack_oc_lanes_into(const float* w, std::int64_t m, std::int64_t k, std::vector<float>& out) {
+void pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k, std::vector<float>& out) {
   const std::int64_t blocks = (m + kOcLanes - 1) / kOcLanes;
   // Training repacks every step (the optimizer changes the weights), so this is on the step's
   // path: the buffer is reused (a fresh 9 MB vector per call paid its page faults every step),
@@ -96,12 +96,6 @@ void pack_oc_lanes_into(const float* w, std::int64_t m, std::int64_t k, std::vec
       }
     }
   });
-}
-
-std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k) {
-  std::vector<float> out;
-  pack_oc_lanes_into(w, m, k, out);
-  return out;
 }
 
 #if ACT_OC_LANES
@@ -608,7 +602,7 @@ void pack_grad_input_phases(const WindowGeometry& g, const float* w, std::int64_
     const auto th = static_cast<std::int64_t>(p.h.taps.size());
     const auto tw = static_cast<std::int64_t>(p.w.taps.size());
     const std::int64_t k = m * th * tw;
-    // As pack_oc_lanes_into: storage reused, whole destination rows, input-channel blocks
+    // As pack_oc_lanes: storage reused, whole destination rows, input-channel blocks
     // shared out (repacked on every training step).
     std::vector<float>& out = packed[pi];
     out.resize(static_cast<std::size_t>(blocks * k * kOcLanes));

@@ -48,11 +48,9 @@ bool conv_oc_lanes_applicable(const WindowGeometry& g, std::int64_t group, std::
 std::optional<WindowGeometry> pointwise_as_runs(const WindowGeometry& g, std::int64_t lanes,
                                                 int threads);
 
-// w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero.
-std::vector<float> pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k);
-// The same into `out`, reusing its storage when the size is unchanged (a training step's
-// repacking).
-void pack_oc_lanes_into(const float* w, std::int64_t m, std::int64_t k, std::vector<float>& out);
+// w [m][k] (row-major, k = c * kh * kw) as [ceil(m / 32)][k][32], channels past m zero, written
+// into `out`, whose storage is reused when the size is unchanged (a training step's repacking).
+void pack_oc_lanes(const float* w, std::int64_t m, std::int64_t k, std::vector<float>& out);
 
 // y = epi(conv(x, w) + bias + sum); bias ([m]) and sum (shaped like y) may be null.
 void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, const float* x,

@@ -248,14 +248,10 @@ void subsample_strided(const G& g, const float* x, std::int64_t planes, std::vec
           std::int64_t q = 0;
 #if defined(__AVX512F__)
           if (g.stride[2] == 2) {
-            // 2 q + 1 < iw for every output q < ow, so the second load stays in the row
-            // except at the tail, where the mask keeps it there.
             for (; q < ow_n; q += 16) {
               const std::int64_t count = std::min<std::int64_t>(16, ow_n - q);
-              const std::int64_t need = 2 * count - 1;
-              const __m512 a = _mm512_maskz_loadu_ps(lanes_inside(0, need), src + 2 * q);
-              const __m512 b = _mm512_maskz_loadu_ps(lanes_inside(16, need), src + 2 * q + 16);
-              _mm512_mask_storeu_ps(out + q, lanes_inside(0, count), even_lanes(a, b));
+              _mm512_mask_storeu_ps(out + q, lanes_inside(0, count),
+                                    stride2_pick(src + 2 * q, count));
             }
           }
 #endif
@@ -840,7 +836,7 @@ class ConvKernel final : public OpKernel {
           dst = pack_a(wg, mg, kdim);
           break;
         case Layout::kOcLanes:
-          pack_oc_lanes_into(wg, mg, kdim, dst);  // storage reused across training steps
+          pack_oc_lanes(wg, mg, kdim, dst);  // storage reused across training steps
           break;
         case Layout::kNarrow:
           dst = pack_narrow(wg, mg, kdim);

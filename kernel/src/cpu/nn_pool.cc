@@ -60,12 +60,9 @@ void max_stride2(T* __restrict yr, const T* __restrict src, std::int64_t lo, std
   if constexpr (std::is_same_v<T, float>) {
     for (; ow < hi; ow += 16) {
       const std::int64_t count = std::min<std::int64_t>(16, hi - ow);
-      const std::int64_t need = 2 * count - 1;  // floats from src + 2 * ow
-      const __m512 a = _mm512_maskz_loadu_ps(lanes_inside(0, need), src + 2 * ow);
-      const __m512 b = _mm512_maskz_loadu_ps(lanes_inside(16, need), src + 2 * ow + 16);
       const __mmask16 out = lanes_inside(0, count);
       const __m512 cur = _mm512_maskz_loadu_ps(out, yr + ow);
-      const __m512 picked = even_lanes(a, b);
+      const __m512 picked = stride2_pick(src + 2 * ow, count);
       _mm512_mask_storeu_ps(yr + ow, out, _mm512_mask_max_ps(cur, out, cur, picked));
     }
     return;
@@ -92,27 +89,18 @@ void max_3x3_s2_plane(const G& g, const float* xp, const float* lowest_row, floa
   const std::int64_t ih_n = g.in[1], iw_n = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
   const std::int64_t pt = g.pad_begin[1], pl = g.pad_begin[2];
   const __m512 lowest = _mm512_set1_ps(std::numeric_limits<float>::lowest());
-  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   for (std::int64_t oh = 0; oh < oh_n; ++oh) {
     const float* r[3];
-    for (int kh = 0; kh < 3; ++kh) {
-      const std::int64_t ih = 2 * oh - pt + kh;
-      r[kh] = ih >= 0 && ih < ih_n ? xp + ih * iw_n : lowest_row;
-    }
+    for (int kh = 0; kh < 3; ++kh) r[kh] = row_or(xp, 2 * oh - pt + kh, ih_n, iw_n, lowest_row);
     for (std::int64_t ow = 0; ow < ow_n; ow += 16) {
       const std::int64_t start = 2 * ow - pl;
-      const __mmask16 m0 = lanes_inside(start, iw_n), m1 = lanes_inside(start + 16, iw_n);
-      const __mmask16 m2 = lanes_inside(start + 2, iw_n), m3 = lanes_inside(start + 18, iw_n);
+      const __mmask16 m[4] = {lanes_inside(start, iw_n), lanes_inside(start + 16, iw_n),
+                              lanes_inside(start + 2, iw_n), lanes_inside(start + 18, iw_n)};
       __m512 acc = lowest;
       for (int kh = 0; kh < 3; ++kh) {
-        const float* p = r[kh] + start;
-        const __m512 lo = _mm512_mask_loadu_ps(lowest, m0, p);
-        const __m512 hi = _mm512_mask_loadu_ps(lowest, m1, p + 16);
-        const __m512 lo2 = _mm512_mask_loadu_ps(lowest, m2, p + 2);
-        const __m512 hi2 = _mm512_mask_loadu_ps(lowest, m3, p + 18);
-        acc = _mm512_mask_max_ps(acc, 0xFFFF, acc, even_lanes(lo, hi));
-        acc = _mm512_mask_max_ps(acc, 0xFFFF, acc, _mm512_permutex2var_ps(lo, odd, hi));
-        acc = _mm512_mask_max_ps(acc, 0xFFFF, acc, even_lanes(lo2, hi2));
+        __m512 t[3];
+        stride2_taps3(r[kh] + start, m, lowest, t);
+        for (int kw = 0; kw < 3; ++kw) acc = _mm512_mask_max_ps(acc, 0xFFFF, acc, t[kw]);
       }
       _mm512_mask_storeu_ps(yp + oh * ow_n + ow, lanes_inside(ow, ow_n), acc);
     }
