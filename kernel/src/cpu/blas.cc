@@ -4,9 +4,65 @@
 
 #include <algorithm>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "act/kernel/parallel.h"
 
 namespace act::cpu {
+
+#if defined(__AVX512F__)
+// y[j] = alpha * dot(B[j, :], x) + beta * y[j] for j in [0, n): four rows of B share each load
+// of x, and each row is one sequential stream.
+void gemv_rows_f32(std::int64_t n, std::int64_t k, float alpha, const float* b, std::int64_t ldb,
+                   const float* x, float beta, float* y) {
+  const __mmask16 tail = static_cast<__mmask16>((1U << (k % 16)) - 1U);
+  const std::int64_t k16 = k - k % 16;
+  auto finish = [&](std::int64_t j, __m512 acc) {
+    const float dot = alpha * _mm512_reduce_add_ps(acc);
+    y[j] = beta == 0.0F ? dot : dot + beta * y[j];
+  };
+  std::int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* r0 = b + j * ldb;
+    const float* r1 = r0 + ldb;
+    const float* r2 = r1 + ldb;
+    const float* r3 = r2 + ldb;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (std::int64_t i = 0; i < k16; i += 16) {
+      const __m512 xv = _mm512_loadu_ps(x + i);
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + i), xv, a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r1 + i), xv, a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r2 + i), xv, a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r3 + i), xv, a3);
+    }
+    if (tail != 0) {
+      const __m512 xv = _mm512_maskz_loadu_ps(tail, x + k16);
+      a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r0 + k16), xv, a0);
+      a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r1 + k16), xv, a1);
+      a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r2 + k16), xv, a2);
+      a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r3 + k16), xv, a3);
+    }
+    finish(j, a0);
+    finish(j + 1, a1);
+    finish(j + 2, a2);
+    finish(j + 3, a3);
+  }
+  for (; j < n; ++j) {
+    const float* r = b + j * ldb;
+    __m512 acc = _mm512_setzero_ps();
+    for (std::int64_t i = 0; i < k16; i += 16) {
+      acc = _mm512_fmadd_ps(_mm512_loadu_ps(r + i), _mm512_loadu_ps(x + i), acc);
+    }
+    if (tail != 0) {
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, r + k16),
+                            _mm512_maskz_loadu_ps(tail, x + k16), acc);
+    }
+    finish(j, acc);
+  }
+}
+#endif
 
 void gemm_f32_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                      float alpha, const float* a, std::int64_t lda, const float* b,
@@ -20,6 +76,12 @@ void gemm_f32_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
     // sgemm never reads C when beta is 0; sgemv scales y by beta, which leaves a NaN in an
     // uninitialized output as NaN in some OpenBLAS versions.
     if (beta == 0.0F) std::fill(c, c + n, 0.0F);
+#if defined(__AVX512F__)
+    if (trans_b && !trans_a) {
+      gemv_rows_f32(n, k, alpha, b, ldb, a, beta, c);
+      return;
+    }
+#endif
     if (trans_b) {  // B is n x k
       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), alpha, b,
                   static_cast<int>(ldb), a, incx, beta, c, 1);

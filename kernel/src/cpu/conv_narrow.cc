@@ -67,6 +67,10 @@ struct Layer {
         }
       }
     }
+    // A pointwise row reads one row of every input plane, c streams at once, more than the
+    // hardware prefetcher follows: each tap asks for the same block of the next row, which
+    // the next task of this thread reads.
+    const bool prefetch_next_row = kh_n == 1 && kw_n == 1 && s == 1 && oh + 1 < g.out[1];
     for (std::int64_t bl = 0; bl < blocks; ++bl) {
       __m512 acc[kBlock];
 #pragma GCC unroll 16
@@ -82,6 +86,9 @@ struct Layer {
           const __m512 a = _mm512_maskz_loadu_ps(mk[0], at[t] + shift);
           const __m512 b = _mm512_maskz_loadu_ps(mk[1], at[t] + shift + 16);
           tap = even_lanes(a, b);
+        }
+        if (prefetch_next_row) {
+          _mm_prefetch(reinterpret_cast<const char*>(at[t] + shift + iw_n), _MM_HINT_T0);
         }
         const float* wk = wt[t];
 #pragma GCC unroll 16
