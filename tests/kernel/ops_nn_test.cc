@@ -913,12 +913,15 @@ TEST(OpsNn, PoolsMatchDirectLoopsOverRandomShapes) {
 
 TEST(OpsNn, MaxPool3x3Stride2MatchesDirectLoops) {
   // The 3x3 stride-2 max pool of 2-D float planes has its own kernel (ResNet's stem pool):
-  // padding on either side, rows of one to five 16-output blocks and tails, ceil_mode.
-  for (int trial = 0; trial < 30; ++trial) {
+  // padding on either side, rows of one to five 16-output blocks and tails, ceil_mode; at one
+  // to three threads.
+  const int saved = num_threads();
+  for (int trial = 0; trial < 45; ++trial) {
+    set_num_threads(1 + trial % 3);
     Win win{
         {3, 3}, {2, 2}, {1, 1}, {rand_int(0, 2), rand_int(0, 2)}, {rand_int(0, 2), rand_int(0, 2)}};
     const Shape xs{rand_int(1, 2), rand_int(1, 3), rand_int(3, 20), rand_int(3, 150)};
-    const bool ceil_mode = trial % 3 == 0;
+    const bool ceil_mode = trial % 4 == 0;
     const Tensor x = random_tensor(xs);
     Attributes a = win_attrs(win);
     a.set("kernel_shape", win.k);
@@ -927,6 +930,7 @@ TEST(OpsNn, MaxPool3x3Stride2MatchesDirectLoops) {
     SCOPED_TRACE("trial " + std::to_string(trial) + " x " + shape_to_string(xs));
     expect_near(run_op("MaxPool", {x}, a)[0], ref.shape, ref.y);
   }
+  set_num_threads(saved);
 }
 
 TEST(OpsNn, PoolAutoPadAndGlobalPools) {
