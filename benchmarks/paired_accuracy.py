@@ -41,7 +41,8 @@ def mcnemar_exact(b, c):
     if n == 0:
         return 1.0
     k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0**n
+    # Integer division of Python's exact integers: 2.0**n overflows a float past n = 1023.
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / (1 << n)
     return min(1.0, 2.0 * tail)
 
 

@@ -190,14 +190,19 @@ double quantization_error(const std::vector<std::uint64_t>& hist, double bin_wid
 
 // KL(P || Q) where P is the histogram clipped at `bins` (the tail folded into the last bin)
 // and Q is P merged into `levels` groups and spread back evenly over each group's nonzero bins.
+// The first bin is left out of both: it holds the exact zeros of ReLU and Clip outputs, often
+// most of the tensor, which every grid represents exactly. Counted, they dominated the first
+// group of every candidate that merges bins, and KL took the smallest clip on offer (an eighth
+// of the range): a MobileNetV2-style model scored 63% instead of 90%.
 double clipped_kl(const std::vector<std::uint64_t>& hist, std::size_t bins, int levels) {
   std::vector<double> p(hist.begin(), hist.begin() + static_cast<std::ptrdiff_t>(bins));
   for (std::size_t b = bins; b < hist.size(); ++b) p[bins - 1] += static_cast<double>(hist[b]);
+  p[0] = 0.0;
   std::vector<double> q(bins, 0.0);
-  const double per_level = static_cast<double>(bins) / levels;
+  const double per_level = static_cast<double>(bins - 1) / levels;
   for (int l = 0; l < levels; ++l) {
-    const auto lo = static_cast<std::size_t>(std::floor(l * per_level));
-    const auto hi = std::min(bins, static_cast<std::size_t>(std::floor((l + 1) * per_level)));
+    const auto lo = 1 + static_cast<std::size_t>(std::floor(l * per_level));
+    const auto hi = std::min(bins, 1 + static_cast<std::size_t>(std::floor((l + 1) * per_level)));
     double mass = 0.0;
     std::size_t nonzero = 0;
     for (std::size_t b = lo; b < hi; ++b) {
