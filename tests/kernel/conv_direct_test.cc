@@ -166,7 +166,7 @@ TEST(ConvDirect, MatchesDirectLoopsOverRandomGeometriesAndEpilogues) {
 // go to conv_oc_lanes (K >= 64 and rows of 7+ pixels, stride 1 or 2); many pixel tiles, channel
 // counts off the 6-row, 16-column and 32-lane blocks, in-place pointwise layers whose last
 // panel ends mid-way, and FusedConv's residual + activation.
-TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
+TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneTwoAndNineThreads) {
   struct Shape4 {
     std::int64_t n, c, m, h, w, k, pad, stride = 1;
   };
@@ -191,6 +191,10 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       // residual and Relu on the kept rows only.
       {1, 24, 40, 5, 5, 3, 1},
       {1, 16, 33, 9, 9, 3, 1, 2},
+      // A batch-1 map split into bands of rows (weights small next to the input), rows of 6
+      // in pairs with an odd last row: at nine threads the last band is that row alone and
+      // copies the row above it too.
+      {1, 8, 16, 17, 6, 3, 1},
       // Pointwise layers on maps of at most 64 pixels, read in place (no copy): one image, and
       // three images (each thread its share, rows of 6 in pairs with an odd last row).
       {1, 70, 40, 7, 7, 1, 0},
@@ -209,7 +213,7 @@ TEST(ConvDirect, ConvAndFusedConvNodesMatchDirectLoopsAtOneAndTwoThreads) {
       {1, 32, 40, 37, 41, 1, 0},
   };
   const int saved = num_threads();
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 9}) {
     set_num_threads(threads);
     for (const auto& s : shapes) {
       for (bool fused : {false, true}) {

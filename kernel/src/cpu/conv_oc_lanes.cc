@@ -474,30 +474,37 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
     });
     return;
   }
-  float* xp = in_place ? nullptr : padded_scratch(image_copy);
   if (n == 1 && blocks * kdim * kOcLanes <= 2 * image_copy) {
     // Batch 1 with weights no larger than twice the input (ResNet's 56x56 and 28x28 stages):
-    // each thread takes a band of output rows for every channel block and first copies the
-    // padded rows of its own band. Consecutive layers split the same way, and the caller runs
-    // the first chunk of a loop (the worker the second, unless it is late), so a thread mostly
-    // reads what it wrote itself. Split by channel blocks, each thread read half of the input
-    // from the other core's cache: in this machine's slow two-thread state ResNet-18 went from
+    // each thread takes a band of output rows for every channel block, and copies the padded
+    // rows under its band into its own buffer first, in the same loop: one pool barrier per
+    // layer, not two. Consecutive layers split the same way, and the caller runs the first
+    // chunk of a loop (the worker the second, unless it is late), so a thread mostly reads
+    // what it wrote itself. Split by channel blocks, each thread read half of the input from
+    // the other core's cache: in this machine's slow two-thread state ResNet-18 went from
     // 1.33x to 1.20x ONNX Runtime's time with bands, and from 1.10x to 1.08x otherwise.
     const std::int64_t parts = num_threads();
-    if (!in_place) {
-      parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
-        p.copy(g, x, 0, c, xp, t0 * p.hp / parts, t1 * p.hp / parts);
-      });
-    }
-    const Rows r = rows_of(0, source(0, 0, xp));
-    const std::int64_t per = r.rows_per_item(), items = r.items();
+    const Rows probe = rows_of(0, x);
+    const std::int64_t per = probe.rows_per_item(), items = probe.items();
+    const std::int64_t s = g.stride[1], span = (g.kernel[1] - 1) * g.dilation[1] + 1;
     parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
+      const std::int64_t i0 = t0 * items / parts, i1 = t1 * items / parts;
+      if (i0 == i1) return;
+      float* own = in_place ? nullptr : padded_scratch(image_copy);
+      if (!in_place) {
+        // An odd last row is computed with the one above it (Rows::rows), so one row more.
+        const std::int64_t first = std::max<std::int64_t>(0, i0 * per - 1);
+        const std::int64_t last = std::min(g.out[1], i1 * per);
+        p.copy(g, x, 0, c, own, first * s, std::min(p.hp, (last - 1) * s + span));
+      }
+      const Rows r = rows_of(0, source(0, 0, own));
       for (std::int64_t ob = 0; ob < blocks; ++ob) {
-        for (std::int64_t i = t0 * items / parts; i < t1 * items / parts; ++i) r.rows(ob, i * per);
+        for (std::int64_t i = i0; i < i1; ++i) r.rows(ob, i * per);
       }
     });
     return;
   }
+  float* xp = in_place ? nullptr : padded_scratch(image_copy);
   // Fewer images than threads (batch-1 inference): the copy, then (channel block, row) items
   // are shared out; contiguous items keep a thread on one block's weights.
   for (std::int64_t b = 0; b < n; ++b) {
