@@ -504,6 +504,22 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
     });
     return;
   }
+  if (n == 1) {
+    // Batch 1 with large weights (ResNet's 14x14 and 7x7 stages): (channel block, row) items
+    // are shared out, contiguous items keeping a thread on one block's weights, and each
+    // thread makes its own copy of the whole padded input in the same pool loop: one barrier
+    // per layer instead of two, and no reads of the other core's half of a shared copy. The
+    // copy is 50-260 KB against 1-9 MB of weights.
+    const Rows probe = rows_of(0, x);
+    const std::int64_t items = probe.items(), per = probe.rows_per_item();
+    parallel_for(blocks * items, 1, [&](std::int64_t i0, std::int64_t i1) {
+      float* own = in_place ? nullptr : padded_scratch(image_copy);
+      if (!in_place) p.copy(g, x, 0, c, own);
+      const Rows r = rows_of(0, source(0, 0, own));
+      for (std::int64_t i = i0; i < i1; ++i) r.rows(i / items, i % items * per);
+    });
+    return;
+  }
   float* xp = in_place ? nullptr : padded_scratch(image_copy);
   // Fewer images than threads (batch-1 inference): the copy, then (channel block, row) items
   // are shared out; contiguous items keep a thread on one block's weights.
