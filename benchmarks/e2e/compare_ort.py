@@ -40,9 +40,10 @@ def ort_median_ms(path, threads, runs, warmup=10):
     return float(np.median(ms))
 
 
-def act_median_ms(bench, path, threads, runs):
+def act_median_ms(bench, path, threads, runs, env=None):
+    """latency_bench's median; env (e.g. an LD_LIBRARY_PATH) for the process, default ours."""
     out = subprocess.run([bench, path, "--threads", str(threads), "--runs", str(runs)],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=env).stdout
     return float(re.search(r"median_ms=([0-9.]+)", out).group(1))
 
 
