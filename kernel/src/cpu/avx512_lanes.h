@@ -59,6 +59,19 @@ inline const float* row_or(const float* xp, std::int64_t ih, std::int64_t ih_n, 
       even_lanes(_mm512_mask_loadu_ps(fill, m[2], p + 2), _mm512_mask_loadu_ps(fill, m[3], p + 18));
 }
 
+// The sum of v's 16 lanes, pairwise (halves, then quarters, ...). GCC 12's
+// _mm512_reduce_add_ps (and _mm512_castps512_ps256) extract into an undefined vector and warn
+// about it; the masked extract with an explicit source does not.
+[[gnu::always_inline]] inline float sum_lanes(__m512 v) {
+  const __m512d d = _mm512_castps_pd(v);
+  const __m256 s8 =
+      _mm256_add_ps(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, d, 0)),
+                    _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, d, 1)));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
 // v clamped to [lo, hi]. The masked forms with every lane set: the plain _mm512_max_ps and
 // _mm512_min_ps start from an undefined vector that GCC 12 warns about.
 [[gnu::always_inline]] inline __m512 clamp_lanes(__m512 v, __m512 lo, __m512 hi) {

@@ -4,11 +4,8 @@
 
 #include <algorithm>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "act/kernel/parallel.h"
+#include "cpu/avx512_lanes.h"
 
 namespace act::cpu {
 
@@ -20,7 +17,7 @@ void gemv_rows_f32(std::int64_t n, std::int64_t k, float alpha, const float* b, 
   const __mmask16 tail = static_cast<__mmask16>((1U << (k % 16)) - 1U);
   const std::int64_t k16 = k - k % 16;
   auto finish = [&](std::int64_t j, __m512 acc) {
-    const float dot = alpha * _mm512_reduce_add_ps(acc);
+    const float dot = alpha * sum_lanes(acc);
     y[j] = beta == 0.0F ? dot : dot + beta * y[j];
   };
   std::int64_t j = 0;
@@ -73,15 +70,15 @@ void gemm_f32_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n,
     // first, which doubled the time of MobileNetV2's 1280 x 1000 head (0.65 against ONNX
     // Runtime's 0.33 ms, a pass bound by reading B once).
     const int incx = trans_a ? static_cast<int>(lda) : 1;
-    // sgemm never reads C when beta is 0; sgemv scales y by beta, which leaves a NaN in an
-    // uninitialized output as NaN in some OpenBLAS versions.
-    if (beta == 0.0F) std::fill(c, c + n, 0.0F);
 #if defined(__AVX512F__)
-    if (trans_b && !trans_a) {
+    if (trans_b && !trans_a) {  // writes every y[j] and reads it only when beta is nonzero
       gemv_rows_f32(n, k, alpha, b, ldb, a, beta, c);
       return;
     }
 #endif
+    // sgemm never reads C when beta is 0; sgemv scales y by beta, which leaves a NaN in an
+    // uninitialized output as NaN in some OpenBLAS versions.
+    if (beta == 0.0F) std::fill(c, c + n, 0.0F);
     if (trans_b) {  // B is n x k
       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), alpha, b,
                   static_cast<int>(ldb), a, incx, beta, c, 1);

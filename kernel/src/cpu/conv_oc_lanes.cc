@@ -474,6 +474,9 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
     });
     return;
   }
+  // Row items per channel block (the geometry's alone, the same for every image).
+  const Rows probe = rows_of(0, x);
+  const std::int64_t per = probe.rows_per_item(), items = probe.items();
   if (n == 1 && blocks * kdim * kOcLanes <= 2 * image_copy) {
     // Batch 1 with weights no larger than twice the input (ResNet's 56x56 and 28x28 stages):
     // each thread takes a band of output rows for every channel block, and copies the padded
@@ -484,8 +487,6 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
     // the other core's cache: in this machine's slow two-thread state ResNet-18 went from
     // 1.33x to 1.20x ONNX Runtime's time with bands, and from 1.10x to 1.08x otherwise.
     const std::int64_t parts = num_threads();
-    const Rows probe = rows_of(0, x);
-    const std::int64_t per = probe.rows_per_item(), items = probe.items();
     const std::int64_t s = g.stride[1], span = (g.kernel[1] - 1) * g.dilation[1] + 1;
     parallel_for(parts, 1, [&](std::int64_t t0, std::int64_t t1) {
       const std::int64_t i0 = t0 * items / parts, i1 = t1 * items / parts;
@@ -504,33 +505,16 @@ void conv_oc_lanes(const WindowGeometry& g, const std::vector<float>& packed, co
     });
     return;
   }
-  if (n == 1) {
-    // Batch 1 with large weights (ResNet's 14x14 and 7x7 stages): (channel block, row) items
-    // are shared out, contiguous items keeping a thread on one block's weights, and each
-    // thread makes its own copy of the whole padded input in the same pool loop: one barrier
-    // per layer instead of two, and no reads of the other core's half of a shared copy. The
-    // copy is 50-260 KB against 1-9 MB of weights.
-    const Rows probe = rows_of(0, x);
-    const std::int64_t items = probe.items(), per = probe.rows_per_item();
+  // Fewer images than threads, weights larger (ResNet's 14x14 and 7x7 stages at batch 1):
+  // per image, (channel block, row) items are shared out, contiguous items keeping a thread on
+  // one block's weights, and each thread makes its own copy of the whole padded input in the
+  // same pool loop: one barrier per image instead of two, and no reads of the other core's
+  // half of a shared copy. The copy is 50-260 KB against 1-9 MB of weights.
+  for (std::int64_t b = 0; b < n; ++b) {
     parallel_for(blocks * items, 1, [&](std::int64_t i0, std::int64_t i1) {
       float* own = in_place ? nullptr : padded_scratch(image_copy);
-      if (!in_place) p.copy(g, x, 0, c, own);
-      const Rows r = rows_of(0, source(0, 0, own));
-      for (std::int64_t i = i0; i < i1; ++i) r.rows(i / items, i % items * per);
-    });
-    return;
-  }
-  float* xp = in_place ? nullptr : padded_scratch(image_copy);
-  // Fewer images than threads (batch-1 inference): the copy, then (channel block, row) items
-  // are shared out; contiguous items keep a thread on one block's weights.
-  for (std::int64_t b = 0; b < n; ++b) {
-    if (!in_place) {
-      parallel_for(
-          c, 8, [&](std::int64_t c0, std::int64_t c1) { p.copy(g, x + b * in_image, c0, c1, xp); });
-    }
-    const Rows r = rows_of(b, source(b, b, xp));
-    const std::int64_t items = r.items(), per = r.rows_per_item();
-    parallel_for(blocks * items, 1, [&](std::int64_t i0, std::int64_t i1) {
+      if (!in_place) p.copy(g, x + b * in_image, 0, c, own);
+      const Rows r = rows_of(b, source(b, b, own));
       for (std::int64_t i = i0; i < i1; ++i) r.rows(i / items, i % items * per);
     });
   }
