@@ -17,8 +17,9 @@ MobileNetV2-style models of scripts/train_fashion_resnet.py and train_fashion_mo
       algo of --latency-algo), quantize_static's most accurate file, and the same settings with
       op_types_to_quantize=[Conv, Gemm] (what ACT quantizes; separates the cost of the graph
       layout from that of calibration), and, when the most accurate file has s8 activations,
-      the most accurate one with u8 activations: the sessions are run in turn, one inference
-      each, --runs times per round; the median over --rounds per-round medians is reported;
+      the most accurate one with u8 activations: each file in its own process, --runs
+      inferences after 50 warm-up runs, the files in turn, once per round; the median over
+      --rounds per-round medians is reported;
   (e) calibration wall time: ACT's calibration passes (`calibration_seconds` in the QuantPost
       report of OUT/report.json; the whole stage, which also plans, writes Q/DQ and validates,
       is printed beside it), quantize_static's wall time around the call, and, as the
@@ -179,26 +180,38 @@ def ort_quant(model, calib, work, method, act_type, rr, op_types=None):
     return name, out, secs
 
 
+def time_one(path, threads, runs):
+    """Prints the median batch-1 latency (ms) of `runs` inferences after 50 warm-up runs; the
+    body of one latency_ms() child process."""
+    s = session(path, threads)
+    i = s.get_inputs()[0]
+    feed = {i.name: np.random.default_rng(1).random((1, 1, 28, 28), np.float32)}
+    for _ in range(50):
+        s.run(None, feed)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        s.run(None, feed)
+        times.append((time.perf_counter() - t0) * 1e3)
+    print(statistics.median(times))
+
+
 def latency_ms(paths, threads, runs, rounds):
-    """Batch-1 medians (ms) per path; the sessions take turns, one inference each."""
-    sessions = [session(p, threads) for p in paths]
-    feeds = []
-    for s in sessions:
-        i = s.get_inputs()[0]
-        feeds.append({i.name: np.random.default_rng(1).random((1, 1, 28, 28), np.float32)})
-    for s, f in zip(sessions, feeds):
-        for _ in range(20):
-            s.run(None, f)
+    """Batch-1 medians (ms) per path. Every path runs alone in its own process, once per
+    round, the paths in turn: a deployment has one session, and sessions sharing a process
+    share its two cores with each other's spinning pool threads. (Until session 10 the
+    sessions took turns one inference each in this process; that slowed the FP32 file at two
+    threads most, 0.118 -> 0.193 ms for the ResNet-style model, and made int8 look up to 1.3x
+    faster than it is: docs/benchmarks.md (f), "Padded stems".)"""
+    here = os.path.dirname(os.path.abspath(__file__))
     per_round = [[] for _ in paths]
     for _ in range(rounds):
-        times = [[] for _ in paths]
-        for _ in range(runs):
-            for k, (s, f) in enumerate(zip(sessions, feeds)):
-                t0 = time.perf_counter()
-                s.run(None, f)
-                times[k].append((time.perf_counter() - t0) * 1e3)
-        for k in range(len(paths)):
-            per_round[k].append(statistics.median(times[k]))
+        for k, p in enumerate(paths):
+            code = (f"import sys; sys.path.insert(0, {here!r}); import compare_ptq; "
+                    f"compare_ptq.time_one({p!r}, {threads}, {runs})")
+            out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                 text=True).stdout
+            per_round[k].append(float(out.strip().splitlines()[-1]))
     return [{"median_ms": statistics.median(r), "rounds_ms": r} for r in per_round]
 
 

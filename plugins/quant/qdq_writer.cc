@@ -8,6 +8,7 @@
 
 #include "act/kernel/error.h"
 #include "bias_correction.h"
+#include "channel_pad.h"
 
 namespace act::quant {
 namespace {
@@ -257,6 +258,12 @@ QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
       graph.replace_all_uses(v, dq);
       add_qdq(graph, v, q, dq);
     }
+  }
+
+  if (plan.profile == Profile::kOrtCpu) {
+    const ChannelPadding padding = pad_conv_input_channels(graph);
+    summary.channel_padded = padding.convolutions;
+    summary.int_weight_bytes += padding.added_bytes;
   }
 
   // Float weights and biases nobody reads any more.

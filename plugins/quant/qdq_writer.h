@@ -59,11 +59,13 @@ struct QdqSummary {
   std::size_t float_weight_bytes = 0;  // bytes of the weights before
   std::size_t int_weight_bytes = 0;    // and after
   std::size_t bias_corrected = 0;      // targets whose bias absorbed the weight error's shift
+  std::size_t channel_padded = 0;      // convolutions given 4-aligned inputs (channel_pad.h)
 };
 
-// Rewrites `graph` (the graph `plan` was made from, unedited since) as planned. `activations`
-// holds the quantization of every planned value. Throws act::Error naming a node or value it
-// cannot quantize.
+// Rewrites `graph` (the graph `plan` was made from, unedited since, opset 13 or newer) as
+// planned; for ort_cpu it then pads the convolutions ONNX Runtime would otherwise run on its
+// slow int8 path (channel_pad.h). `activations` holds the quantization of every planned value.
+// Throws act::Error naming a node or value it cannot quantize.
 QdqSummary write_qdq(Graph& graph, const QdqPlan& plan,
                      const std::map<std::string, ActivationQuant>& activations,
                      const WeightOptions& weights);

@@ -288,6 +288,7 @@ void QuantAware::report(sdk::ReportWriterV1& report) {
   report.number("init_batches", static_cast<double>(init_batches_));
   report.number("quantized_nodes", static_cast<double>(summary_.quantized_nodes));
   report.number("quantized_values", static_cast<double>(quantized_values_));
+  report.number("channel_padded_convs", static_cast<double>(summary_.channel_padded));
   report.number("float_weight_bytes", static_cast<double>(summary_.float_weight_bytes));
   report.number("quantized_weight_bytes", static_cast<double>(summary_.int_weight_bytes));
 }

@@ -370,6 +370,7 @@ class QuantPost final : public act::sdk::Strategy {
       report.number("bias_correct", chosen_.bias_correct ? 1 : 0);
     }
     report.number("bias_corrected_nodes", static_cast<double>(summary_.bias_corrected));
+    report.number("channel_padded_convs", static_cast<double>(summary_.channel_padded));
     if (!recon_level_.empty()) {
       report.text("recon_level", recon_level_.c_str());
       report.number("recon_output_error_nearest", recon_nearest_error_);
