@@ -162,12 +162,25 @@ bool fold_batch_norm(Graph& graph) {
       const float old = b ? b->data<float>()[j] : 0.0F;
       bd[j] = old * f.mul[static_cast<std::size_t>(j)] + f.add[static_cast<std::size_t>(j)];
     }
-    // New names: the old weights may be shared with another layer.
-    const std::string wname = graph.unique_name(layer.inputs[1] + "_bnfold");
-    graph.set_initializer(wname, nw);
+    // A weight or bias only this layer reads keeps its name: names are what users and configs
+    // point at (a quantizer's skip_tensor_list, its per-layer tables). One shared with another
+    // layer gets a folded copy under a new name and stays as it is for the other reader.
+    auto own = [&](const std::string& v) {
+      return !v.empty() && graph.consumers(v).size() == 1 && !graph.is_graph_output(v);
+    };
+    const std::string old_w = layer.inputs[1];
+    const std::string old_b = layer.inputs.size() > 2 ? layer.inputs[2] : std::string();
+    const std::string wname = own(old_w) ? old_w : graph.unique_name(old_w + "_bnfold");
     const std::string bname =
-        graph.unique_name(bn.name.empty() ? layer.name + "_bias_bnfold" : bn.name + "_bias");
+        own(old_b)
+            ? old_b
+            : graph.unique_name(bn.name.empty() ? layer.name + "_bias_bnfold" : bn.name + "_bias");
+    graph.set_initializer(wname, nw);  // a new tensor: copies of the graph keep the old one
     graph.set_initializer(bname, nb);
+    if (graph.is_frozen(old_w)) {  // a teacher's layer stays untrainable
+      graph.freeze(wname);
+      graph.freeze(bname);
+    }
     layer.inputs.resize(3);
     layer.inputs[1] = wname;
     layer.inputs[2] = bname;

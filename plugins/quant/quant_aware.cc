@@ -6,6 +6,7 @@
 #include <set>
 
 #include "act/kernel/op_registry.h"
+#include "act/kernel/passes.h"
 #include "quant_targets.h"
 #include "value_range.h"
 
@@ -124,6 +125,9 @@ void QuantAware::rewrite_graph(sdk::GraphEditorV1& editor) {
     throw Error(section_ + ": the model is already quantized (it has Q/DQ or QLinear nodes)");
   }
   register_fake_quant_ops(OpRegistry::global());
+  // Inference BatchNormalization folds into the Conv/Gemm before it, so training sees the
+  // layer the int8 file will run; its statistics stay as the model had them (decisions.md).
+  fold_batch_norm(g);
   std::vector<Target> targets = select_targets(g, onnx_types_, {}, not_quant_patterns_);
   // A frozen weight is not trained here (a teacher's): it stays in float.
   std::erase_if(targets, [&](const Target& t) { return g.is_frozen(t.weight); });

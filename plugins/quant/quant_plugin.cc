@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "act/kernel/passes.h"
 #include "adaround.h"
 #include "bias_correction.h"
 #include "calibrator.h"
@@ -347,6 +348,9 @@ class QuantPost final : public act::sdk::Strategy {
       throw act::Error(section_ + " needs calibration data: give act compress --data");
     }
     act::Model& model = editor.model();
+    // An inference BatchNormalization after a Conv/Gemm goes into its weights first: left in
+    // place it would run in float between two Q/DQ pairs in every runtime (decisions.md).
+    act::fold_batch_norm(model.graph);
     Params chosen{algo_, hist_percent_, batch_nums_, per_channel_, bias_correct_};
     if (const SearchSpace* space = active_search()) {
       chosen = search(model, *data, *space, act::sdk::state_store(editor));

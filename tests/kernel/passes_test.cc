@@ -236,6 +236,38 @@ TEST(FoldBatchNorm, LeavesOriginalWeightsIntactWhenShared) {
   expect_same_outputs(before, g, {{"x", uniform({1, 3, 6, 6}, 53)}});
 }
 
+TEST(FoldBatchNorm, UnsharedWeightsKeepTheirNamesAndFrozenOnesStayFrozen) {
+  // Names are what configs point at (skip_tensor_list): a weight and bias only the folded
+  // layer reads keep them, with the folded values.
+  const Graph before = conv_bn(true, 1, 1);
+  Graph g = before;
+  g.freeze("w");
+  EXPECT_TRUE(fold_batch_norm(g));
+  ASSERT_EQ(g.nodes().size(), 1U);
+  EXPECT_EQ(g.nodes()[0].inputs[1], "w");
+  EXPECT_EQ(g.nodes()[0].inputs[2], "b");
+  EXPECT_NE(g.initializer("w")->data<float>()[0], before.initializer("w")->data<float>()[0]);
+  EXPECT_TRUE(g.is_frozen("w"));
+  EXPECT_TRUE(g.is_frozen("b"));
+  expect_same_outputs(before, g, {{"x", uniform({2, 3, 7, 7}, 45)}});
+
+  // Shared: the copies are new names, frozen like the weight they came from.
+  Graph shared;
+  shared.add_input(f32_input("x", {Dim{1}, Dim{3}, Dim{6}, Dim{6}}));
+  shared.set_initializer("w", uniform({3, 3, 3, 3}, 51));
+  shared.add_node(make_node("conv_a", "Conv", {"x", "w"}, {"ca"}, conv_attrs(1, 1)));
+  add_bn(shared, "bn_a", "ca", "ya", 3, 52);
+  shared.add_node(make_node("conv_b", "Conv", {"ya", "w"}, {"yb"}, conv_attrs(1, 1)));
+  shared.add_output(ValueInfo{"yb"});
+  shared.freeze("w");
+  EXPECT_TRUE(fold_batch_norm(shared));
+  const std::string copy = shared.nodes()[0].inputs[1];
+  EXPECT_NE(copy, "w");
+  EXPECT_EQ(shared.nodes()[1].inputs[1], "w");
+  EXPECT_TRUE(shared.is_frozen(copy));
+  EXPECT_TRUE(shared.is_frozen(shared.nodes()[0].inputs[2]));
+}
+
 // x[5,6] -> Gemm(w, c) -> h[5,4] -> BN -> y
 Graph gemm_bn(bool trans_b, bool with_c) {
   Graph g;
@@ -480,7 +512,8 @@ TEST(OptimizeForInference, ConvBnReluLosesTheBatchNorm) {
   EXPECT_EQ(count_op(g, "Conv") + count_op(g, "FusedConv"), 1U);
   EXPECT_LE(g.nodes().size(), 2U);
   EXPECT_FALSE(g.is_initializer("bn_mean"));  // BN parameters no longer referenced
-  EXPECT_FALSE(g.is_initializer("w"));        // replaced by the folded copy
+  // w, read by this Conv only, holds the folded values under its own name.
+  EXPECT_NE(g.initializer("w")->data<float>()[0], before.initializer("w")->data<float>()[0]);
   EXPECT_NO_THROW(g.validate(&OpRegistry::global()));
   expect_same_outputs(before, g, {{"x", uniform({2, 3, 6, 6}, 134)}});
   EXPECT_FALSE(optimize_for_inference(g, kOpset));

@@ -15,6 +15,7 @@
 #include "act/kernel/error.h"
 #include "compress/compress_test_util.h"
 #include "onnx/checker.h"
+#include "plugins/quant/bn_model.h"
 #include "plugins/quant/ort_check.h"
 
 namespace act::test {
@@ -75,6 +76,45 @@ TEST_F(QuantPost, Int8QdqModelThatOnnxRuntimeFusesAndScoresLikeOurSimulation) {
   const double theirs = number_after(ort, "top1");
   EXPECT_NEAR(theirs, ours, 0.001) << "ONNX Runtime and our simulation disagree";
   EXPECT_GT(ours, original - 0.005) << "PTQ lost more than half a point: " << report;
+}
+
+// A model whose Convs are followed by BatchNormalization: QuantPost folds them first, so ONNX
+// Runtime runs the file in integer kernels end to end as it does the folded model; a weight
+// named in skip_tensor_list is still found by its name after the fold.
+TEST_F(QuantPost, BatchNormIsFoldedBeforeQuantization) {
+  if (!python_has("onnxruntime, onnx, numpy")) GTEST_SKIP() << "onnxruntime is not installed";
+  const std::string bn_model = bundled_model_with_batch_norm(dir_.file("bn.onnx"));
+  const Model original = host::load_onnx(bn_model);
+  std::string first_weight;
+  for (const Node& n : original.graph.nodes()) {
+    if (n.op_type == "Conv" && first_weight.empty()) first_weight = n.inputs[1];
+  }
+  for (const bool skip_first : {false, true}) {
+    SCOPED_TRACE(skip_first ? "first conv skipped" : "all quantized");
+    std::string yaml = "QuantPost:\n  batch_nums: 10\n  algo: hist\n";
+    if (skip_first) yaml += "  skip_tensor_list: ['" + first_weight + "']\n";
+    host::CompressOptions o = options(yaml);
+    o.model = bn_model;
+    o.eval_data = kFashionDir + "/t10k-images-idx3-ubyte.gz";
+    ASSERT_EQ(host::compress(o), 0) << slurp(log_.get());
+    const std::string out = dir_.file("out/model.onnx");
+    for (const Node& n : host::load_onnx(out).graph.nodes()) {
+      EXPECT_NE(n.op_type, "BatchNormalization") << n.name << " was not folded";
+    }
+    const std::string report = read_bytes(dir_.file("out/report.json"));
+    EXPECT_EQ(number_after(report, "quantized_nodes"), skip_first ? 3.0 : 4.0) << report;
+    const std::string ort = ort_check(out, dir_.path().string());
+    ASSERT_FALSE(ort.empty());
+    EXPECT_EQ(number_after(ort, "QLinearConv"), skip_first ? 2.0 : 3.0) << ort;
+    EXPECT_EQ(number_after(ort, "BatchNormalization"), -1.0) << ort;
+    if (!skip_first) {
+      EXPECT_EQ(number_after(ort, "QuantizeLinear"), 1.0) << ort;
+      EXPECT_EQ(number_after(ort, "DequantizeLinear"), 1.0) << ort;
+    }
+    EXPECT_NEAR(number_after(ort, "top1"), number_after(report, "final_metric"), 0.001) << ort;
+    EXPECT_GT(number_after(report, "final_metric"), number_after(report, "original_metric") - 0.005)
+        << report;
+  }
 }
 
 TEST_F(QuantPost, RefusalsNameTheKeyOrTheProblem) {

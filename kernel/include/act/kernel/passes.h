@@ -16,7 +16,9 @@ namespace act {
 bool fold_constants(Graph& graph, std::int64_t opset,
                     const OpRegistry& registry = OpRegistry::global());
 // Folds an inference BatchNormalization that directly follows a Conv or Gemm (whose output
-// nothing else reads) into that layer's weights and bias.
+// nothing else reads) into that layer's weights and bias. The layer then writes the BN's
+// output; a weight or bias only that layer reads keeps its name (with new values), a shared
+// one is copied under a new name; frozen weights stay frozen.
 bool fold_batch_norm(Graph& graph);
 // Removes nodes none of whose outputs reach a graph output, and unused initializers.
 bool eliminate_dead_nodes(Graph& graph);
