@@ -211,17 +211,24 @@ TEST(FoldBatchNorm, IntoConvMatchesUnfoldedGraph) {
   }
 }
 
-TEST(FoldBatchNorm, LeavesOriginalWeightsIntactWhenShared) {
-  // Two convs read the same weights, each followed by its own BN: each must get its own folded
-  // copy, and neither fold may scale the other's weights.
+// x -> conv_a(w) -> BN -> ya -> conv_b(w) [-> BN] -> yb: two convs reading one weight.
+Graph shared_weight_convs(bool bn_after_second) {
   Graph g;
   g.add_input(f32_input("x", {Dim{1}, Dim{3}, Dim{6}, Dim{6}}));
   g.set_initializer("w", uniform({3, 3, 3, 3}, 51));
   g.add_node(make_node("conv_a", "Conv", {"x", "w"}, {"ca"}, conv_attrs(1, 1)));
   add_bn(g, "bn_a", "ca", "ya", 3, 52);
-  g.add_node(make_node("conv_b", "Conv", {"ya", "w"}, {"cb"}, conv_attrs(1, 1)));
-  add_bn(g, "bn_b", "cb", "yb", 3, 62);
+  g.add_node(
+      make_node("conv_b", "Conv", {"ya", "w"}, {bn_after_second ? "cb" : "yb"}, conv_attrs(1, 1)));
+  if (bn_after_second) add_bn(g, "bn_b", "cb", "yb", 3, 62);
   g.add_output(ValueInfo{"yb"});
+  return g;
+}
+
+TEST(FoldBatchNorm, LeavesOriginalWeightsIntactWhenShared) {
+  // Two convs read the same weights, each followed by its own BN: each must get its own folded
+  // copy, and neither fold may scale the other's weights.
+  Graph g = shared_weight_convs(true);
   const Graph before = g;
   const Tensor original_w = before.initializer("w")->clone();
   EXPECT_TRUE(fold_batch_norm(g));
@@ -252,13 +259,7 @@ TEST(FoldBatchNorm, UnsharedWeightsKeepTheirNamesAndFrozenOnesStayFrozen) {
   expect_same_outputs(before, g, {{"x", uniform({2, 3, 7, 7}, 45)}});
 
   // Shared: the copies are new names, frozen like the weight they came from.
-  Graph shared;
-  shared.add_input(f32_input("x", {Dim{1}, Dim{3}, Dim{6}, Dim{6}}));
-  shared.set_initializer("w", uniform({3, 3, 3, 3}, 51));
-  shared.add_node(make_node("conv_a", "Conv", {"x", "w"}, {"ca"}, conv_attrs(1, 1)));
-  add_bn(shared, "bn_a", "ca", "ya", 3, 52);
-  shared.add_node(make_node("conv_b", "Conv", {"ya", "w"}, {"yb"}, conv_attrs(1, 1)));
-  shared.add_output(ValueInfo{"yb"});
+  Graph shared = shared_weight_convs(false);
   shared.freeze("w");
   EXPECT_TRUE(fold_batch_norm(shared));
   const std::string copy = shared.nodes()[0].inputs[1];

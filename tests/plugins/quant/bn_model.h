@@ -3,6 +3,8 @@
 // the quantizers must fold them before placing Q/DQ. Ownership: writes one file.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -49,6 +51,13 @@ inline std::string bundled_model_with_batch_norm(const std::string& path) {
   g.topological_sort();
   host::save_onnx(m, path);
   return path;
+}
+
+// Fails the test for every BatchNormalization left in the model at `path`.
+inline void expect_no_batch_norm(const std::string& path) {
+  for (const Node& n : host::load_onnx(path).graph.nodes()) {
+    EXPECT_NE(n.op_type, "BatchNormalization") << n.name << " was not folded";
+  }
 }
 
 }  // namespace act::test
