@@ -180,13 +180,14 @@ def ort_quant(model, calib, work, method, act_type, rr, op_types=None):
     return name, out, secs
 
 
-def time_one(path, threads, runs):
-    """Prints the median batch-1 latency (ms) of `runs` inferences after 50 warm-up runs; the
+def time_one(path, threads, runs, warmup=50):
+    """Prints the median batch-1 latency (ms) of `runs` inferences after `warmup` runs; the
     body of one latency_ms() child process."""
     s = session(path, threads)
     i = s.get_inputs()[0]
-    feed = {i.name: np.random.default_rng(1).random((1, 1, 28, 28), np.float32)}
-    for _ in range(50):
+    shape = [d if isinstance(d, int) else 1 for d in i.shape]  # batch 1
+    feed = {i.name: np.random.default_rng(1).random(shape, np.float32)}
+    for _ in range(warmup):
         s.run(None, feed)
     times = []
     for _ in range(runs):
@@ -196,7 +197,7 @@ def time_one(path, threads, runs):
     print(statistics.median(times))
 
 
-def latency_ms(paths, threads, runs, rounds):
+def latency_ms(paths, threads, runs, rounds, warmup=50):
     """Batch-1 medians (ms) per path. Every path runs alone in its own process, once per
     round, the paths in turn: a deployment has one session, and sessions sharing a process
     share its two cores with each other's spinning pool threads. (Until session 10 the
@@ -208,7 +209,7 @@ def latency_ms(paths, threads, runs, rounds):
     for _ in range(rounds):
         for k, p in enumerate(paths):
             code = (f"import sys; sys.path.insert(0, {here!r}); import compare_ptq; "
-                    f"compare_ptq.time_one({p!r}, {threads}, {runs})")
+                    f"compare_ptq.time_one({p!r}, {threads}, {runs}, {warmup})")
             out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                                  text=True).stdout
             per_round[k].append(float(out.strip().splitlines()[-1]))
