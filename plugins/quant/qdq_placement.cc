@@ -8,12 +8,19 @@
 namespace act::quant {
 namespace {
 
-// Ops ONNX Runtime's QDQ transformer runs on 8-bit data when Q/DQ surround them. The
-// same-scale ones only move or select values; ONNX Runtime drops their Q/DQ pairs when input
-// and output share a scale, the others become QLinear* kernels.
-const std::set<std::string> kSameScaleOps = {"MaxPool",   "Flatten", "Reshape",
-                                             "Transpose", "Squeeze", "Unsqueeze"};
-const std::set<std::string> kRescalingOps = {"Add", "Concat", "AveragePool", "GlobalAveragePool"};
+// Ops ONNX Runtime's QDQ transformer runs on 8-bit data when Q/DQ surround them (its CPU
+// selector/action rules, qdq_selector_action_transformer.cc). The same-scale ones only move
+// or select values; ONNX Runtime drops their Q/DQ pairs when input and output share a scale.
+// The others become QLinear* kernels with their own output scale: QLinearAdd/Mul, Concat,
+// pools, and the activations LeakyRelu and Sigmoid (with Mul, SiLU = x * Sigmoid(x) runs in
+// 8 bits). Softmax is left out: its 8-bit output would round every probability to 1/255.
+const std::set<std::string> kSameScaleOps = {"MaxPool", "Flatten",   "Reshape", "Transpose",
+                                             "Squeeze", "Unsqueeze", "Resize",  "Slice",
+                                             "Gather",  "Split",     "Expand",  "Tile"};
+const std::set<std::string> kRescalingOps = {
+    "Add", "Mul", "Concat", "AveragePool", "GlobalAveragePool", "LeakyRelu", "Sigmoid"};
+// Ops all of whose inputs are activations (a constant operand has no Q/DQ to fuse with).
+const std::set<std::string> kAllInputsOps = {"Add", "Mul", "Concat"};
 
 // A scalar 0.0 from an initializer or a Constant node (exporters write Clip's bounds both ways).
 bool is_zero_constant(const Graph& g, const std::string& value) {
@@ -58,7 +65,7 @@ class Planner {
   // (a constant operand of Add or Concat has no Q/DQ of its own to fuse with).
   std::vector<std::string> activation_inputs(const Node& n) const {
     std::vector<std::string> acts;
-    if (n.op_type == "Add" || n.op_type == "Concat") {
+    if (kAllInputsOps.count(n.op_type) != 0) {
       for (const std::string& v : n.inputs) {
         if (v.empty() || g_.is_initializer(v)) return {};
         acts.push_back(v);
@@ -109,16 +116,21 @@ QdqPlan plan_qdq(const Graph& graph, std::vector<Target> targets, Profile profil
       const std::vector<std::string> acts = planner.activation_inputs(n);
       if (acts.empty()) continue;
       const std::string& y = n.outputs[0];
-      const bool touches = planner.in_region(y) ||
-                           std::any_of(acts.begin(), acts.end(),
-                                       [&](const std::string& v) { return planner.in_region(v); });
+      const bool touches =
+          std::any_of(n.outputs.begin(), n.outputs.end(),
+                      [&](const std::string& v) { return planner.in_region(v); }) ||
+          std::any_of(acts.begin(), acts.end(),
+                      [&](const std::string& v) { return planner.in_region(v); });
       if (!touches) continue;
       joined.insert(i);
       plan.int8_ops.push_back(n.name);
       for (const std::string& v : acts) planner.add(v);
-      if (same_scale) {
-        planner.add(y);
-        plan.same_scale[y] = acts.front();
+      if (same_scale) {  // every output (Split has several) keeps the input's scale
+        for (const std::string& out : n.outputs) {
+          if (out.empty()) continue;
+          planner.add(out);
+          plan.same_scale[out] = acts.front();
+        }
       } else {
         planner.add(planner.region_output(y));
       }

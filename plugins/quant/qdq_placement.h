@@ -10,9 +10,10 @@
 //     absorbed: the output of the activation is quantized to u8 with zero point 0, which clamps
 //     negatives exactly as Relu does (and above the calibrated range as Clip does), and the
 //     node is dropped;
-//   - ops ONNX Runtime runs on 8-bit data (Add, Concat, AveragePool, GlobalAveragePool; and
-//     MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, which need the same scale on
-//     both sides) join the region when one of their inputs or outputs is already in it.
+//   - ops ONNX Runtime runs on 8-bit data (Add, Mul, Concat, AveragePool, GlobalAveragePool,
+//     LeakyRelu, Sigmoid; and MaxPool, Flatten, Reshape, Transpose, Squeeze, Unsqueeze,
+//     Resize, Slice, Gather, Split, Expand, Tile, which need the same scale on both sides)
+//     join the region when one of their inputs or outputs is already in it.
 // tensorrt: Q/DQ on the inputs and outputs of the weighted ops only; TensorRT fuses the
 // activations itself and its explicit-quantization rules want symmetric int8 everywhere.
 //
