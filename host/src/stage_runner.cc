@@ -12,6 +12,7 @@
 #include "act/kernel/error.h"
 #include "act/kernel/graph_trainer.h"
 #include "act/kernel/op_registry.h"
+#include "act/kernel/passes.h"
 #include "dataset_model_data.h"
 #include "directory_state_store.h"
 #include "run_editor.h"
@@ -420,6 +421,9 @@ StageOutcome run_stage(const StageSetup& setup, Model model) {
     check(*it, "finalize", it->strategy->finalize(editor));
     validate_after(*it, "finalize", model);
   }
+  // What no graph output reads goes: one strategy's finalize can orphan nodes another wrote
+  // while the first one's subgraph still read them (a teacher reading a quantizer's input DQ).
+  eliminate_dead_nodes(model.graph);
   for (LiveStrategy& s : live) {
     sdk::ReportEntries entries;
     check(s, "report", s.strategy->report(entries));

@@ -102,6 +102,7 @@ bool bn_factors(const Graph& g, const Node& bn, BnFactors& f) {
 
 bool fold_batch_norm(Graph& graph) {
   bool changed = false;
+  std::vector<std::string> replaced;  // BN parameters and pre-fold weights, maybe unread now
   auto& nodes = graph.mutable_nodes();
   for (auto& bn : nodes) {
     if (bn.op_type != "BatchNormalization" || !bn.domain.empty()) continue;
@@ -186,12 +187,20 @@ bool fold_batch_norm(Graph& graph) {
     layer.inputs[2] = bname;
     // The layer now writes the BN's output directly.
     layer.outputs[0] = bn.outputs[0];
+    replaced.insert(replaced.end(), bn.inputs.begin() + 1, bn.inputs.end());
+    replaced.insert(replaced.end(), {old_w, old_b});
     bn.op_type = "\x01removed";
     changed = true;
   }
   if (changed) {
     graph.remove_nodes_if([](const Node& n) { return n.op_type == "\x01removed"; });
-    eliminate_dead_nodes(graph);
+    // Only the initializers the folds left unread go: other nodes that reach no graph output
+    // (a training graph's loss terms, a teacher) are not this pass's business.
+    for (const std::string& v : replaced) {
+      if (graph.is_initializer(v) && graph.consumers(v).empty() && !graph.is_graph_output(v) &&
+          !graph.is_graph_input(v))
+        graph.remove_initializer(v);
+    }
   }
   return changed;
 }

@@ -269,6 +269,16 @@ TEST(FoldBatchNorm, UnsharedWeightsKeepTheirNamesAndFrozenOnesStayFrozen) {
   EXPECT_TRUE(shared.is_frozen(shared.nodes()[0].inputs[2]));
 }
 
+TEST(FoldBatchNorm, LeavesNodesThatReachNoGraphOutput) {
+  // A training graph's loss term reads y but is not a graph output: the fold must keep it.
+  Graph g = conv_bn(true, 1, 1);
+  g.add_node(make_node("loss", "ReduceMean", {"y"}, {"loss_value"}));
+  EXPECT_TRUE(fold_batch_norm(g));
+  EXPECT_EQ(count_op(g, "ReduceMean"), 1U);
+  EXPECT_EQ(count_op(g, "BatchNormalization"), 0U);
+  EXPECT_FALSE(g.is_initializer("bn_mean")) << "the BN's parameters are unread now";
+}
+
 // x[5,6] -> Gemm(w, c) -> h[5,4] -> BN -> y
 Graph gemm_bn(bool trans_b, bool with_c) {
   Graph g;

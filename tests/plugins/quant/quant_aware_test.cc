@@ -78,24 +78,29 @@ TEST_F(QuantAware, ExportThatOnnxRuntimeFusesAndScoresLikeOurFakeQuantSimulation
 // quants, trains the folded layers, and exports a file ONNX Runtime fuses end to end.
 TEST_F(QuantAware, BatchNormIsFoldedBeforeTraining) {
   if (!python_has("onnxruntime, onnx, numpy")) GTEST_SKIP() << "onnxruntime is not installed";
-  host::CompressOptions o = options(std::string("Global:\n  batch_size: 32\nQuantAware:\n  "
-                                                "quantize_op_types: [conv2d, mul]\n") +
-                                    kTrain);
-  o.model = bundled_model_with_batch_norm(dir_.file("bn.onnx"));
-  o.eval_data = kFashionDir + "/t10k-images-idx3-ubyte.gz";
-  ASSERT_EQ(host::compress(o), 0) << slurp(log_.get());
-  const std::string out = dir_.file("out/model.onnx");
-  expect_no_batch_norm(out);
-  const std::string report = read_bytes(dir_.file("out/report.json"));
-  EXPECT_EQ(number_after(report, "quantized_nodes"), 4.0) << report;
-  const std::string ort = ort_check(out, dir_.path().string());
-  ASSERT_FALSE(ort.empty());
-  EXPECT_EQ(number_after(ort, "QLinearConv"), 3.0) << ort;
-  EXPECT_EQ(number_after(ort, "QuantizeLinear"), 1.0) << ort;
-  EXPECT_EQ(number_after(ort, "DequantizeLinear"), 1.0) << ort;
-  EXPECT_NEAR(number_after(ort, "top1"), number_after(report, "final_metric"), 0.001) << ort;
-  EXPECT_GT(number_after(report, "final_metric"), number_after(report, "original_metric") - 0.01)
-      << report;
+  const std::string bn_model = bundled_model_with_batch_norm(dir_.file("bn.onnx"));
+  // Alone, and next to Distillation, whose loss terms reach no graph output and must survive
+  // the fold.
+  for (const char* distill : {"", "Distillation:\n  loss: l2\n"}) {
+    SCOPED_TRACE(*distill != 0 ? "with Distillation" : "alone");
+    host::CompressOptions o = options(std::string("Global:\n  batch_size: 32\n") + distill +
+                                      "QuantAware:\n  quantize_op_types: [conv2d, mul]\n" + kTrain);
+    o.model = bn_model;
+    o.eval_data = kFashionDir + "/t10k-images-idx3-ubyte.gz";
+    ASSERT_EQ(host::compress(o), 0) << slurp(log_.get());
+    const std::string out = dir_.file("out/model.onnx");
+    expect_no_batch_norm(out);
+    const std::string report = read_bytes(dir_.file("out/report.json"));
+    EXPECT_EQ(number_after(report, "quantized_nodes"), 4.0) << report;
+    const std::string ort = ort_check(out, dir_.path().string());
+    ASSERT_FALSE(ort.empty());
+    EXPECT_EQ(number_after(ort, "QLinearConv"), 3.0) << ort;
+    EXPECT_EQ(number_after(ort, "QuantizeLinear"), 1.0) << ort;
+    EXPECT_EQ(number_after(ort, "DequantizeLinear"), 1.0) << ort;
+    EXPECT_NEAR(number_after(ort, "top1"), number_after(report, "final_metric"), 0.001) << ort;
+    EXPECT_GT(number_after(report, "final_metric"), number_after(report, "original_metric") - 0.01)
+        << report;
+  }
 }
 
 TEST_F(QuantAware, TensorRtExportIsSymmetricInt8OnWeightedOpsNextToAnotherStrategy) {

@@ -18,7 +18,9 @@ bool fold_constants(Graph& graph, std::int64_t opset,
 // Folds an inference BatchNormalization that directly follows a Conv or Gemm (whose output
 // nothing else reads) into that layer's weights and bias. The layer then writes the BN's
 // output; a weight or bias only that layer reads keeps its name (with new values), a shared
-// one is copied under a new name; frozen weights stay frozen.
+// one is copied under a new name; frozen weights stay frozen. Other nodes are left alone, even
+// those that reach no graph output (a training graph's loss terms); initializers the folds
+// leave unread are removed.
 bool fold_batch_norm(Graph& graph);
 // Removes nodes none of whose outputs reach a graph output, and unused initializers.
 bool eliminate_dead_nodes(Graph& graph);
