@@ -47,7 +47,9 @@ ChannelPadding pad_conv_input_channels(Graph& graph) {
     if (!x_dq || !w_dq || x_dq->inputs.size() < 3) continue;
     const Tensor* x_zero = graph.initializer(x_dq->inputs[2]);
     const Tensor* w = graph.initializer(w_dq->inputs[0]);
+    const Tensor* x_scale = graph.initializer(x_dq->inputs[1]);
     if (x_zero == nullptr || x_zero->dtype() != DType::kU8 || x_zero->numel() != 1) continue;
+    if (x_scale == nullptr || x_scale->numel() != 1) continue;  // per-tensor: padding fits it
     if (w == nullptr || w->dtype() != DType::kI8 || w->rank() != 4) continue;
     // ONNX Runtime's symmetric kernels need every weight zero point at 0 (ours always are).
     if (w_dq->inputs.size() >= 3 && !w_dq->inputs[2].empty()) {

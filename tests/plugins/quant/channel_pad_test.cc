@@ -150,6 +150,10 @@ TEST(ChannelPadding, LeavesConvolutionsOnTheFastPathOrOutsideItAlone) {
     EXPECT_EQ(g.nodes().size(), nodes);
     EXPECT_EQ(count_of(g, "Pad"), 0U);
   }
+  // An input quantized per channel: its scales could not cover the added channels.
+  Graph g = qdq_conv({3, 16, 1});
+  g.set_initializer("x_scale", Tensor::from_vector(Shape{3}, std::vector<float>{0.1F, 0.2F, 0.3F}));
+  EXPECT_EQ(pad_conv_input_channels(g).convolutions, 0U);
 }
 
 // Through the writer: a 1-channel stem is padded for ort_cpu and left as it is for TensorRT.
