@@ -12,6 +12,7 @@
 #include "act/kernel/executor.h"
 #include "compress/compress_test_util.h"
 #include "kernel/kernel_test_util.h"
+#include "plugins/quant/abs_max_ranges.h"
 #include "plugins/quant/ort_check.h"
 #include "qdq_placement.h"
 #include "qdq_writer.h"
@@ -99,18 +100,9 @@ TEST(ActivationOps, JoinTheEightBitRegionAndComputeTheSame) {
   EXPECT_EQ(plan.same_scale.count("l2"), 0U) << "LeakyRelu has its own output scale";
 
   const Tensor x = test::normal_tensor({2, 1, 28, 28}, 9, 0.5F, 0.3F);
-  ExecutorOptions taps;
-  taps.tap_all = true;
-  const RunResult reference = Executor(g, 13, taps).run({x});
-  std::map<std::string, ActivationQuant> quant;
-  for (const std::string& v : plan.values) {
-    const Tensor& t = reference.tapped.at(v);
-    const float* d = t.data<float>();
-    const auto [lo, hi] = std::minmax_element(d, d + t.numel());
-    quant[v] =
-        activation_quant(*lo, *hi, std::max(std::fabs(*lo), std::fabs(*hi)), Profile::kOrtCpu);
-  }
-  for (const auto& [value, source] : plan.same_scale) quant[value] = quant.at(source);
+  const FloatRun run = abs_max_run(g, plan, x, 13, Profile::kOrtCpu);
+  const RunResult& reference = run.reference;
+  const std::map<std::string, ActivationQuant>& quant = run.quant;
   write_qdq(g, plan, quant, WeightOptions{});
   g.validate();
   const Tensor y = Executor(g, 13).run({x}).outputs.at(0);

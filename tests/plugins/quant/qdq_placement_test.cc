@@ -12,6 +12,7 @@
 
 #include "act/kernel/executor.h"
 #include "kernel/kernel_test_util.h"
+#include "plugins/quant/abs_max_ranges.h"
 #include "qdq_writer.h"
 
 namespace act::quant {
@@ -109,17 +110,9 @@ TEST(QdqPlacement, WrittenGraphMatchesTheFloatGraph) {
     const QdqPlan plan = plan_qdq(g, weighted(g), profile);
     const Tensor x = test::normal_tensor({1, 2, 6, 6}, 7);
 
-    ExecutorOptions taps;
-    taps.tap_all = true;
-    const RunResult reference = Executor(g, 17, taps).run({x});
-    std::map<std::string, ActivationQuant> quant;
-    for (const std::string& v : plan.values) {
-      const Tensor& t = reference.tapped.at(v);
-      const float* d = t.data<float>();
-      const auto [lo, hi] = std::minmax_element(d, d + t.numel());
-      quant[v] = activation_quant(*lo, *hi, std::max(std::fabs(*lo), std::fabs(*hi)), profile);
-    }
-    for (const auto& [value, source] : plan.same_scale) quant[value] = quant.at(source);
+    const FloatRun run = abs_max_run(g, plan, x, 17, profile);
+    const RunResult& reference = run.reference;
+    const std::map<std::string, ActivationQuant>& quant = run.quant;
 
     const QdqSummary summary = write_qdq(g, plan, quant, WeightOptions{});
     EXPECT_EQ(summary.quantized_nodes, 3U);
