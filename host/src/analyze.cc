@@ -19,6 +19,7 @@
 #include "dataset_model_data.h"
 #include "json_text.h"
 #include "stage_runner.h"
+#include "weight_inputs.h"
 
 namespace act::host {
 namespace {
@@ -233,7 +234,16 @@ int analyze_quant(const AnalyzeOptions& options) {
   ACT_CHECK(!data_path.empty(),
             "no data: give --data (calibration images, and evaluation images unless --eval-data "
             "is given) or set Global.data in the config");
-  const Model original = load_onnx(model_path);
+  const Model original = [&] {
+    Model m = load_onnx(model_path);
+    if (const std::size_t n = weights_out_of_inputs(m); n > 0) {
+      std::fprintf(options.log,
+                   "%s lists %zu of its initializers as graph inputs too: they are taken as the "
+                   "model's weights\n",
+                   model_path.c_str(), n);
+    }
+    return m;
+  }();
   const std::string input =
       config.global.input_list.empty()
           ? (original.graph.inputs().empty() ? std::string() : original.graph.inputs()[0].name)

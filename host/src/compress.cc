@@ -20,6 +20,7 @@
 #include "json_text.h"
 #include "run_editor.h"
 #include "stage_runner.h"
+#include "weight_inputs.h"
 
 namespace act::host {
 namespace {
@@ -187,7 +188,17 @@ int compress(const CompressOptions& options) {
   run.model_path = resolve(options.model, config.global.model);
   ACT_CHECK(!run.model_path.empty(), "no model: give --model or set Global.model in ",
             options.config);
-  const Model original = load_onnx(run.model_path);
+  const Model original = [&] {
+    Model m = load_onnx(run.model_path);
+    if (const std::size_t n = weights_out_of_inputs(m); n > 0) {
+      std::fprintf(options.log,
+                   "%s lists %zu of its initializers as graph inputs too (an exporter's "
+                   "keep_initializers_as_inputs): they are taken as the model's weights and "
+                   "are not inputs of the compressed model\n",
+                   run.model_path.c_str(), n);
+    }
+    return m;
+  }();
   const std::string input =
       config.global.input_list.empty()
           ? (original.graph.inputs().empty() ? std::string() : original.graph.inputs()[0].name)

@@ -202,6 +202,28 @@ Distillation:
   EXPECT_GT(std::stod(report.substr(pos + 16)), 0.7) << report;
 }
 
+// An exporter's keep_initializers_as_inputs lists every weight as a graph input too, which
+// ONNX reads as an overridable default: without help nothing would be trained. compress takes
+// them as weights, says so, and the saved model has the image as its only input.
+TEST_F(Compress, WeightsListedAsInputsAreTrainedAndLeaveTheInputs) {
+  Model listed = host::load_onnx(kBundledModel);
+  for (const auto& [name, t] : listed.graph.initializers()) {
+    listed.graph.add_input(ValueInfo::from_tensor(name, t));
+  }
+  const std::string model = dir_.file("listed.onnx");
+  host::save_onnx(listed, model);
+  host::CompressOptions o = options(config(kTrain));
+  o.model = model;
+  ASSERT_EQ(host::compress(o), 0) << log_text();
+  EXPECT_NE(log_text().find("lists 8 of its initializers as graph inputs too"), std::string::npos)
+      << log_text();
+  const Model in = host::load_onnx(kBundledModel);
+  const Model out = host::load_onnx(dir_.file("out/model.onnx"));
+  ASSERT_EQ(out.graph.inputs().size(), 1U);
+  EXPECT_EQ(out.graph.inputs()[0].name, in.graph.inputs()[0].name);
+  EXPECT_FALSE(same_values(weight(out, "fc.weight"), weight(in, "fc.weight"))) << "not trained";
+}
+
 TEST_F(Compress, SecondStageRunsTenPercentOfTheStepsAtATenthOfTheRate) {
   host::CompressOptions o = options(
       config(std::string("ChannelPrune:\n  l2_weight: 0\nQuantAware:\n  l2_weight: 0\n") + kTrain));
