@@ -235,7 +235,13 @@ int analyze_quant(const AnalyzeOptions& options) {
             "no data: give --data (calibration images, and evaluation images unless --eval-data "
             "is given) or set Global.data in the config");
   const Model original = [&] {
-    Model m = load_onnx(model_path);
+    LoadedModel loaded = load_onnx(model_path, config.global.opset_version);
+    Model m = std::move(loaded.model);
+    if (m.default_opset() != loaded.opset_before) {
+      std::fprintf(options.log, "%s: opset %lld raised to %lld (Global.opset_version)\n",
+                   model_path.c_str(), static_cast<long long>(loaded.opset_before),
+                   static_cast<long long>(m.default_opset()));
+    }
     if (const std::size_t n = weights_out_of_inputs(m); n > 0) {
       std::fprintf(options.log,
                    "%s lists %zu of its initializers as graph inputs too: they are taken as the "

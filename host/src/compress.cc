@@ -189,7 +189,13 @@ int compress(const CompressOptions& options) {
   ACT_CHECK(!run.model_path.empty(), "no model: give --model or set Global.model in ",
             options.config);
   const Model original = [&] {
-    Model m = load_onnx(run.model_path);
+    LoadedModel loaded = load_onnx(run.model_path, config.global.opset_version);
+    Model m = std::move(loaded.model);
+    if (m.default_opset() != loaded.opset_before) {
+      std::fprintf(options.log, "%s: opset %lld raised to %lld (Global.opset_version)\n",
+                   run.model_path.c_str(), static_cast<long long>(loaded.opset_before),
+                   static_cast<long long>(m.default_opset()));
+    }
     if (const std::size_t n = weights_out_of_inputs(m); n > 0) {
       std::fprintf(options.log,
                    "%s lists %zu of its initializers as graph inputs too (an exporter's "

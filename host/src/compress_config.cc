@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "act/host/onnx_io.h"
 #include "act/kernel/error.h"
 #include "config_yaml.h"
 
@@ -36,9 +37,10 @@ const std::vector<std::string>& example_script_keys() {
 
 const std::vector<std::string>& global_keys() {
   static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k = {"model",      "model_dir",  "model_filename", "params_filename",
-                                  "input_list", "input_name", "input_names",    "batch_size",
-                                  "data",       "eval_data",  "seed",           "deploy_backend"};
+    std::vector<std::string> k = {"model",        "model_dir",  "model_filename", "params_filename",
+                                  "input_list",   "input_name", "input_names",    "batch_size",
+                                  "data",         "eval_data",  "seed",           "deploy_backend",
+                                  "opset_version"};
     k.insert(k.end(), example_script_keys().begin(), example_script_keys().end());
     return k;
   }();
@@ -107,6 +109,14 @@ void parse_global(const Source& source, const Entry& section, const fs::path& fo
       const std::int64_t seed = config_yaml::read_integer(source, e);
       if (seed < 0) fail_at(source, e.key_node, e.path, "must not be negative");
       global.seed = static_cast<std::uint64_t>(seed);
+    } else if (k == "opset_version") {
+      global.opset_version = config_yaml::read_integer(source, e);
+      const std::int64_t newest = newest_onnx_opset();
+      if (global.opset_version < 7 || global.opset_version > newest) {
+        fail_at(source, e.key_node, e.path,
+                "must be in 7.." + std::to_string(newest) + " (the opsets ONNX's version " +
+                    "converter here knows), got " + std::to_string(global.opset_version));
+      }
     } else if (k == "deploy_backend") {
       std::string backend = config_yaml::read_text(source, e);
       std::transform(backend.begin(), backend.end(), backend.begin(),

@@ -16,7 +16,9 @@
 #include "act/host/atomic_file.h"
 #include "act/kernel/error.h"
 #include "onnx/checker.h"
+#include "onnx/defs/schema.h"
 #include "onnx/shape_inference/implementation.h"
+#include "onnx/version_converter/convert.h"
 #include "onnx_convert.h"
 
 namespace act::host {
@@ -44,6 +46,13 @@ std::string read_file(const std::string& path) {
   return bytes;
 }
 
+std::int64_t default_opset_of(const onnx::ModelProto& proto) {
+  for (const auto& op : proto.opset_import()) {
+    if (op.domain().empty() || op.domain() == "ai.onnx") return op.version();
+  }
+  return 0;
+}
+
 fs::path folder_of(const std::string& path) {
   fs::path dir = fs::path(path).parent_path();
   return dir.empty() ? fs::path(".") : dir;
@@ -52,6 +61,16 @@ fs::path folder_of(const std::string& path) {
 }  // namespace
 
 Model load_onnx(const std::string& path) {
+  return load_onnx(path, 0).model;
+}
+
+std::int64_t newest_onnx_opset() {
+  const auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  const auto it = ranges.find(onnx::ONNX_DOMAIN);
+  return it == ranges.end() ? 0 : it->second.second;
+}
+
+LoadedModel load_onnx(const std::string& path, std::int64_t min_opset) {
   const std::string bytes = read_file(path);
   onnx::ModelProto proto;
   ACT_CHECK(proto.ParseFromString(bytes), path, ": not a valid ONNX model (protobuf parse failed)");
@@ -59,6 +78,17 @@ Model load_onnx(const std::string& path) {
   // without a graph or IR version is not an ONNX model.
   ACT_CHECK(proto.has_graph() && proto.ir_version() > 0, path,
             ": not a valid ONNX model (no graph or IR version)");
+  const std::int64_t opset_before = default_opset_of(proto);
+  if (min_opset > 0 && opset_before < min_opset) {
+    try {
+      proto = onnx::version_conversion::ConvertVersion(proto, static_cast<int>(min_opset));
+    } catch (const std::exception& e) {
+      fail(path, ": ONNX's version converter cannot raise the model from opset ", opset_before,
+           " to ", min_opset, ": ", e.what());
+    }
+    // Opset 13 arrived with IR 7; an older IR version would fail the checker on save.
+    if (proto.ir_version() < 7) proto.set_ir_version(7);
+  }
   // Inference fills value_info for intermediates; failing it only loses shape hints.
   try {
     onnx::shape_inference::InferShapes(proto);
@@ -70,7 +100,7 @@ Model load_onnx(const std::string& path) {
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
-  return model;
+  return {std::move(model), opset_before};
 }
 
 void save_onnx(const Model& model, const std::string& path) {

@@ -119,7 +119,8 @@ void QuantAware::rewrite_graph(sdk::GraphEditorV1& editor) {
   Graph& g = m.graph;
   if (m.default_opset() < 13) {
     throw Error(section_ + ": the model's opset is " + std::to_string(m.default_opset()) +
-                "; per-channel QDQ needs opset 13 or newer (re-export the model)");
+                "; per-channel QDQ needs opset 13 or newer: set Global.opset_version: 13 "
+                "(act converts the model with ONNX's version converter) or re-export it");
   }
   if (is_quantized(g)) {
     throw Error(section_ + ": the model is already quantized (it has Q/DQ or QLinear nodes)");

@@ -310,7 +310,8 @@ class QuantPost final : public act::sdk::Strategy {
     const act::Model& m = editor.model();
     if (m.default_opset() < 13) {
       throw act::Error(section_ + ": the model's opset is " + std::to_string(m.default_opset()) +
-                       "; per-channel QDQ needs opset 13 or newer (re-export the model)");
+                       "; per-channel QDQ needs opset 13 or newer: set Global.opset_version: 13 "
+                       "(act converts the model with ONNX's version converter) or re-export it");
     }
     if (is_quantized_already(m.graph)) {
       throw act::Error(section_ +

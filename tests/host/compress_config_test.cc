@@ -331,6 +331,10 @@ TEST(CompressConfig, WrongTypesAndRangesNameFileLineAndKey) {
             "'onnxruntime'?");
   EXPECT_EQ(parse_error("Global:\n  input_list: [x, x]\n"),
             "cfg.yaml:2: Global.input_list: input 'x' is listed twice");
+  EXPECT_EQ(parse_error("Global:\n  opset_version: 6\n")
+                .rfind("cfg.yaml:2: Global.opset_version: must be in 7..", 0),
+            0U);
+  EXPECT_NE(parse_error("Global:\n  opset_version: 99\n").find("got 99"), std::string::npos);
 }
 
 TEST(CompressConfig, RefusesActKeysWhoseEffectItWouldSilentlyDrop) {

@@ -115,6 +115,28 @@ TEST_F(QuantPost, BatchNormIsFoldedBeforeQuantization) {
   }
 }
 
+// An opset-11 export: QuantPost says how to get per-channel int8 (Global.opset_version), and
+// with it the model is converted by ONNX's version converter and quantized as usual.
+TEST_F(QuantPost, AnOlderOpsetIsRaisedWhenTheConfigAsks) {
+  Model old = host::load_onnx(kBundledModel);
+  old.opset_imports = {{"", 11}};  // the CNN's ops mean the same in opsets 11 and 13
+  old.ir_version = 6;
+  const std::string model = dir_.file("opset11.onnx");
+  host::save_onnx(old, model);
+  host::CompressOptions refused = options("QuantPost:\n  batch_nums: 4\n");
+  refused.model = model;
+  EXPECT_NE(compress_error(refused).find("set Global.opset_version: 13"), std::string::npos);
+
+  host::CompressOptions o = options("Global:\n  opset_version: 13\nQuantPost:\n  batch_nums: 4\n");
+  o.model = model;
+  ASSERT_EQ(host::compress(o), 0) << slurp(log_.get());
+  EXPECT_NE(slurp(log_.get()).find("opset 11 raised to 13"), std::string::npos);
+  const Model out = host::load_onnx(dir_.file("out/model.onnx"));
+  EXPECT_EQ(out.default_opset(), 13);
+  EXPECT_NE(read_bytes(dir_.file("out/report.json")).find("\"quantized_nodes\": 4"),
+            std::string::npos);
+}
+
 TEST_F(QuantPost, RefusalsNameTheKeyOrTheProblem) {
   EXPECT_NE(error_of("QuantPost:\n  quantize_op_types: [matmul]\n")
                 .find("QuantPost.quantize_op_types: the model has no node of those types"),

@@ -96,6 +96,10 @@ struct GlobalSettings {
   std::string data, eval_data;  // dataset paths, resolved like model (optional; CLI overrides)
   std::uint64_t seed = 0;
   std::string deploy_backend = "onnxruntime";  // onnxruntime | tensorrt (lower-cased)
+  // opset_version (ACT extension, paddle2onnx's name): the model's default-domain opset is
+  // raised to at least this with ONNX's version converter before anything runs (per-channel
+  // int8 needs 13); 0: the model as it is.
+  std::int64_t opset_version = 0;
 };
 
 // One strategy section as text key/value pairs for act::sdk::KeyValueConfig: a scalar as

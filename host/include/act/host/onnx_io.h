@@ -3,6 +3,7 @@
 // Ownership: returned Models own their tensors. Threading: functions are reentrant.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "act/kernel/graph.h"
@@ -15,6 +16,18 @@ namespace act::host {
 // Throws act::Error naming the file and what is wrong (missing, truncated, corrupt,
 // unsupported attribute kind, ...).
 Model load_onnx(const std::string& path);
+
+// The same, with the model's default-domain opset raised to at least `min_opset` by ONNX's
+// version converter (no change when it is already there or min_opset is 0). Throws act::Error
+// naming the file and the converter's complaint when an op cannot be converted.
+struct LoadedModel {
+  Model model;
+  std::int64_t opset_before = 0;  // the file's default-domain opset
+};
+LoadedModel load_onnx(const std::string& path, std::int64_t min_opset);
+
+// The newest default-domain opset the linked ONNX library knows.
+std::int64_t newest_onnx_opset();
 
 // Writes `model` to `path` atomically (a temporary name in the same folder, then rename), then
 // checks the written file with onnx::checker. Names, opsets and metadata are preserved.
