@@ -96,10 +96,11 @@ def optimized_ops(path, work, tag):
 
 
 class Reader(oq.CalibrationDataReader):
-    """The calibration images in batches of CALIB_BATCH, under the model's input name."""
+    """The calibration images in batches of `batch` (CALIB_BATCH), under the model's input
+    name."""
 
-    def __init__(self, name, images):
-        self.batches = [images[i:i + CALIB_BATCH] for i in range(0, len(images), CALIB_BATCH)]
+    def __init__(self, name, images, batch=CALIB_BATCH):
+        self.batches = [images[i:i + batch] for i in range(0, len(images), batch)]
         self.name = name
         self.rewind()
 

@@ -18,7 +18,6 @@ usage: compare_unfolded_bn.py BUILD_DIR [--models DIR] [--out DIR] [--threads 2]
                               [--runs 30] [--rounds 3] [--calib 8]
 """
 import argparse
-import collections
 import os
 import subprocess
 import sys
@@ -30,25 +29,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare_ptq import latency_ms, session  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-
-
-class Reader(oq.CalibrationDataReader):
-    def __init__(self, name, images):
-        self.name, self.images, self.i = name, images, 0
-
-    def get_next(self):
-        if self.i >= len(self.images):
-            return None
-        self.i += 1
-        return {self.name: self.images[self.i - 1:self.i]}
-
-
-def ops_after_ort(path):
-    optimized = path + ".ort_opt.onnx"
-    session(path, 1, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, optimized)
-    return dict(sorted(collections.Counter(n.op_type for n in onnx.load(optimized).graph.node).items()))
+from compare_ptq import Reader, latency_ms, optimized_ops  # noqa: E402
 
 
 def main():
@@ -84,7 +65,7 @@ def main():
         quant_pre_process(fp32, pre)
         for tag, source in (("quantize_static", fp32), ("quantize_static_preprocessed", pre)):
             files[tag] = os.path.join(work, tag + ".onnx")
-            oq.quantize_static(source, files[tag], Reader(input_name, images),
+            oq.quantize_static(source, files[tag], Reader(input_name, images, batch=1),
                                quant_format=oq.QuantFormat.QDQ, per_channel=True,
                                activation_type=oq.QuantType.QUInt8,
                                weight_type=oq.QuantType.QInt8)
@@ -96,7 +77,7 @@ def main():
                   f"  (rounds: {rounds})")
         for tag in files:
             if tag != "fp32":
-                print(f"  {tag}: {ops_after_ort(files[tag])}")
+                print(f"  {tag}: {optimized_ops(files[tag], work, tag)}")
 
 
 if __name__ == "__main__":
