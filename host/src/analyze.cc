@@ -18,8 +18,8 @@
 #include "act/sdk/layerwise.h"
 #include "dataset_model_data.h"
 #include "json_text.h"
+#include "model_intake.h"
 #include "stage_runner.h"
-#include "weight_inputs.h"
 
 namespace act::host {
 namespace {
@@ -234,22 +234,8 @@ int analyze_quant(const AnalyzeOptions& options) {
   ACT_CHECK(!data_path.empty(),
             "no data: give --data (calibration images, and evaluation images unless --eval-data "
             "is given) or set Global.data in the config");
-  const Model original = [&] {
-    LoadedModel loaded = load_onnx(model_path, config.global.opset_version);
-    Model m = std::move(loaded.model);
-    if (m.default_opset() != loaded.opset_before) {
-      std::fprintf(options.log, "%s: opset %lld raised to %lld (Global.opset_version)\n",
-                   model_path.c_str(), static_cast<long long>(loaded.opset_before),
-                   static_cast<long long>(m.default_opset()));
-    }
-    if (const std::size_t n = weights_out_of_inputs(m); n > 0) {
-      std::fprintf(options.log,
-                   "%s lists %zu of its initializers as graph inputs too: they are taken as the "
-                   "model's weights\n",
-                   model_path.c_str(), n);
-    }
-    return m;
-  }();
+  const Model original =
+      load_model_to_compress(model_path, config.global.opset_version, options.log);
   const std::string input =
       config.global.input_list.empty()
           ? (original.graph.inputs().empty() ? std::string() : original.graph.inputs()[0].name)

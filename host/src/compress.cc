@@ -18,9 +18,9 @@
 #include "act/sdk/host_objects.h"
 #include "fnv1a.h"
 #include "json_text.h"
+#include "model_intake.h"
 #include "run_editor.h"
 #include "stage_runner.h"
-#include "weight_inputs.h"
 
 namespace act::host {
 namespace {
@@ -188,23 +188,8 @@ int compress(const CompressOptions& options) {
   run.model_path = resolve(options.model, config.global.model);
   ACT_CHECK(!run.model_path.empty(), "no model: give --model or set Global.model in ",
             options.config);
-  const Model original = [&] {
-    LoadedModel loaded = load_onnx(run.model_path, config.global.opset_version);
-    Model m = std::move(loaded.model);
-    if (m.default_opset() != loaded.opset_before) {
-      std::fprintf(options.log, "%s: opset %lld raised to %lld (Global.opset_version)\n",
-                   run.model_path.c_str(), static_cast<long long>(loaded.opset_before),
-                   static_cast<long long>(m.default_opset()));
-    }
-    if (const std::size_t n = weights_out_of_inputs(m); n > 0) {
-      std::fprintf(options.log,
-                   "%s lists %zu of its initializers as graph inputs too (an exporter's "
-                   "keep_initializers_as_inputs): they are taken as the model's weights and "
-                   "are not inputs of the compressed model\n",
-                   run.model_path.c_str(), n);
-    }
-    return m;
-  }();
+  const Model original =
+      load_model_to_compress(run.model_path, config.global.opset_version, options.log);
   const std::string input =
       config.global.input_list.empty()
           ? (original.graph.inputs().empty() ? std::string() : original.graph.inputs()[0].name)
